@@ -1,0 +1,35 @@
+"""The provider's one exception tree; Airflow classes translate these to Airflow exceptions."""
+
+from __future__ import annotations
+
+
+class ObKafkaError(Exception):
+    """Base of every error this provider raises on purpose."""
+
+
+class ConfigError(ObKafkaError):
+    """A connection extra, a project file or an argument is invalid; nothing was written."""
+
+
+class CapabilityError(ObKafkaError):
+    """The server lacks something sync needs (a binlog endpoint, `current_scn()`, a Kafka API)."""
+
+
+class SchemaError(ObKafkaError):
+    """A table, view or column is missing or unusable for synchronization."""
+
+
+class TopicError(ObKafkaError):
+    """A topic is missing, or exists with settings incompatible with the project."""
+
+
+class PrecheckFailed(ObKafkaError):
+    """A precheck found a problem that a retry cannot fix."""
+
+
+class CheckpointError(ObKafkaError):
+    """A checkpoint could not be read, written or trusted."""
+
+
+class DeliveryError(ObKafkaError):
+    """Kafka did not acknowledge a message or a transaction."""

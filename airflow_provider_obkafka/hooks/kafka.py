@@ -1,0 +1,256 @@
+"""KafkaHook: admin, producers and a verifying consumer on the official `kafka` connection type."""
+
+from __future__ import annotations
+
+import ssl
+import time
+import uuid
+from typing import Any, NamedTuple
+
+from airflow.providers.apache.kafka.hooks.base import KafkaBaseHook
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+
+from airflow_provider_obkafka.exceptions import CapabilityError, TopicError
+from airflow_provider_obkafka.hooks.kafka_protocol import TRANSACTION_APIS, ApiVersion, request_api_versions
+
+
+class BrokerInfo(NamedTuple):
+    """One broker of the cluster."""
+
+    id: int
+    host: str
+    port: int
+
+
+class ClusterInfo(NamedTuple):
+    """What a probe of the cluster found."""
+
+    cluster_id: str | None
+    controller_id: int
+    brokers: list[BrokerInfo]
+    api_versions: dict[int, ApiVersion]
+
+    @property
+    def supports_transactions(self) -> bool:
+        """The broker answers every API a transactional producer needs (Kafka 0.11 and later)."""
+        return all(key in self.api_versions for key in TRANSACTION_APIS)
+
+
+class TopicInfo(NamedTuple):
+    """A topic's partition count, replication factor and the configs asked about."""
+
+    name: str
+    partitions: int
+    replication_factor: int
+    configs: dict[str, str]
+
+
+class TopicSpec(NamedTuple):
+    """A topic to create: name, partitions, replication factor and topic configs."""
+
+    name: str
+    partitions: int = 3
+    replication_factor: int = 1
+    configs: dict[str, str] = {}
+
+
+class KafkaHook(KafkaBaseHook):
+    """
+    Kafka for synchronization: cluster probe, topics, idempotent and transactional producers, and a
+    `read_committed` consumer for verification. Uses the `kafka` connection type of the official
+    Apache Kafka provider; its JSON extra is the librdkafka configuration.
+
+    :param kafka_config_id: id of an Airflow connection of type `kafka`
+    """
+
+    def __init__(self, kafka_config_id: str = KafkaBaseHook.default_conn_name) -> None:
+        super().__init__(kafka_config_id=kafka_config_id)
+
+    def client_config(self, **overrides: Any) -> dict[str, Any]:
+        """A fresh librdkafka configuration from the connection, with `overrides` applied."""
+        config = dict(self._build_config())
+        config.update(overrides)
+        return config
+
+    def admin_client(self) -> AdminClient:
+        """A new AdminClient for the connection's cluster."""
+        return AdminClient(self.client_config())
+
+    def probe(self, timeout: float = 10.0) -> ClusterInfo:
+        """Brokers, controller and the API versions the first bootstrap broker supports."""
+        admin = self.admin_client()
+        try:
+            description = admin.describe_cluster(request_timeout=timeout).result(timeout=timeout)
+        except KafkaException as exc:
+            raise CapabilityError(f"Kafka at {self._bootstrap()} does not answer: {exc}") from exc
+        brokers = sorted(BrokerInfo(n.id, n.host, n.port) for n in description.nodes)
+        controller = description.controller.id if description.controller else -1
+        return ClusterInfo(description.cluster_id, controller, brokers, self._api_versions(brokers, timeout))
+
+    def _bootstrap(self) -> str:
+        return str(self.client_config().get("bootstrap.servers"))
+
+    def _api_versions(self, brokers: list[BrokerInfo], timeout: float) -> dict[int, ApiVersion]:
+        """ApiVersions from a broker the metadata named; empty when SASL makes a raw request impossible."""
+        config = self.client_config()
+        protocol = str(config.get("security.protocol", "PLAINTEXT")).upper()
+        if protocol.startswith("SASL"):
+            self.log.info("Kafka API versions not probed: %s needs SASL authentication first", protocol)
+            return {}
+        context = None
+        if protocol == "SSL":
+            context = ssl.create_default_context(cafile=config.get("ssl.ca.location"))
+        last_error: OSError | None = None
+        for broker in brokers:
+            try:
+                return request_api_versions(broker.host, broker.port, timeout, context)
+            except OSError as exc:
+                last_error = exc
+        raise CapabilityError(f"no broker of {self._bootstrap()} answered ApiVersions: {last_error}")
+
+    def describe_topics(self, names: list[str] | None = None, config_keys: tuple[str, ...] = ()) -> dict[str, TopicInfo]:
+        """Topics by name (all non-internal topics when `names` is None) with partitions and RF."""
+        admin = self.admin_client()
+        metadata = admin.list_topics(timeout=30)
+        wanted = set(names) if names is not None else {t for t in metadata.topics if not t.startswith("__")}
+        result = {}
+        for name in sorted(wanted & set(metadata.topics)):
+            topic = metadata.topics[name]
+            if topic.error is not None:
+                continue
+            replicas = min((len(p.replicas) for p in topic.partitions.values()), default=0)
+            result[name] = TopicInfo(name, len(topic.partitions), replicas, {})
+        if config_keys and result:
+            result = self._with_configs(admin, result, config_keys)
+        return result
+
+    def _with_configs(self, admin: AdminClient, topics: dict[str, TopicInfo], keys: tuple[str, ...]) -> dict[str, TopicInfo]:
+        resources = [ConfigResource(ConfigResource.Type.TOPIC, name) for name in topics]
+        out = {}
+        for resource, future in admin.describe_configs(resources).items():
+            entries = future.result(timeout=30)
+            configs = {k: str(entries[k].value) for k in keys if k in entries}
+            out[resource.name] = topics[resource.name]._replace(configs=configs)
+        return out
+
+    def list_topics(self) -> list[str]:
+        """Names of the cluster's non-internal topics, sorted."""
+        return sorted(self.describe_topics())
+
+    def create_topics(self, specs: list[TopicSpec]) -> dict[str, str]:
+        """
+        Create topics; idempotent. A topic that exists with the same partitions, replication factor and
+        the given configs is fine (`exists`); one that differs is a TopicError naming every difference.
+        Every topic is checked before any is created. Returns `created` or `exists` by name.
+        """
+        keys = tuple(sorted({k for spec in specs for k in spec.configs}))
+        existing = self.describe_topics([s.name for s in specs], config_keys=keys)
+        problems = [p for spec in specs if spec.name in existing for p in _differences(spec, existing[spec.name])]
+        if problems:
+            raise TopicError("existing topics are incompatible with the project:\n  - " + "\n  - ".join(problems))
+        todo = [s for s in specs if s.name not in existing]
+        outcome = {s.name: "exists" for s in specs if s.name in existing}
+        if todo:
+            outcome.update(self._create(todo))
+        return outcome
+
+    def _create(self, specs: list[TopicSpec]) -> dict[str, str]:
+        new = [NewTopic(s.name, s.partitions, s.replication_factor, config=dict(s.configs)) for s in specs]
+        outcome = {}
+        for name, future in self.admin_client().create_topics(new, operation_timeout=30).items():
+            try:
+                future.result(timeout=60)
+                outcome[name] = "created"
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise TopicError(f"cannot create topic {name!r}: {exc.args[0].str()}") from exc
+                outcome[name] = "exists"  # created concurrently by another run; checked on the next call
+        return outcome
+
+    def producer(self, transactional_id: str | None = None, **overrides: Any) -> Producer:
+        """
+        An idempotent producer (acks=all); transactional when `transactional_id` is given, with
+        `init_transactions()` already done, so a previous instance's open transaction is fenced and aborted.
+        """
+        config = self.client_config(**{"enable.idempotence": True, "acks": "all"})
+        if transactional_id:
+            config["transactional.id"] = transactional_id
+        config.update(overrides)
+        producer = Producer(config)
+        if transactional_id:
+            producer.init_transactions(60)
+        return producer
+
+    def read_committed_consumer(self, group_id: str | None = None, **overrides: Any) -> Consumer:
+        """A consumer that sees only committed transactional data, from the earliest offset, no auto-commit."""
+        config = self.client_config(
+            **{
+                "group.id": group_id or f"obkafka-verify-{uuid.uuid4().hex[:12]}",
+                "isolation.level": "read_committed",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+            }
+        )
+        config.update(overrides)
+        return Consumer(config)
+
+    def read_committed(self, topic: str, timeout: float = 60.0, idle: float = 3.0) -> list[Message]:
+        """
+        Every committed message of `topic`, from the beginning of each partition to its end, as a
+        `read_committed` consumer sees it. Stops when every partition is read to its end offset, or after
+        `idle` seconds without a message, or at `timeout`. For verification, tests and the demo.
+        """
+        consumer = self.read_committed_consumer()
+        try:
+            metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+            if metadata is None or metadata.error is not None:
+                raise TopicError(f"topic {topic!r} does not exist")
+            parts = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in sorted(metadata.partitions)]
+            ends = {p.partition: consumer.get_watermark_offsets(p, timeout=10, cached=False)[1] for p in parts}
+            consumer.assign(parts)
+            return _drain(consumer, ends, time.monotonic() + timeout, idle)
+        finally:
+            consumer.close()
+
+
+def _drain(consumer: Consumer, ends: dict[int, int], deadline: float, idle: float) -> list[Message]:
+    """Poll until every partition's position reaches its end offset, `idle` passes quietly, or the deadline."""
+    out: list[Message] = []
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline:
+        batch = consumer.consume(num_messages=10000, timeout=0.5)
+        for msg in batch:
+            if msg.error() is None:
+                out.append(msg)
+            elif msg.error().code() != KafkaError._PARTITION_EOF:
+                raise KafkaException(msg.error())
+        if batch:
+            quiet_since = time.monotonic()
+        positions = consumer.position([TopicPartition(msg_topic, p) for msg_topic, p in _assigned(consumer)])
+        if all(tp.offset >= ends[tp.partition] for tp in positions) or time.monotonic() - quiet_since > idle:
+            break
+    return out
+
+
+def _assigned(consumer: Consumer) -> list[tuple[str, int]]:
+    return [(tp.topic, tp.partition) for tp in consumer.assignment()]
+
+
+def _differences(spec: TopicSpec, found: TopicInfo) -> list[str]:
+    """Why an existing topic does not fit a spec, each with the fix."""
+    out = []
+    if found.partitions != spec.partitions:
+        out.append(
+            f"topic {spec.name!r} has {found.partitions} partitions, the project asks for {spec.partitions}: "
+            "change the project's partitions, or map the table to this topic as an existing topic"
+        )
+    if found.replication_factor != spec.replication_factor:
+        out.append(
+            f"topic {spec.name!r} has replication factor {found.replication_factor}, the project asks for "
+            f"{spec.replication_factor}: change the project's replication factor or use another topic"
+        )
+    for key, value in spec.configs.items():
+        if found.configs.get(key) != value:
+            out.append(f"topic {spec.name!r} has {key}={found.configs.get(key)!r}, the project asks for {value!r}")
+    return out
