@@ -158,7 +158,8 @@ class KafkaHook(KafkaBaseHook):
     def _create(self, specs: list[TopicSpec]) -> dict[str, str]:
         new = [NewTopic(s.name, s.partitions, s.replication_factor, config=dict(s.configs)) for s in specs]
         outcome = {}
-        for name, future in self.admin_client().create_topics(new, operation_timeout=30).items():
+        admin = self.admin_client()  # keep the client alive until every future is resolved
+        for name, future in admin.create_topics(new, operation_timeout=30).items():
             try:
                 future.result(timeout=60)
                 outcome[name] = "created"

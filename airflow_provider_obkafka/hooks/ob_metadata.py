@@ -31,11 +31,11 @@ def read_base_tables(cur: Any, databases: Sequence[str]) -> list[TableRef]:
     marks = ", ".join(["%s"] * len(databases))
     cur.execute(
         "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES "
-        f"WHERE TABLE_SCHEMA IN ({marks}) AND TABLE_TYPE = 'BASE TABLE' "
-        "ORDER BY TABLE_SCHEMA, TABLE_NAME",
+        f"WHERE TABLE_SCHEMA IN ({marks}) AND TABLE_TYPE = 'BASE TABLE'",
         list(databases),
     )
-    return [TableRef(db, name) for db, name in cur.fetchall()]
+    # Sorted here, by code point: the server's collation would order `_` and case differently per setup.
+    return sorted(TableRef(str(db), str(name)) for db, name in cur.fetchall())
 
 
 def read_table_type(cur: Any, database: str, table: str) -> str | None:

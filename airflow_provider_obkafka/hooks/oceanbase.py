@@ -212,16 +212,15 @@ class OceanBaseHook(DbApiHook):
         on any table size. Closing the generator early closes the connection without draining it.
         """
         conn = self.get_conn(cursorclass=pymysql.cursors.SSCursor)
+        cur = conn.cursor()
         finished = False
         try:
-            cur = conn.cursor()
             cur.execute(sql, parameters)
             while batch := cur.fetchmany(batch_size):
                 yield batch
-            cur.close()
             finished = True
         finally:
-            _close_quietly(conn, drained=finished)
+            _close_stream(conn, cur, drained=finished)
 
     def stream_rows(self, sql: str, parameters: Sequence[Any] | None = None) -> Iterator[tuple[Any, ...]]:
         """Rows of a query one at a time, read with a server-side cursor (see `stream_batches`)."""
@@ -229,10 +228,17 @@ class OceanBaseHook(DbApiHook):
             yield from batch
 
 
-def _close_quietly(conn: Connection, drained: bool) -> None:
-    """Close a connection; an unbuffered result that was not read to its end is dropped with the socket."""
+def _close_stream(conn: Connection, cur: pymysql.cursors.SSCursor, drained: bool) -> None:
+    """
+    Close a streaming cursor and its connection. A result not read to its end is dropped with the socket:
+    pymysql would otherwise read (and discard) every remaining row of it first.
+    """
     if drained:
+        cur.close()
         conn.close()
         return
+    if conn._result is not None:  # detach the unread result so no close() or __del__ tries to drain it
+        conn._result.unbuffered_active = False
+    conn._result = None
     with contextlib.suppress(Exception):
         conn._force_close()

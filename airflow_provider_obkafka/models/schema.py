@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
-
-_ENUM_VALUES_RE = re.compile(r"'((?:[^']|'')*)'")
 
 
 class TableRef(NamedTuple):
@@ -121,7 +118,15 @@ class TableSchema(BaseModel):
 
 
 def parse_enum_values(column_type: str) -> tuple[str, ...]:
-    """The members of `enum('a','b')` or `set('a','b')`, with doubled quotes undone."""
-    if not column_type.lower().startswith(("enum(", "set(")):
+    """
+    The members of `enum('a','b')` or `set('a','b')`.
+
+    MySQL doubles a quote inside a member (`'it''s'`); OceanBase prints it bare (`'it's'`). Splitting on
+    the `','` separator reads both; a member that itself contains `','` cannot be told apart.
+    """
+    lowered = column_type.lower()
+    prefix = next((p for p in ("enum('", "set('") if lowered.startswith(p)), None)
+    if prefix is None or not column_type.endswith("')"):
         return ()
-    return tuple(m.replace("''", "'") for m in _ENUM_VALUES_RE.findall(column_type))
+    body = column_type[len(prefix) : -2]
+    return tuple(member.replace("''", "'") for member in body.split("','"))

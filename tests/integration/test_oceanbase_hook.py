@@ -135,7 +135,7 @@ def test_current_scn_and_snapshot_point_on_oceanbase(ob_hook):
 def test_get_records_and_run_work_as_a_dbapi_hook(ob_hook, seekdb_db):
     ob_hook.run(f"CREATE TABLE {seekdb_db}.kv (k INT PRIMARY KEY, v VARCHAR(8))")
     ob_hook.run(f"INSERT INTO {seekdb_db}.kv VALUES (%s, %s)", parameters=(1, "one"))
-    assert ob_hook.get_records(f"SELECT k, v FROM {seekdb_db}.kv") == [(1, "one")]
+    assert list(ob_hook.get_records(f"SELECT k, v FROM {seekdb_db}.kv")) == [(1, "one")]
     assert ob_hook.get_first("SELECT @@time_zone") == ("+08:00",)
 
 

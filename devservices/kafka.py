@@ -1,0 +1,200 @@
+"""Apache Kafka 4.1 as a single-node KRaft broker+controller, run from jars fetched with Maven."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+from devservices.base import HOST, ServiceError, port_answers
+from devservices.service import Service
+
+log = logging.getLogger(__name__)
+
+KAFKA_VERSION = "4.1.1"
+POM = Path(__file__).resolve().parent / "kafka-pom.xml"
+FETCH_MARKER = ".fetch-complete"
+
+LOG4J2 = """\
+status = warn
+appender.file.type = File
+appender.file.name = FILE
+appender.file.fileName = {log_file}
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = FILE
+logger.kafka.name = kafka
+logger.kafka.level = INFO
+logger.apache.name = org.apache.kafka
+logger.apache.level = INFO
+logger.state.name = state.change.logger
+logger.state.level = WARN
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+"""
+
+
+def cache_dir() -> Path:
+    """Return the download cache (``$OBKAFKA_CACHE_DIR`` or ``~/.cache/obkafka``), outside the repo."""
+    return Path(os.environ.get("OBKAFKA_CACHE_DIR") or "~/.cache/obkafka").expanduser().resolve()
+
+
+def libs_dir() -> Path:
+    """Return the folder holding the Kafka broker jars."""
+    return cache_dir() / f"kafka-{KAFKA_VERSION}" / "libs"
+
+
+def jars_fetched() -> bool:
+    """Return True when a previous fetch completed."""
+    return (libs_dir() / FETCH_MARKER).exists()
+
+
+def fetch_kafka(force: bool = False) -> Path:
+    """Copy the Kafka broker jars and their runtime dependencies into the cache with Maven; idempotent."""
+    libs = libs_dir()
+    if jars_fetched() and not force:
+        log.info("Kafka %s jars already in %s", KAFKA_VERSION, libs)
+        return libs
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise ServiceError("Maven (mvn) not found: run `make system-deps` (scripts/install-system-deps.sh)")
+    if libs.exists():
+        shutil.rmtree(libs)
+    libs.mkdir(parents=True)
+    cmd = [
+        mvn,
+        "-q",
+        "-B",
+        "-f",
+        str(POM),
+        "dependency:copy-dependencies",
+        "-DincludeScope=runtime",
+        f"-DoutputDirectory={libs}",
+    ]
+    log.info("fetching Kafka %s jars into %s", KAFKA_VERSION, libs)
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603
+    jars = sorted(p.name for p in libs.glob("*.jar"))
+    if proc.returncode != 0 or not any(j.startswith("kafka_2.13-") for j in jars):
+        raise ServiceError(f"mvn failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    (libs / FETCH_MARKER).write_text("\n".join(jars) + "\n")
+    log.info("fetched %d jars in %.0f s", len(jars), time.monotonic() - t0)
+    return libs
+
+
+def new_cluster_id() -> str:
+    """Return a KRaft cluster id: the 22-character base64url form of a random UUID."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+class KafkaService(Service):
+    """A single-node KRaft Kafka: PLAINTEXT on ``port``, CONTROLLER on ``controller_port``."""
+
+    name = "kafka"
+    port_names = ("port", "controller_port")
+    start_timeout = 60.0
+
+    @property
+    def config_path(self) -> Path:
+        """Return the generated ``server.properties``."""
+        return self.dir / "server.properties"
+
+    @property
+    def server_log(self) -> Path:
+        """Return the broker's log4j log file."""
+        return self.dir / "server.log"
+
+    def check_installed(self) -> None:
+        """Require java, and fetch the jars when they are not in the cache yet."""
+        if shutil.which("java") is None:
+            raise ServiceError("java not found: run `make system-deps` (scripts/install-system-deps.sh)")
+        if not jars_fetched():
+            fetch_kafka()
+
+    def properties(self, ports: dict[str, int]) -> str:
+        """Return the broker configuration for the given ports."""
+        port, cport = ports["port"], ports["controller_port"]
+        return "\n".join(
+            [
+                "process.roles=broker,controller",
+                "node.id=1",
+                f"controller.quorum.voters=1@{HOST}:{cport}",
+                f"listeners=PLAINTEXT://{HOST}:{port},CONTROLLER://{HOST}:{cport}",
+                f"advertised.listeners=PLAINTEXT://{HOST}:{port}",
+                "controller.listener.names=CONTROLLER",
+                "inter.broker.listener.name=PLAINTEXT",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                f"log.dirs={self.data_dir}",
+                "num.partitions=1",
+                "auto.create.topics.enable=false",
+                "offsets.topic.replication.factor=1",
+                "offsets.topic.num.partitions=10",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                "transaction.state.log.num.partitions=10",
+                "share.coordinator.state.topic.replication.factor=1",
+                "share.coordinator.state.topic.min.isr=1",
+                "group.initial.rebalance.delay.ms=0",
+                "log.retention.hours=24",
+                "",
+            ]
+        )
+
+    def prepare(self, ports: dict[str, int]) -> None:
+        """Write the configuration and format the storage on first start."""
+        self.config_path.write_text(self.properties(ports))
+        (self.dir / "log4j2.properties").write_text(LOG4J2.format(log_file=self.server_log))
+        if (self.data_dir / "meta.properties").exists():
+            return
+        cluster_id = new_cluster_id()
+        cmd = [
+            "java",
+            "-cp",
+            f"{libs_dir()}/*",
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cluster_id,
+            "-c",
+            str(self.config_path),
+        ]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=self.dir)  # noqa: S603
+        if proc.returncode != 0:
+            raise ServiceError(f"Kafka storage format failed:\n{proc.stdout}\n{proc.stderr}")
+        log.info("formatted Kafka storage in %s (cluster id %s)", self.data_dir, cluster_id)
+
+    def command(self, ports: dict[str, int]) -> list[str]:
+        """Return the broker command line."""
+        return [
+            "java",
+            "-Xms256m",
+            "-Xmx512m",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={self.dir / 'log4j2.properties'}",
+            f"-Dkafka.logs.dir={self.dir}",
+            "-cp",
+            f"{libs_dir()}/*",
+            "kafka.Kafka",
+            str(self.config_path),
+        ]
+
+    def probe(self, ports: dict[str, int]) -> bool:
+        """Return True when an AdminClient gets the cluster metadata with one broker."""
+        if not port_answers(ports["port"]):
+            return False
+        from confluent_kafka.admin import AdminClient
+
+        admin = AdminClient({"bootstrap.servers": f"{HOST}:{ports['port']}", "log_level": 0})
+        return len(admin.list_topics(timeout=5).brokers) == 1
+
+    def log_files(self) -> list[Path]:
+        """Return the stdout log and the broker log."""
+        return [self.log_path, self.server_log]

@@ -1,0 +1,120 @@
+"""Shared fixtures: the real local services (started on demand), unique names, connections, Airflow env."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pymysql
+import pytest
+
+import devservices
+from devservices import ServiceError, ServiceInfo
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+INTEGRATION_DIR = Path(__file__).resolve().parent / "integration"
+SERVICE_FIXTURES = {"kafka_service", "seekdb_service", "mariadb_service", "airflow_conn_env"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark tests under tests/integration, or using a service fixture, as ``integration``."""
+    for item in items:
+        in_integration = INTEGRATION_DIR in Path(str(item.path)).resolve().parents
+        uses_service = bool(SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())))
+        if in_integration or uses_service:
+            item.add_marker(pytest.mark.integration)
+
+
+def _service(name: str) -> Iterator[ServiceInfo]:
+    """Yield the service ``name`` (override or devservices); stop it at the end only if started here."""
+    try:
+        info = devservices.external(name) or devservices.ensure_running([name])[name]
+    except ServiceError as exc:
+        pytest.fail(f"local service {name!r} is not available:\n{exc}", pytrace=False)
+    yield info
+    if info.started_by_us:
+        devservices.stop([name])
+
+
+@pytest.fixture(scope="session")
+def kafka_service() -> Iterator[ServiceInfo]:
+    """The Kafka broker (``.bootstrap`` gives the bootstrap servers)."""
+    yield from _service("kafka")
+
+
+@pytest.fixture(scope="session")
+def seekdb_service() -> Iterator[ServiceInfo]:
+    """The seekdb (OceanBase) server, MySQL protocol, user root without password."""
+    yield from _service("seekdb")
+
+
+@pytest.fixture(scope="session")
+def mariadb_service() -> Iterator[ServiceInfo]:
+    """The MariaDB server with a ROW binlog, user root without password."""
+    yield from _service("mariadb")
+
+
+@pytest.fixture
+def unique_name() -> Callable[..., str]:
+    """Return a factory of unique names safe for databases, tables and topics: ``prefix_<10 hex>``."""
+
+    def make(prefix: str = "t") -> str:
+        clean = re.sub(r"[^a-z0-9_]", "_", prefix.lower()) or "t"
+        return f"{clean}_{uuid.uuid4().hex[:10]}"
+
+    return make
+
+
+def _connection_factory(info: ServiceInfo) -> Iterator[Callable[..., pymysql.connections.Connection]]:
+    """Yield a pymysql connection factory for ``info``; close every connection afterwards."""
+    opened: list[pymysql.connections.Connection] = []
+
+    def connect(**kwargs: Any) -> pymysql.connections.Connection:
+        params: dict[str, Any] = {
+            "host": info.host,
+            "port": info.port,
+            "user": "root",
+            "password": "",
+            "charset": "utf8mb4",
+            "autocommit": True,
+            "connect_timeout": 10,
+        }
+        params.update(kwargs)
+        conn = pymysql.connect(**params)
+        opened.append(conn)
+        return conn
+
+    yield connect
+    for conn in opened:
+        if conn.open:
+            conn.close()
+
+
+@pytest.fixture
+def seekdb_conn(seekdb_service: ServiceInfo) -> Iterator[Callable[..., pymysql.connections.Connection]]:
+    """Factory of pymysql connections to seekdb (root, autocommit); kwargs override; closed after."""
+    yield from _connection_factory(seekdb_service)
+
+
+@pytest.fixture
+def mariadb_conn(mariadb_service: ServiceInfo) -> Iterator[Callable[..., pymysql.connections.Connection]]:
+    """Factory of pymysql connections to MariaDB (root, autocommit); kwargs override; closed after."""
+    yield from _connection_factory(mariadb_service)
+
+
+@pytest.fixture
+def airflow_conn_env(
+    monkeypatch: pytest.MonkeyPatch,
+    kafka_service: ServiceInfo,
+    seekdb_service: ServiceInfo,
+    mariadb_service: ServiceInfo,
+) -> dict[str, str]:
+    """Set ``AIRFLOW_CONN_{OCEANBASE_DEFAULT,MARIADB_BINLOG,KAFKA_DEFAULT}`` (and OBKAFKA_*) for the test."""
+    env = devservices.airflow_env(kafka=kafka_service, seekdb=seekdb_service, mariadb=mariadb_service)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
