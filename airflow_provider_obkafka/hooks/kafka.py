@@ -13,6 +13,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from airflow_provider_obkafka.exceptions import CapabilityError, TopicError
 from airflow_provider_obkafka.hooks.kafka_protocol import TRANSACTION_APIS, ApiVersion, request_api_versions
+from airflow_provider_obkafka.models.topic import TopicSpec
 
 
 class BrokerInfo(NamedTuple):
@@ -44,15 +45,6 @@ class TopicInfo(NamedTuple):
     partitions: int
     replication_factor: int
     configs: dict[str, str]
-
-
-class TopicSpec(NamedTuple):
-    """A topic to create: name, partitions, replication factor and topic configs."""
-
-    name: str
-    partitions: int = 3
-    replication_factor: int = 1
-    configs: dict[str, str] = {}
 
 
 class KafkaHook(KafkaBaseHook):

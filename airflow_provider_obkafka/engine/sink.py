@@ -1,0 +1,90 @@
+"""A transactional Kafka sink: data and the checkpoint that covers it commit together, or not at all."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from confluent_kafka import KafkaError, KafkaException
+
+from airflow_provider_obkafka.engine import checkpoints
+from airflow_provider_obkafka.exceptions import DeliveryError
+
+if TYPE_CHECKING:
+    from confluent_kafka import Message, Producer
+
+log = logging.getLogger(__name__)
+
+# Producer settings the sink relies on: only failed deliveries call back (cheap), and keys are hashed
+# with murmur2 as the Java client does, so a key lands on the same partition from any producer.
+SINK_PRODUCER_CONFIG = {
+    "delivery.report.only.error": True,
+    "partitioner": "murmur2_random",
+    "linger.ms": 20,
+    "batch.size": 1_000_000,
+    "compression.type": "lz4",
+}
+
+
+class TransactionalSink:
+    """
+    Produces messages inside one Kafka transaction at a time, with bounded memory: when librdkafka's
+    queue is full, `send` serves delivery reports until there is room instead of buffering more.
+
+    :param producer: a transactional producer (`init_transactions()` already done)
+    :param checkpoint_topic: the project's compacted checkpoint topic
+    """
+
+    def __init__(self, producer: Producer, checkpoint_topic: str) -> None:
+        self.producer = producer
+        self.checkpoint_topic = checkpoint_topic
+        self.failure: KafkaError | None = None
+        self.sent = 0
+
+    def on_delivery(self, err: KafkaError | None, _msg: Message) -> None:
+        """Delivery callback: remember the first failure; commit then reports it."""
+        if err is not None and self.failure is None:
+            self.failure = err
+
+    def begin(self) -> None:
+        """Start a transaction."""
+        self.failure = None
+        self.producer.begin_transaction()
+
+    def send(self, topic: str, value: bytes, key: bytes | None = None, partition: int | None = None) -> None:
+        """Queue one message of the open transaction; waits for room when the local queue is full."""
+        kwargs: dict[str, Any] = {"key": key, "value": value, "on_delivery": self.on_delivery}
+        if partition is not None:
+            kwargs["partition"] = partition
+        while True:
+            try:
+                self.producer.produce(topic, **kwargs)
+                break
+            except BufferError:
+                self.producer.poll(0.05)
+        self.sent += 1
+        if self.sent % 10_000 == 0:
+            self.producer.poll(0)
+
+    def checkpoint(self, key: str, value: Mapping[str, Any]) -> None:
+        """Queue a checkpoint record in the open transaction."""
+        self.send(self.checkpoint_topic, checkpoints.encode(value), key.encode("utf-8"))
+
+    def commit(self, timeout: float = 120.0) -> None:
+        """Flush and commit the open transaction; on any failure abort it and raise DeliveryError."""
+        try:
+            self.producer.commit_transaction(timeout)
+        except KafkaException as exc:
+            self.abort()
+            cause = self.failure.str() if self.failure else exc.args[0].str()
+            raise DeliveryError(f"Kafka transaction not committed (nothing of it is visible): {cause}") from exc
+        if self.failure is not None:  # cannot happen after a successful commit; kept as a guard
+            raise DeliveryError(f"a message was not delivered: {self.failure.str()}")
+
+    def abort(self) -> None:
+        """Abort the open transaction; its messages stay invisible to read_committed consumers."""
+        try:
+            self.producer.abort_transaction(60)
+        except KafkaException as exc:
+            log.warning("abort of the Kafka transaction failed: %s", exc)

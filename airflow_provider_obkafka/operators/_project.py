@@ -1,0 +1,35 @@
+"""What every operator of this provider shares: the project argument and error translation."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_provider_obkafka.exceptions import CapabilityError, ConfigError, SchemaError, TopicError
+from airflow_provider_obkafka.models.loader import parse_project
+from airflow_provider_obkafka.models.project import SyncProject
+
+
+def project_arg(project: SyncProject | Mapping[str, Any]) -> dict[str, Any]:
+    """A project as plain JSON-able data, the form operators keep (DAG serialization stores it)."""
+    if isinstance(project, SyncProject):
+        return project.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return dict(project)
+
+
+def load_project(data: Mapping[str, Any]) -> SyncProject:
+    """The validated project; an invalid one fails the task at once (a retry cannot fix it)."""
+    with fail_fast():
+        return parse_project(data, source=f"project {data.get('name')!r}")
+
+
+@contextlib.contextmanager
+def fail_fast() -> Iterator[None]:
+    """Errors a retry cannot fix (bad configuration, a missing table or topic) fail the task without retries."""
+    try:
+        yield
+    except (ConfigError, SchemaError, TopicError, CapabilityError) as exc:
+        raise AirflowFailException(str(exc)) from exc
