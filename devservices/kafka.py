@@ -159,8 +159,7 @@ class KafkaService(Service):
             f"{libs_dir()}/*",
             "kafka.tools.StorageTool",
             "format",
-            "-t",
-            cluster_id,
+            f"--cluster-id={cluster_id}",  # one token: a random id may start with '-', read as an option
             "-c",
             str(self.config_path),
         ]

@@ -151,3 +151,16 @@ def test_stop_leaves_nothing_and_restart_reuses_port(private_state: Path) -> Non
     assert _line(restarted.stdout, "mariadb")[1] == address
     _cli(private_state, "stop", "--only", "mariadb")
     assert not _our_processes(private_state)
+
+
+def test_kafka_cluster_ids_starting_with_a_dash_format(tmp_path, monkeypatch):
+    """A base64url cluster id can start with '-'; the storage tool must not read it as an option."""
+    from devservices import kafka
+
+    monkeypatch.setenv("OBKAFKA_STATE_DIR", str(tmp_path))
+    monkeypatch.setattr(kafka, "new_cluster_id", lambda: "-" + "A" * 21)
+    service = kafka.KafkaService()
+    service.data_dir.mkdir(parents=True)
+    service.prepare({"port": 19092, "controller_port": 19093})
+    meta = (service.data_dir / "meta.properties").read_text()
+    assert "cluster.id=-AAAAAAAAAAAAAAAAAAAAA" in meta
