@@ -1,0 +1,100 @@
+"""
+Serializers: a row change to Kafka key and value bytes, one per OMS serialization method.
+
+Every method shares the Kafka key (`kafka_key`). `serializer_for(method)` finds a method by its OMS UI or API
+name, in any case; each method's module is imported only when first asked for, so formats plug in by adding
+one entry to `_METHODS`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Protocol
+
+from airflow_provider_obkafka.engine.change import RecordType
+from airflow_provider_obkafka.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from airflow_provider_obkafka.engine.change import RowChange, TableContext
+
+__all__ = ["Serializer", "kafka_key", "register_serializer", "serializer_for"]
+
+
+class Serializer(Protocol):
+    """Turns a row change of a table into the Kafka record key and value."""
+
+    name: str
+
+    def key(self, change: RowChange, ctx: TableContext) -> bytes | None:
+        """The Kafka record key; None for a record without one."""
+        ...
+
+    def value(self, change: RowChange, ctx: TableContext) -> bytes:
+        """The Kafka record value."""
+        ...
+
+
+def kafka_key(change: RowChange, ctx: TableContext) -> bytes | None:
+    """
+    The Kafka key of every format: the partition columns' values (shard columns, else the row key) as text,
+    joined with U+0001, UTF-8; the same text as `record_primary_value` when there are no shard columns. Taken
+    from the after image, else the before image. None for a heartbeat and for a table without key columns;
+    where records without a key go is the partitioning rule's choice (`engine.partitioning`).
+    """
+    if change.record_type is RecordType.HEARTBEAT:
+        return None
+    image = change.after if change.after is not None else change.before
+    text = None if image is None else ctx.partition_text(image)
+    return None if text is None else text.encode()
+
+
+# Canonical name (the OMS UI name) -> "module:factory"; a factory takes the keyword options of serializer_for.
+_METHODS: dict[str, str] = {
+    "Default": "airflow_provider_obkafka.engine.serializers.default:DefaultSerializer",
+}
+_FACTORIES: dict[str, Callable[..., Serializer]] = {}
+# Every name OMS uses for a method (UI, API `mqSerializerType`, V4.0.0 `json.serializer`) -> canonical name.
+_ALIASES = {
+    alias.casefold(): name
+    for name, aliases in {
+        "Default": ("Default", "DEFAULT", "DefaultJsonSerializer"),
+        "DefaultExtendColumnType": ("DefaultExtendColumnType", "DEFAULT_WITH_SCHEMA"),
+        "Canal": ("Canal", "CANAL", "CanalJsonSerializer"),
+        "DataWorks": ("DataWorks", "Dataworks 2.0", "DataWorks (2.0)", "DATAWORKS_V2"),
+        "SharePlex": ("SharePlex", "SHAREPLEX", "ShareplexJsonSerializer"),
+        "Debezium": ("Debezium", "DEBEZIUM"),
+    }.items()
+    for alias in aliases
+}
+
+
+def register_serializer(name: str, factory: Callable[..., Serializer], *aliases: str) -> None:
+    """Make `factory` the serializer of method `name` (and of `aliases`), replacing any earlier one."""
+    for alias in (name, *aliases):
+        _ALIASES[alias.casefold()] = name
+    _FACTORIES[name] = factory
+
+
+def _factory(name: str) -> Callable[..., Serializer] | None:
+    if name not in _FACTORIES and name in _METHODS:
+        module, _, attribute = _METHODS[name].partition(":")
+        _FACTORIES[name] = getattr(importlib.import_module(module), attribute)
+    return _FACTORIES.get(name)
+
+
+def serializer_for(method: str, *, intra_transaction_sequence: bool = False) -> Serializer:
+    """
+    The serializer of an OMS serialization method.
+
+    :param method: UI or API name in any case (`Default`, `DEFAULT`, `Canal`, `DATAWORKS_V2`, ...)
+    :param intra_transaction_sequence: OMS "Enable Intra-Transaction Sequence" (used by SharePlex)
+    """
+    name = _ALIASES.get(str(getattr(method, "value", method)).strip().casefold())
+    factory = _factory(name) if name else None
+    if factory is None:
+        ready = ", ".join(sorted(set(_METHODS) | set(_FACTORIES)))
+        what = f"is not implemented yet ({name})" if name else "is not an OMS serialization method"
+        raise ConfigError(f"serialization method {method!r} {what}; available: {ready}")
+    return factory(intra_transaction_sequence=intra_transaction_sequence)

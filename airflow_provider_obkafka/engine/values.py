@@ -1,0 +1,300 @@
+"""
+Column values as the Default family of OMS formats writes them (reference §3.1; rules in docs/formats.md).
+
+`renderer_for(column)` picks a column's renderer once from its type. `render(value)` gives what `orjson.dumps`
+writes (`int`, `float`, `str`, or `orjson.Fragment` for an exact DECIMAL); NULL is JSON null, left to callers.
+"""
+
+from __future__ import annotations
+
+import binascii
+import codecs
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+if TYPE_CHECKING:
+    from airflow_provider_obkafka.models.schema import Column
+
+__all__ = ["ValueRenderer", "column_kind", "decimal_text", "json_text", "renderer_for", "text_of"]
+
+Render = Callable[[Any], Any]
+_EPOCH = datetime(1970, 1, 1)
+_ZERO_TIMESTAMP = "0000-00-00 00:00:00"
+_F32 = struct.Struct("<f")
+_F32_NORMAL = 2.0**-126  # below it single precision has fewer digits (subnormal)
+_MICROSECOND = timedelta(microseconds=1)
+_BYTES = (bytes, bytearray, memoryview)
+# MySQL character set -> Python codec where the names differ; others are looked up as they are, else UTF-8.
+_CODECS = {
+    "utf8mb4": "utf-8", "utf8mb3": "utf-8", "utf8": "utf-8", "latin1": "cp1252", "ucs2": "utf-16-be",
+    "utf16": "utf-16-be", "utf16le": "utf-16-le", "utf32": "utf-32-be", "sjis": "shift_jis", "ujis": "euc_jp",
+    "eucjpms": "euc_jp", "euckr": "euc_kr", "koi8r": "koi8_r", "latin2": "iso8859_2", "greek": "iso8859_7",
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ValueRenderer:
+    """
+    How the values of one column are written: chosen once per column, applied to every non-NULL value.
+
+    :param kind: the rule (`integer`, `decimal`, `float`, `double`, `text`, `enum`, `set`, `binary`, `bit`,
+        `date`, `time`, `datetime`, `timestamp`, `json`, `other`)
+    :param render: non-NULL source value -> JSON-ready value
+    :param text: non-NULL source value -> the same value as text (`record_primary_value`, Kafka key)
+    :param passthrough: the readers' usual type for this column (int, float, str, date) is already rendered:
+        a serializer may skip `render` and call it only when the JSON encoder rejects a value
+    """
+
+    kind: str
+    render: Render
+    text: Callable[[Any], str]
+    passthrough: bool = False
+
+
+def text_of(rendered: Any) -> str:
+    """A rendered value as text: strings as they are, numbers as their JSON text, NULL as the empty string."""
+    if type(rendered) is str:
+        return rendered
+    if rendered is None:
+        return ""
+    return str(rendered) if type(rendered) is int else orjson.dumps(rendered).decode()
+
+
+def decimal_text(value: Any) -> str:
+    """An exact number's digits as the server gave them: trailing zeros kept, never an exponent."""
+    if type(value) is int:
+        return str(value)
+    if not isinstance(value, Decimal):
+        try:
+            value = Decimal(str(value).strip())
+        except ArithmeticError:  # decimal.InvalidOperation
+            raise ValueError(f"{value!r} is not a number") from None
+    if not value.is_finite():
+        raise ValueError(f"DECIMAL value {value} is not a finite number")
+    digits = str(value)
+    return digits if "E" not in digits else format(value, "f")
+
+
+def _float32(value: Any) -> float:
+    """FLOAT: the shortest decimal that reads back as the same single-precision value."""
+    packed = _F32.pack(float(value))
+    single = _F32.unpack(packed)[0]
+    for digits in range(6 if abs(single) >= _F32_NORMAL or not single else 1, 9):
+        shorter = float(f"{single:.{digits}g}")
+        if _F32.pack(shorter) == packed:
+            return shorter
+    return float(f"{single:.9g}")
+
+
+def _base64(data: bytes) -> str:
+    return binascii.b2a_base64(data)[:-1].decode("ascii")
+
+
+def _binary(width: int | None) -> Render:
+    """Base64; BINARY(n) is padded with 0x00 to n bytes as SELECT returns it (binlog strips the padding)."""
+
+    def render(value: Any) -> str:
+        if isinstance(value, str):
+            value = value.encode("utf-8", "surrogateescape")
+        elif not isinstance(value, _BYTES):
+            raise TypeError(f"expected bytes, got {type(value).__name__}")  # never bytes(5) for an int
+        data = bytes(value)
+        return _base64(data.ljust(width, b"\x00") if width and len(data) < width else data)
+
+    return render
+
+
+def _bit(bits: int) -> Render:
+    """BIT(m): Base64 of the value as ceil(m/8) big-endian bytes; accepts bytes, an int or a '0101' string."""
+    width = max(1, (bits + 7) // 8)
+
+    def render(value: Any) -> str:
+        if isinstance(value, str):
+            value = int(value or "0", 2)
+        if isinstance(value, int):
+            return _base64(value.to_bytes(width, "big"))
+        return _base64(bytes(value).rjust(width, b"\x00"))
+
+    return render
+
+
+def _text(charset: str | None) -> Render:
+    """Strings as they are; bytes decoded with the column's character set (undecodable bytes -> U+FFFD)."""
+    name = (charset or "utf8mb4").lower()
+    try:
+        codec = codecs.lookup(_CODECS.get(name, name)).name
+    except LookupError:
+        codec = "utf-8"
+
+    def render(value: Any) -> str:
+        if type(value) is str:
+            return value
+        return bytes(value).decode(codec, "replace") if isinstance(value, _BYTES) else str(value)
+
+    return render
+
+
+_utf8 = _text(None)
+
+
+def _set(members: tuple[str, ...]) -> Render:
+    """SET: text as it is; a Python set (binlog) joined with ',' in the members' definition order."""
+    order = {member: index for index, member in enumerate(members)}
+
+    def render(value: Any) -> str:
+        if isinstance(value, set | frozenset | list | tuple):
+            names = [_utf8(member) for member in value]
+            return ",".join(sorted(names, key=lambda member: (order.get(member, len(order)), member)))
+        return _utf8(value)
+
+    return render
+
+
+def _fraction(micros: int) -> str:
+    return f".{micros:06d}".rstrip("0") if micros else ""
+
+
+def _date(value: Any) -> str:
+    """`YYYY-MM-DD`; text (an invalid or zero date as pymysql returns it) as it is."""
+    if isinstance(value, datetime):
+        value = value.date()
+    return value.isoformat() if isinstance(value, date) else _utf8(value)
+
+
+def _time(value: Any) -> str:
+    """`[-]HH:MM:SS[.ffffff]`: hours may exceed 24 (up to 838) and the value may be negative."""
+    if isinstance(value, timedelta):
+        total = value // _MICROSECOND
+        sign, total = ("-", -total) if total < 0 else ("", total)
+        seconds, micros = divmod(total, 1_000_000)
+        minutes, second = divmod(seconds, 60)
+        hours, minute = divmod(minutes, 60)
+        return f"{sign}{hours:02d}:{minute:02d}:{second:02d}{_fraction(micros)}"
+    if isinstance(value, time):
+        return value.replace(microsecond=0, tzinfo=None).isoformat() + _fraction(value.microsecond)
+    return _utf8(value)
+
+
+def _datetime(value: Any) -> str:
+    """`YYYY-MM-DD HH:MM:SS[.ffffff]`, no zone (an aware value keeps its wall-clock time); text as it is."""
+    if isinstance(value, datetime):
+        text = value.isoformat(" ") if value.tzinfo is None else value.replace(tzinfo=None).isoformat(" ")
+        return text.rstrip("0") if value.microsecond else text
+    return f"{value.isoformat()} 00:00:00" if isinstance(value, date) else _utf8(value)
+
+
+def _timestamp(value: Any) -> str:
+    """`<epoch seconds>[.ffffff]` text; a naive datetime is UTC (the reader's session runs at +00:00)."""
+    if not isinstance(value, datetime):
+        return _ZERO_TIMESTAMP  # pymysql returns the server's text for the zero or an invalid value
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    delta = value - _EPOCH
+    seconds, micros = delta.days * 86400 + delta.seconds, delta.microseconds
+    if not micros:
+        return str(seconds) if seconds else _ZERO_TIMESTAMP  # epoch 0 is how binlog carries the zero value
+    if seconds < 0:  # before 1970: not a MySQL TIMESTAMP, but written right all the same
+        return f"-{-seconds - 1}.{1_000_000 - micros:06d}".rstrip("0")
+    return f"{seconds}.{micros:06d}".rstrip("0")
+
+
+def _temporal(value: date | time | timedelta) -> str:
+    if isinstance(value, datetime):
+        return _datetime(value)
+    return _date(value) if isinstance(value, date) else _time(value)
+
+
+def json_text(value: Any) -> str:
+    """A decoded JSON document (binlog: dict/list, bytes for strings) printed as the server prints it."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json_text(_utf8(k))}: {json_text(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(map(json_text, value)) + "]"
+    if isinstance(value, Decimal):
+        return decimal_text(value)
+    if isinstance(value, _BYTES):
+        value = _utf8(value)
+    elif isinstance(value, date | time | timedelta):
+        value = _temporal(value)
+    elif value is not None and not isinstance(value, str | int | float):
+        value = str(value)
+    return orjson.dumps(value).decode()
+
+
+def _json(value: Any) -> str:
+    """JSON column: a JSON string holding the document's text (pymysql's text as it is)."""
+    return value if type(value) is str else _utf8(value) if isinstance(value, _BYTES) else json_text(value)
+
+
+def _other(value: Any) -> Any:
+    """A type without a rule (VECTOR, types yet unknown): chosen from the Python type of the value."""
+    if type(value) in (str, int, float):
+        return value
+    if isinstance(value, Decimal):
+        return orjson.Fragment(decimal_text(value))
+    if isinstance(value, _BYTES):
+        return _base64(bytes(value))
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, set | frozenset):
+        return ",".join(sorted(map(_utf8, value)))
+    if isinstance(value, date | time | timedelta):
+        return _temporal(value)
+    return json_text(value) if isinstance(value, dict | list) else str(value)
+
+
+_SIMPLE: dict[str, Render] = {
+    "integer": lambda value: value if type(value) is int else int(value),
+    "double": lambda value: value if type(value) is float else float(value),
+    "decimal": lambda value: orjson.Fragment(decimal_text(value)), "float": _float32, "date": _date,
+    "time": _time, "datetime": _datetime, "timestamp": _timestamp, "json": _json,
+}  # fmt: skip
+_PASSTHROUGH = frozenset(("integer", "double", "text", "enum", "set", "date"))
+_KINDS = {
+    **dict.fromkeys("tinyint smallint mediumint int integer bigint year bool boolean".split(), "integer"),
+    **dict.fromkeys("decimal numeric dec fixed".split(), "decimal"),
+    **dict.fromkeys(("double", "real", "double precision"), "double"),
+    **dict.fromkeys("char varchar tinytext text mediumtext longtext nchar nvarchar".split(), "text"),
+    **dict.fromkeys("binary varbinary tinyblob blob mediumblob longblob geometry point".split(), "binary"),
+    **dict.fromkeys("linestring polygon multipoint multilinestring multipolygon".split(), "binary"),
+    **dict.fromkeys(("geometrycollection", "geomcollection"), "binary"),
+    **{kind: kind for kind in "float enum set bit date time datetime timestamp json".split()},
+}  # fmt: skip
+
+
+def column_kind(column: Column) -> str:
+    """The rendering rule of a column's type; `other` for a type without one."""
+    kind = _KINDS.get(column.data_type.lower(), "other")
+    return "binary" if kind == "text" and (column.charset or "").lower() == "binary" else kind
+
+
+def _parametrized(kind: str, column: Column) -> Render:
+    """The renderer of a kind that depends on the column: character set, members, width."""
+    if kind in ("text", "enum"):
+        return _text(column.charset)
+    if kind == "set":
+        return _set(column.enum_values)
+    if kind == "binary":
+        return _binary(column.length if column.data_type.lower() == "binary" else None)
+    width = column.column_type.partition("(")[2].partition(")")[0]
+    return _bit(column.precision or (int(width) if width.isdigit() else 1))
+
+
+def renderer_for(column: Column) -> ValueRenderer:
+    """The renderer of one column, chosen once from its type."""
+    kind = column_kind(column)
+    if kind == "other":
+        text = lambda v: decimal_text(v) if isinstance(v, Decimal) else text_of(_other(v))  # noqa: E731
+        return ValueRenderer(kind, _other, text)
+    if kind in _SIMPLE:
+        render = _SIMPLE[kind]
+        text = decimal_text if kind == "decimal" else lambda value: text_of(render(value))
+        return ValueRenderer(kind, render, text, kind in _PASSTHROUGH)
+    render = _parametrized(kind, column)
+    return ValueRenderer(kind, render, render, kind in _PASSTHROUGH)
