@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
+import os
 import re
+import shutil
+import subprocess
+import sys
+import tempfile
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +23,15 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
 INTEGRATION_DIR = Path(__file__).resolve().parent / "integration"
+
+# Airflow reads its home and metadata database when first imported: point it at a private folder before
+# any test imports it, so tests never touch a user's ~/airflow. `airflow_db` creates the database.
+AIRFLOW_TEST_HOME = Path(tempfile.mkdtemp(prefix="obkafka-airflow-"))
+os.environ["AIRFLOW_HOME"] = str(AIRFLOW_TEST_HOME)
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(AIRFLOW_TEST_HOME / "dags")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+(AIRFLOW_TEST_HOME / "dags").mkdir()
+atexit.register(shutil.rmtree, AIRFLOW_TEST_HOME, ignore_errors=True)
 SERVICE_FIXTURES = {"kafka_service", "seekdb_service", "mariadb_service", "airflow_conn_env"}
 
 
@@ -118,3 +133,14 @@ def airflow_conn_env(
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return env
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """A migrated Airflow metadata database (SQLite) in the private AIRFLOW_HOME; returns the DAGs folder."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"airflow db migrate failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}", pytrace=False)
+    return AIRFLOW_TEST_HOME / "dags"

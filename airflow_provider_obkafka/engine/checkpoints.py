@@ -5,6 +5,7 @@ reader sees a checkpoint exactly when it sees the data. Keys are plain text path
 
 - `snapshot/<sync_id>`: the snapshot point a full synchronization reads at (SCN, binlog position).
 - `chunk/<sync_id>/<database>.<table>/<index>`: a finished full-sync chunk, its row count and checksum.
+- `full/last-snapshot`: the snapshot point of the latest full synchronization; incremental sync starts there.
 - `incremental/position`: where the incremental synchronization resumes (the next event to read).
 """
 
@@ -35,6 +36,7 @@ def chunk_key(sync_id: str, database: str, table: str, index: int) -> str:
 
 
 INCREMENTAL_KEY = "incremental/position"
+LAST_FULL_SYNC_KEY = "full/last-snapshot"
 
 
 def encode(value: Mapping[str, Any]) -> bytes:

@@ -145,7 +145,7 @@ def _key_warnings(schema: TableSchema) -> list[str]:
         ]
     return [
         f"table {schema.ref} has no primary key and no NOT NULL unique key: full sync reads it in one pass, "
-        "and its messages carry no key (Hash spreads them over the partitions)"
+        "and its messages carry no key (under Hash they all go to partition 0, in order)"
     ]
 
 

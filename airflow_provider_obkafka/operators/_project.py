@@ -16,7 +16,7 @@ from airflow_provider_obkafka.models.project import SyncProject
 def project_arg(project: SyncProject | Mapping[str, Any]) -> dict[str, Any]:
     """A project as plain JSON-able data, the form operators keep (DAG serialization stores it)."""
     if isinstance(project, SyncProject):
-        return project.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return project.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude_none=True)
     return dict(project)
 
 

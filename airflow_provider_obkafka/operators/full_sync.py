@@ -1,0 +1,145 @@
+"""FullSyncOperator: one chunk of a table into Kafka, exactly once, as one mapped task instance."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_obkafka.engine import checkpoints
+from airflow_provider_obkafka.engine.change import DbType, RecordType, RowChange, TableContext, build_table_context
+from airflow_provider_obkafka.engine.chunking import Chunk
+from airflow_provider_obkafka.engine.full import ChunkResult, Encode, Progress, sync_rows
+from airflow_provider_obkafka.engine.partitioning import partition_rule
+from airflow_provider_obkafka.engine.serializers import serializer_for
+from airflow_provider_obkafka.engine.sink import SINK_PRODUCER_CONFIG, TransactionalSink
+from airflow_provider_obkafka.engine.sql import select_chunk_sql
+from airflow_provider_obkafka.hooks.kafka import KafkaHook
+from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
+from airflow_provider_obkafka.operators._project import fail_fast, load_project, project_arg
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_obkafka.models.project import SyncProject
+
+
+class FullSyncOperator(BaseOperator):
+    """
+    Synchronizes one chunk (a primary-key range) of one table: streams its rows at the full sync's snapshot,
+    serializes, routes and produces them, and commits them with the chunk's done-record in one Kafka
+    transaction. A re-run finds the done-record and skips the chunk; an interrupted run left only an aborted
+    (invisible) transaction, which the next try fences before redoing the chunk from its start.
+
+    Use it mapped over the work items of `FullSyncPlanOperator`:
+    `FullSyncOperator.partial(task_id="full_sync", project=p).expand(work=plan.output)`.
+
+    :param project: the synchronization project (a SyncProject or its JSON form)
+    :param work: one work item of `FullSyncPlanOperator` (templated)
+    :param progress_every: seconds between two progress lines in the log
+    """
+
+    template_fields: Sequence[str] = ("work",)
+    ui_color = "#abebc6"
+
+    def __init__(
+        self,
+        *,
+        project: SyncProject | Mapping[str, Any],
+        work: Mapping[str, Any],
+        progress_every: float = 10.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.project = project_arg(project)
+        self.work = work
+        self.progress_every = progress_every
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Skip a finished chunk, else sync it in one transaction; returns its row count and checksum."""
+        project = load_project(self.project)
+        work = dict(self.work)
+        chunk = Chunk.from_dict(work["chunk"])
+        source = OceanBaseHook(ob_conn_id=project.source.conn_id, session_time_zone="+00:00")
+        kafka = KafkaHook(kafka_config_id=project.destination.conn_id)
+        done_key = checkpoints.chunk_key(work["sync_id"], chunk.table.database, chunk.table.table, chunk.index)
+        tid = checkpoints.transactional_id(project.slug, "full", work["sync_id"], str(chunk.table), str(chunk.index))
+        # init_transactions() fences an earlier try of this chunk before its done-record is looked for.
+        producer = kafka.producer(transactional_id=tid, **SINK_PRODUCER_CONFIG)
+        state = checkpoints.latest((m.key(), m.value()) for m in kafka.read_committed(project.checkpoint_topic))
+        if done_key in state:
+            self.log.info("%s is already synchronized (%s): skipped", chunk.describe(), state[done_key])
+            return {**state[done_key], "skipped": True}
+        with fail_fast():
+            ctx = self._context(project, source, work)
+        result = self._sync(project, source, producer, ctx, work, chunk, done_key)
+        self.log.info("%s: %d rows committed, checksum %d", chunk.describe(), result.rows, result.checksum)
+        return self._record(work, chunk, result)
+
+    def _context(self, project: SyncProject, source: OceanBaseHook, work: Mapping[str, Any]) -> TableContext:
+        """The table's serialization context: selected columns, key and shard columns, source identity."""
+        chunk = work["chunk"]
+        schema = source.describe_table(chunk["database"], chunk["table"])
+        wanted = set(work["columns"]) | set(schema.row_key()) | set(work["shard_columns"]) | set(chunk["key_columns"])
+        info = source.server_info()
+        return build_table_context(
+            schema,
+            columns=work["columns"],
+            shard_columns=work["shard_columns"] or None,
+            image_columns=[name for name in schema.column_names if name in wanted],
+            db_type=DbType.OB_MYSQL if info.is_oceanbase else DbType.MYSQL,
+            tenant=source.login.tenant,
+            business_system_id=project.options.business_system_id,
+        )
+
+    def _sync(
+        self, project: SyncProject, source: OceanBaseHook, producer: Any, ctx: TableContext,
+        work: Mapping[str, Any], chunk: Chunk, done_key: str,
+    ) -> ChunkResult:  # fmt: skip
+        """Stream, encode and produce the chunk's rows, then its done-record, in one transaction."""
+        sql, params = select_chunk_sql(ctx.schema, ctx.image_columns, chunk.key_columns, chunk, work["scn"])
+        sink = TransactionalSink(producer, project.checkpoint_topic)
+        rule = partition_rule(project.options.partitioning)
+        topic = work["topic"]
+
+        def send(key: bytes | None, value: bytes) -> None:
+            sink.send(topic, value, key, rule.partition_for(key))
+
+        sink.begin()
+        try:
+            progress = Progress(chunk.describe(), work.get("expected_rows"), self.progress_every)
+            result = sync_rows(source.stream_batches(sql, params), _encoder(project, ctx), send, progress)
+            sink.checkpoint(done_key, self._record(work, chunk, result))
+            sink.commit()
+        except BaseException:
+            sink.abort()
+            raise
+        return result
+
+    @staticmethod
+    def _record(work: Mapping[str, Any], chunk: Chunk, result: ChunkResult) -> dict[str, Any]:
+        """The chunk's done-record and XCom value."""
+        return {
+            "sync_id": work["sync_id"],
+            "table": str(chunk.table),
+            "chunk": chunk.index,
+            "topic": work["topic"],
+            "rows": result.rows,
+            "checksum": result.checksum,
+        }
+
+
+def _encoder(project: SyncProject, ctx: TableContext) -> Encode:
+    """Row tuple → (Kafka key, message value) in the project's serialization method."""
+    serializer = serializer_for(
+        project.options.serialization, intra_transaction_sequence=project.options.intra_transaction_sequence
+    )
+    database, table, columns, key_columns = ctx.database, ctx.table, ctx.image_columns, ctx.key_columns
+    key_of, value_of = serializer.key, serializer.value
+
+    def encode(row: tuple[Any, ...]) -> tuple[bytes | None, bytes]:
+        change = RowChange(database, table, RecordType.ROW, columns, None, row, key_columns)
+        return key_of(change, ctx), value_of(change, ctx)
+
+    return encode

@@ -1,0 +1,119 @@
+"""FullSyncPlanOperator: take the snapshot point and split every table into key-range chunks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_obkafka.engine import checkpoints
+from airflow_provider_obkafka.engine.chunking import choose_chunk_key, plan_chunks
+from airflow_provider_obkafka.engine.plan import TablePlan, resolve
+from airflow_provider_obkafka.engine.sink import TransactionalSink
+from airflow_provider_obkafka.engine.sql import boundary_sql
+from airflow_provider_obkafka.hooks.kafka import KafkaHook
+from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
+from airflow_provider_obkafka.models.position import SnapshotPoint
+from airflow_provider_obkafka.operators._project import fail_fast, load_project, project_arg
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_obkafka.models.project import SyncProject
+
+
+class FullSyncPlanOperator(BaseOperator):
+    """
+    The first step of full synchronization. Takes the snapshot point once per DAG run (OceanBase
+    `current_scn()`, and the binlog position where a binlog endpoint answers), records it in the project's
+    checkpoint topic so a retry reuses it, and plans every table's chunks at that snapshot. Returns one work
+    item per chunk, for `FullSyncOperator.partial(...).expand(work=...)`.
+
+    :param project: the synchronization project (a SyncProject or its JSON form)
+    :param tables: `db.table` names to synchronize instead of all the project's tables (templated)
+    :param chunk_size: target rows per chunk
+    """
+
+    template_fields: Sequence[str] = ("tables",)
+    ui_color = "#d5f5e3"
+
+    def __init__(
+        self,
+        *,
+        project: SyncProject | Mapping[str, Any],
+        tables: Sequence[str] | None = None,
+        chunk_size: int = 100_000,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be at least 1, got {chunk_size!r}")
+        self.project = project_arg(project)
+        self.tables = tables
+        self.chunk_size = chunk_size
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        """Resolve the tables, fix the snapshot, plan the chunks; returns the work items."""
+        project = load_project(self.project)
+        source = OceanBaseHook(ob_conn_id=project.source.conn_id, session_time_zone="+00:00")
+        kafka = KafkaHook(kafka_config_id=project.destination.conn_id)
+        with fail_fast():
+            plan = resolve(project, source.list_tables, source.describe_table, only=self.tables or None)
+            plan.raise_for_problems(project)
+        for warning in plan.warnings:
+            self.log.warning("%s", warning)
+        sync_id = checkpoints.sync_id_for(f"{context['dag'].dag_id}/{context['run_id']}")
+        snapshot = self._snapshot(project, source, kafka, sync_id)
+        work = [item for table in plan.tables for item in self._chunks(source, table, sync_id, snapshot)]
+        self.log.info("full sync %s: %d tables in %d chunks at %s", sync_id, len(plan.tables), len(work), snapshot)
+        return work
+
+    def _snapshot(self, project: SyncProject, source: OceanBaseHook, kafka: KafkaHook, sync_id: str) -> SnapshotPoint:
+        """The run's snapshot point: the recorded one on a retry, else a new one, recorded before use."""
+        key = checkpoints.snapshot_key(sync_id)
+        state = checkpoints.latest((m.key(), m.value()) for m in kafka.read_committed(project.checkpoint_topic))
+        if key in state:
+            self.log.info("reusing the snapshot point recorded by an earlier try: %s", state[key])
+            return SnapshotPoint.model_validate(state[key])
+        with fail_fast():
+            is_oceanbase = source.server_info().is_oceanbase
+            point = source.snapshot_point(require_scn=is_oceanbase)
+        if point.scn is None:
+            self.log.warning(
+                "the source is not OceanBase: chunks read current data, not one snapshot; changes made during "
+                "the full sync are caught up by the incremental sync from binlog position %s",
+                point.binlog,
+            )
+        producer = kafka.producer(transactional_id=checkpoints.transactional_id(project.slug, "snapshot", sync_id))
+        sink = TransactionalSink(producer, project.checkpoint_topic)
+        sink.begin()
+        record = point.model_dump(mode="json")
+        sink.checkpoint(key, {**record, "sync_id": sync_id})
+        sink.checkpoint(checkpoints.LAST_FULL_SYNC_KEY, {**record, "sync_id": sync_id})
+        sink.commit()
+        return point
+
+    def _chunks(self, source: OceanBaseHook, table: TablePlan, sync_id: str, snapshot: SnapshotPoint) -> list[dict[str, Any]]:
+        """The work items of one table's chunks, planned at the snapshot."""
+        key = choose_chunk_key(table.schema)
+        if key.warning:
+            self.log.warning("%s", key.warning)
+
+        def next_boundary(after: Any, offset: int) -> Any:
+            return source.get_first(*boundary_sql(table.schema, key.columns, after, offset, snapshot.scn))
+
+        chunk_plan = plan_chunks(table.ref, key, self.chunk_size, next_boundary)
+        last = len(chunk_plan.chunks) - 1
+        return [
+            {
+                "sync_id": sync_id,
+                "scn": snapshot.scn,
+                "topic": table.topic,
+                "columns": list(table.columns()),
+                "shard_columns": list(table.settings.shard_columns or ()),
+                "expected_rows": self.chunk_size if chunk.index < last else None,
+                "chunk": chunk.to_dict(),
+            }
+            for chunk in chunk_plan.chunks
+        ]
