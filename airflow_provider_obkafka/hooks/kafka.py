@@ -200,7 +200,9 @@ class KafkaHook(KafkaBaseHook):
             if metadata is None or metadata.error is not None:
                 raise TopicError(f"topic {topic!r} does not exist")
             parts = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in sorted(metadata.partitions)]
-            ends = {p.partition: consumer.get_watermark_offsets(p, timeout=10, cached=False)[1] for p in parts}
+            marks = {p.partition: consumer.get_watermark_offsets(p, timeout=10, cached=False) for p in parts}
+            # An empty partition (low == high) is read to its end before anything is fetched.
+            ends = {partition: high for partition, (low, high) in marks.items() if high > low}
             consumer.assign(parts)
             return _drain(consumer, ends, time.monotonic() + timeout, idle)
         finally:
@@ -210,6 +212,8 @@ class KafkaHook(KafkaBaseHook):
 def _drain(consumer: Consumer, ends: dict[int, int], deadline: float, idle: float) -> list[Message]:
     """Poll until every partition's position reaches its end offset, `idle` passes quietly, or the deadline."""
     out: list[Message] = []
+    if not ends:
+        return out
     quiet_since = time.monotonic()
     while time.monotonic() < deadline:
         batch = consumer.consume(num_messages=10000, timeout=0.5)
@@ -221,7 +225,8 @@ def _drain(consumer: Consumer, ends: dict[int, int], deadline: float, idle: floa
         if batch:
             quiet_since = time.monotonic()
         positions = consumer.position([TopicPartition(msg_topic, p) for msg_topic, p in _assigned(consumer)])
-        if all(tp.offset >= ends[tp.partition] for tp in positions) or time.monotonic() - quiet_since > idle:
+        at_end = all(tp.offset >= ends[tp.partition] for tp in positions if tp.partition in ends)
+        if at_end or time.monotonic() - quiet_since > idle:
             break
     return out
 

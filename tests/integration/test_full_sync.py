@@ -149,3 +149,44 @@ def test_invalid_topic_name_is_rejected_before_anything_runs(source_db):
     db, _ = source_db
     with pytest.raises(Exception, match="a topic name must be 3 to 64 characters"):
         parse_project(_project(db, [{"database": db, "tables": ["orders"], "topic": {"mode": "new", "name": "a b"}}]))
+
+
+def _verify_stream(kafka: KafkaHook, topic: str, partitions: int) -> tuple[int, int, set[int]]:
+    """Read a topic with a read_committed consumer without keeping the messages: count, row checksum, ids."""
+    from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+
+    consumer = kafka.read_committed_consumer()
+    parts = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)]
+    ends = {p.partition: consumer.get_watermark_offsets(p, timeout=10, cached=False)[1] for p in parts}
+    consumer.assign(parts)
+    count = checksum = 0
+    ids: set[int] = set()
+    misplaced = 0
+    quiet = 0
+    while quiet < 20:
+        batch = consumer.consume(10_000, timeout=0.5)
+        quiet = 0 if batch else quiet + 1
+        for message in batch:
+            row = json.loads(message.value())["postStruct"]
+            count += 1
+            ids.add(row["id"])
+            checksum += zlib.crc32(f"{row['id']}|{row['customer']}|{row['total']}".encode())
+            misplaced += message.partition() != partition_for_key(message.key(), partitions)
+        positions = consumer.position([TopicPartition(topic, p) for p in range(partitions)])
+        if all(tp.offset >= ends[tp.partition] for tp in positions):
+            break
+    consumer.close()
+    assert misplaced == 0, "every key in its murmur2 partition"
+    return count, checksum, ids
+
+
+def test_one_million_rows_through_airflow_exactly_once(airflow_db, source_db, kafka):
+    db, cur = source_db
+    _fill_orders(cur, db, 1_000_000)
+    topic = f"{db}.orders"
+    _run(airflow_db, _project(db, [{"database": db, "tables": ["orders"], "topic": {"mode": "new", "name": topic}}]), 100_000)
+    count, checksum, ids = _verify_stream(kafka, topic, 3)
+    assert count == 1_000_000
+    assert len(ids) == 1_000_000, "no row twice"
+    cur.execute(f"SELECT SUM(CRC32(CONCAT_WS('|', id, customer, total))) FROM {db}.orders")
+    assert checksum == int(cur.fetchone()[0])

@@ -1,0 +1,107 @@
+"""Full synchronization throughput and peak memory: seekdb → Kafka, Default format, one worker process.
+
+    .venv/bin/python bench/full_sync.py                 # 1,000,000 and 250,000 rows, each in a fresh process
+    .venv/bin/python bench/full_sync.py --rows 500000   # one size
+
+Starts the local services when they are not running. Each size runs in its own process, so the peak RSS
+it prints is that size's own; the chunks run one after another in that process, as one worker would run them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from types import SimpleNamespace
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _fill(cur, db: str, rows: int) -> None:
+    """A table of `rows` rows with 8 columns of mixed types."""
+    cur.execute(f"CREATE DATABASE {db}")
+    cur.execute(
+        f"CREATE TABLE {db}.orders (id BIGINT PRIMARY KEY, customer VARCHAR(32) NOT NULL, status VARCHAR(12), "
+        "total DECIMAL(12,2), qty INT, created DATETIME(3), updated TIMESTAMP(3) NULL, note VARCHAR(64))"
+    )
+    step = 10_000
+    for start in range(0, rows, step):
+        cur.executemany(
+            f"INSERT INTO {db}.orders VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                (i, f"customer-{i % 9973}", "PAID" if i % 3 else "NEW", f"{i % 100000}.{i % 100:02d}", i % 17,
+                 "2024-05-06 07:08:09.123", "2024-05-06 07:08:09.456", f"note {i}")
+                for i in range(start, min(start + step, rows))
+            ],
+        )  # fmt: skip
+
+
+def run_one(rows: int, chunk_size: int) -> dict:
+    """Fill, schema-sync, plan and sync every chunk in this process; returns the figures."""
+    import pymysql
+
+    from airflow_provider_obkafka.models.loader import parse_project
+    from airflow_provider_obkafka.operators.full_sync import FullSyncOperator
+    from airflow_provider_obkafka.operators.full_sync_plan import FullSyncPlanOperator
+    from airflow_provider_obkafka.operators.schema_sync import SchemaSyncOperator
+
+    db = f"bench_{uuid.uuid4().hex[:8]}"
+    conn = pymysql.connect(host="127.0.0.1", port=int(os.environ["OBKAFKA_SEEKDB_PORT"]), user="root", autocommit=True)
+    cur = conn.cursor()
+    _fill(cur, db, rows)
+    project = parse_project(
+        {"name": db, "sync_types": ["schema", "full"],
+         "objects": [{"database": db, "tables": ["orders"], "topic": {"mode": "new", "name": f"{db}.orders"}}]}
+    )  # fmt: skip
+    SchemaSyncOperator(task_id="schema", project=project).execute({})
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    work = FullSyncPlanOperator(task_id="plan", project=project, chunk_size=chunk_size).execute(
+        {"dag": SimpleNamespace(dag_id="bench"), "run_id": db}
+    )
+    synced = sum(FullSyncOperator(task_id="chunk", project=project, work=item).execute({})["rows"] for item in work)
+    elapsed = time.perf_counter() - started
+    cur.execute(f"DROP DATABASE {db}")
+    return {
+        "rows": synced,
+        "chunks": len(work),
+        "seconds": round(elapsed, 2),
+        "rows_per_s": round(synced / elapsed),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "rss_before_sync_mb": round(rss_before / 1024),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, nargs="*", default=[1_000_000, 250_000])
+    parser.add_argument("--chunk-size", type=int, default=100_000)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(run_one(args.rows[0], args.chunk_size)))
+        return
+    import devservices
+
+    env = {**os.environ, **devservices.airflow_env(**devservices.ensure_running())}
+    env.setdefault("AIRFLOW_HOME", str(ROOT / ".services" / "airflow-bench"))
+    print(f"{'rows':>10} {'chunks':>6} {'seconds':>8} {'rows/s':>9} {'peak RSS MB':>11}")
+    for rows in args.rows:
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", "--rows", str(rows), "--chunk-size", str(args.chunk_size)],
+            env=env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        figures = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"{figures['rows']:>10} {figures['chunks']:>6} {figures['seconds']:>8} {figures['rows_per_s']:>9} "
+              f"{figures['peak_rss_mb']:>11}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
