@@ -109,7 +109,8 @@ class FullSyncOperator(BaseOperator):
         sink.begin()
         try:
             progress = Progress(chunk.describe(), work.get("expected_rows"), self.progress_every)
-            result = sync_rows(source.stream_batches(sql, params), _encoder(project, ctx), send, progress)
+            rows = source.stream_batches(sql, params, temporal_as_text=True)
+            result = sync_rows(rows, _encoder(project, ctx), send, progress)
             sink.checkpoint(done_key, self._record(work, chunk, result))
             sink.commit()
         except BaseException:
