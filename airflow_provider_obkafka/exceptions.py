@@ -33,3 +33,7 @@ class CheckpointError(ObKafkaError):
 
 class DeliveryError(ObKafkaError):
     """Kafka did not acknowledge a message or a transaction."""
+
+
+class UnsupportedEventError(ObKafkaError):
+    """The change log holds an event the reader cannot turn into changes faithfully (e.g. a JSON partial update)."""

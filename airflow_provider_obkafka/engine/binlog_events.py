@@ -1,0 +1,377 @@
+"""
+Binlog events turned into transactions, without any binlog library: the pure half of the binlog reader.
+
+`engine/binlog_reader.py` (the only module importing pymysqlreplication) translates library events into the
+small neutral events below (`LogBegin`, `LogRows`, `LogQuery`, `LogCommit`); `stream_changes` groups them into
+numbered `RowChange`s, `Commit` markers and `SchemaChange`s, one row at a time (bounded memory), and
+`group_transactions` collects them into whole `Transaction`s. Unit tests feed plain lists.
+
+Commit timestamps (`commit_ts_us`, µs since the epoch, UTC):
+
+* MySQL / MariaDB: the XID event's header timestamp (seconds) * 1e6 (`header_commit_ts_us`).
+* OceanBase Binlog Service: obbinlog writes the OceanBase commit time into the GTID event's logical-clock
+  fields, `last_committed` (seconds) and `sequence_number` (µs fraction), so
+  `last_committed * 1e6 + sequence_number` (`ob_commit_ts_us`), exact to the µs.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
+
+from airflow_provider_obkafka.engine.change import Image, RecordType, RowChange
+from airflow_provider_obkafka.models.position import BinlogPosition
+from airflow_provider_obkafka.models.schema import TableRef
+
+__all__ = [
+    "Commit", "DdlTarget", "LogBegin", "LogCommit", "LogEvent", "LogQuery", "LogRows", "SchemaChange",
+    "Scope", "StreamItem", "Transaction", "group_transactions", "header_commit_ts_us", "ob_commit_ts_us",
+    "parse_ddl", "stream_changes",
+]  # fmt: skip
+
+log = logging.getLogger(__name__)
+InScope = Callable[[str, str], bool]
+
+
+def ob_commit_ts_us(last_committed: int, sequence_number: int) -> int:
+    """OceanBase commit time in µs from a GTID event: `last_committed` seconds + `sequence_number` µs."""
+    return last_committed * 1_000_000 + sequence_number
+
+
+def header_commit_ts_us(timestamp_s: int) -> int:
+    """MySQL/MariaDB commit time in µs from the XID event's header timestamp (whole seconds)."""
+    return timestamp_s * 1_000_000
+
+
+class Scope:
+    """
+    Which tables are synchronized: a set of `(database, table)` or a predicate `in_scope(database, table)`.
+
+    :param tables: the set of in-scope tables, or a predicate
+    """
+
+    def __init__(self, tables: Iterable[tuple[str, str]] | InScope) -> None:
+        self._test: InScope
+        if callable(tables):
+            self._test = tables
+            self.tables: frozenset[tuple[str, str]] | None = None
+        else:
+            self.tables = frozenset((db, table) for db, table in tables)
+            self._test = lambda db, table: (db, table) in self.tables  # type: ignore[operator]
+
+    def __call__(self, database: str, table: str) -> bool:
+        return self._test(database, table)
+
+
+# ---------------------------------------------------------------- neutral events (reader -> grouping)
+@dataclass(frozen=True, slots=True)
+class LogBegin:
+    """A GTID event. `opens` when it starts a transaction by itself (MariaDB); MySQL/OB send a BEGIN query."""
+
+    gtid: str | None
+    timestamp: int
+    ob_commit_ts_us: int | None = None
+    opens: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LogRows:
+    """An in-scope rows event: its table, kind, image columns, and `(before, after)` images (lazy)."""
+
+    database: str
+    table: str
+    record_type: RecordType
+    columns: tuple[str, ...]
+    key_columns: tuple[str, ...]
+    images: Iterable[tuple[Image | None, Image | None]]
+    timestamp: int
+
+
+@dataclass(frozen=True, slots=True)
+class LogQuery:
+    """A QUERY event: its text, default database, and the position after it."""
+
+    statement: str
+    schema: str
+    timestamp: int
+    end: BinlogPosition
+
+
+@dataclass(frozen=True, slots=True)
+class LogCommit:
+    """An XID event (or a `COMMIT` query): the position after it is the resume checkpoint."""
+
+    xid: int | None
+    timestamp: int
+    end: BinlogPosition
+
+
+LogEvent = LogBegin | LogRows | LogQuery | LogCommit
+
+
+# ---------------------------------------------------------------- what readers get
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """
+    The end of a transaction in `stream_changes` output.
+
+    :param transaction_id: the GTID, else `file:position` of the transaction's start
+    :param xid: the XID, when the commit was an XID event
+    :param commit_ts_us: the commit time (see the module docstring)
+    :param start: where the transaction starts (the previous resume point)
+    :param end: the position after the commit: the resume checkpoint
+    :param changes: how many in-scope changes the transaction had
+    """
+
+    transaction_id: str
+    xid: int | None
+    commit_ts_us: int
+    start: BinlogPosition
+    end: BinlogPosition
+    changes: int
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaChange:
+    """
+    A DDL statement on an in-scope table; `position` (after the statement) is a resume checkpoint.
+
+    :param database: the table's database
+    :param table: the table's name (the old name of a rename)
+    :param kind: ALTER, CREATE, DROP, RENAME or TRUNCATE
+    :param statement: the statement text as logged
+    :param position: the position after the statement
+    :param renamed_to: the new name of a RENAME, else None
+    :param out_of_scope: the table left the scope (renamed to an out-of-scope name)
+    """
+
+    database: str
+    table: str
+    kind: str
+    statement: str
+    position: BinlogPosition
+    renamed_to: TableRef | None = None
+    out_of_scope: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """
+    One committed transaction with its in-scope changes, numbered 1..n in log order.
+
+    :param changes: the changes, each with `commit_ts_us`, `transaction_id` and `sequence` set
+    :param commit_ts_us: the commit time
+    :param transaction_id: the GTID, else `file:position` of the start
+    :param xid: the XID, when known
+    :param start: the position the transaction starts at
+    :param end: the position after its commit: the resume checkpoint
+    """
+
+    changes: list[RowChange]
+    commit_ts_us: int
+    transaction_id: str
+    xid: int | None
+    start: BinlogPosition
+    end: BinlogPosition
+
+
+StreamItem = RowChange | Commit | SchemaChange
+
+
+# ---------------------------------------------------------------- DDL recognition
+@dataclass(frozen=True, slots=True)
+class DdlTarget:
+    """A table a DDL statement touches: the kind, the table, and the new name of a rename."""
+
+    kind: str
+    ref: TableRef
+    new_ref: TableRef | None = None
+
+
+_LEAD = re.compile(r"(?:\s+|/\*(?!!).*?\*/|(?:--\s|#)[^\n]*(?:\n|\Z))*", re.S)
+_NAME = r"(?:`(?:[^`]|``)+`|[\w$]+)"
+_QNAME = rf"{_NAME}(?:\s*\.\s*{_NAME})?"
+_PART = re.compile(rf"({_NAME})(?:\s*\.\s*({_NAME}))?")
+_I = re.I | re.S
+_ALTER = re.compile(rf"ALTER\s+(?:ONLINE\s+)?(?:IGNORE\s+)?TABLE\s+(?:IF\s+EXISTS\s+)?({_QNAME})(.*)", _I)
+_ALTER_RENAME = re.compile(rf"\bRENAME\s+(?!(?:COLUMN|INDEX|KEY)\b)(?:TO\s+|AS\s+)?({_QNAME})", _I)
+_CREATE = re.compile(
+    rf"CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMPORARY\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?({_QNAME})", _I
+)
+_INDEX = re.compile(
+    rf"(?:CREATE\s+(?:OR\s+REPLACE\s+)?(?:ONLINE\s+|OFFLINE\s+)?(?:UNIQUE\s+|FULLTEXT\s+|SPATIAL\s+)?"
+    rf"|DROP\s+)INDEX\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?{_NAME}\s+(?:.*?\s)?ON\s+({_QNAME})",
+    _I,
+)
+_DROP = re.compile(rf"DROP\s+(?:TEMPORARY\s+)?TABLES?\s+(?:IF\s+EXISTS\s+)?({_QNAME}(?:\s*,\s*{_QNAME})*)", _I)
+_RENAME = re.compile(rf"RENAME\s+TABLES?\s+(.*)", _I)
+_RENAME_PAIR = re.compile(rf"({_QNAME})\s+TO\s+({_QNAME})", _I)
+_TRUNCATE = re.compile(rf"TRUNCATE\s+(?:TABLE\s+)?({_QNAME})", _I)
+_NAMES = re.compile(_QNAME)
+
+
+def _unquote(name: str) -> str:
+    return name[1:-1].replace("``", "`") if name.startswith("`") else name
+
+
+def _ref(text: str, default_db: str) -> TableRef:
+    match = _PART.fullmatch(text.strip())
+    if match is None:  # pragma: no cover - _QNAME matched it already
+        raise ValueError(f"not a table name: {text!r}")
+    first, second = match.groups()
+    return TableRef(_unquote(first), _unquote(second)) if second else TableRef(default_db, _unquote(first))
+
+
+def statement_head(statement: str) -> str:
+    """The statement without leading whitespace and comments (`/*!...*/` kept)."""
+    return statement[_LEAD.match(statement).end() :]  # type: ignore[union-attr]
+
+
+def parse_ddl(statement: str, default_db: str) -> list[DdlTarget]:
+    """
+    The tables a table DDL statement touches: ALTER (and CREATE/DROP INDEX), CREATE, DROP, RENAME,
+    TRUNCATE. Anything else (`SET GLOBAL ...`, `GRANT`, views, unparsable text) gives an empty list.
+    """
+    text = statement_head(statement)
+    if match := _ALTER.match(text):
+        ref = _ref(match[1], default_db)
+        renamed = _ALTER_RENAME.search(match[2])
+        if renamed:
+            return [DdlTarget("RENAME", ref, _ref(renamed[1], default_db))]
+        return [DdlTarget("ALTER", ref)]
+    if match := _CREATE.match(text):
+        return [DdlTarget("CREATE", _ref(match[1], default_db))]
+    if match := _INDEX.match(text):
+        return [DdlTarget("ALTER", _ref(match[1], default_db))]
+    if match := _DROP.match(text):
+        return [DdlTarget("DROP", _ref(name, default_db)) for name in _NAMES.findall(match[1])]
+    if match := _RENAME.match(text):
+        pairs = _RENAME_PAIR.findall(match[1])
+        return [DdlTarget("RENAME", _ref(a, default_db), _ref(b, default_db)) for a, b in pairs]
+    if match := _TRUNCATE.match(text):
+        return [DdlTarget("TRUNCATE", _ref(match[1], default_db))]
+    return []
+
+
+# ---------------------------------------------------------------- grouping
+class ChangeGrouper:
+    """
+    Turns neutral log events into numbered `RowChange`s, `Commit`s and `SchemaChange`s.
+
+    :param scope: which tables DDL is reported for (rows arrive already filtered)
+    :param start: the position reading started at (the first transaction's start)
+    :param oceanbase_commit_ts: take commit times from the GTID event (OceanBase), else from the XID header
+    """
+
+    def __init__(self, scope: Scope, start: BinlogPosition, *, oceanbase_commit_ts: bool = False) -> None:
+        self.scope = scope
+        self.position = start
+        self.oceanbase_commit_ts = oceanbase_commit_ts
+        self._reset(start)
+
+    def _reset(self, position: BinlogPosition) -> None:
+        self.position = position
+        self._gtid: str | None = None
+        self._begin_ts: int | None = None
+        self._ob_ts: int | None = None
+        self._open = False
+        self._count = 0
+
+    def feed(self, event: LogEvent) -> Iterator[StreamItem]:
+        """The items one event gives (none for BEGIN, one per row, a Commit, SchemaChanges)."""
+        if isinstance(event, LogRows):
+            return self._rows(event)
+        if isinstance(event, LogCommit):
+            return iter((self._commit(event.xid, event.timestamp, event.end),))
+        if isinstance(event, LogQuery):
+            return self._query(event)
+        self._gtid, self._begin_ts, self._ob_ts = event.gtid, event.timestamp, event.ob_commit_ts_us
+        self._open, self._count = event.opens, 0
+        return iter(())
+
+    def _transaction_id(self) -> str:
+        return self._gtid or f"{self.position.file}:{self.position.position}"
+
+    def _rows(self, event: LogRows) -> Iterator[RowChange]:
+        self._open = True
+        ts = self._ob_ts if self.oceanbase_commit_ts and self._ob_ts is not None else None
+        ts = ts if ts is not None else header_commit_ts_us(self._begin_ts or event.timestamp)
+        txn, checkpoint = self._transaction_id(), f"{self.position.file}:{self.position.position}"
+        for before, after in event.images:
+            self._count += 1
+            yield RowChange(
+                event.database, event.table, event.record_type, event.columns, before, after,
+                event.key_columns, ts, checkpoint, txn, self._count,
+            )  # fmt: skip
+
+    def _commit(self, xid: int | None, timestamp: int, end: BinlogPosition) -> Commit:
+        ob = self.oceanbase_commit_ts and self._ob_ts is not None
+        ts = self._ob_ts if ob else header_commit_ts_us(timestamp)
+        commit = Commit(self._transaction_id(), xid, ts, self.position, end, self._count)  # type: ignore[arg-type]
+        self._reset(end)
+        return commit
+
+    def _query(self, event: LogQuery) -> Iterator[StreamItem]:
+        head = statement_head(event.statement).rstrip(" ;\n\t").upper()
+        if head in ("BEGIN", "START TRANSACTION"):
+            self._open = True
+            return
+        if head == "COMMIT":
+            yield self._commit(None, event.timestamp, event.end)
+            return
+        if self._open:
+            log.debug("statement inside a transaction ignored at %s:%s", event.end.file, event.end.position)
+            return
+        yield from self._schema_changes(event)
+        self._reset(event.end)
+
+    def _schema_changes(self, event: LogQuery) -> Iterator[SchemaChange]:
+        for target in parse_ddl(event.statement, event.schema):
+            new = target.new_ref
+            old_in, new_in = self.scope(*target.ref), new is not None and self.scope(*new)
+            if not (old_in or new_in):
+                continue
+            if new is not None and old_in and not new_in:
+                log.warning("table %s was renamed to %s, which is out of scope: no longer synced", target.ref, new)
+            yield SchemaChange(
+                target.ref.database, target.ref.table, target.kind, event.statement, event.end, new,
+                out_of_scope=new is not None and not new_in,
+            )  # fmt: skip
+
+
+def stream_changes(
+    events: Iterable[LogEvent], scope: Scope, start: BinlogPosition, *, oceanbase_commit_ts: bool = False
+) -> Iterator[StreamItem]:
+    """`ChangeGrouper` over an event list: the pure core of `BinlogReader.iter_changes`."""
+    grouper = ChangeGrouper(scope, start, oceanbase_commit_ts=oceanbase_commit_ts)
+    for event in events:
+        yield from grouper.feed(event)
+
+
+def group_transactions(
+    items: Iterable[StreamItem], max_changes: int | None = None, *, include_empty: bool = False
+) -> Iterator[Transaction | SchemaChange]:
+    """
+    Whole transactions (their changes carrying the final commit time) and schema changes, in log order.
+    Stops after the transaction that brings the change count to `max_changes`; skips transactions without
+    in-scope changes unless `include_empty`.
+    """
+    changes: list[RowChange] = []
+    total = 0
+    for item in items:
+        if isinstance(item, RowChange):
+            changes.append(item)
+            continue
+        if isinstance(item, SchemaChange):
+            yield item
+            continue
+        if changes and changes[0].commit_ts_us != item.commit_ts_us:
+            changes = [replace(change, commit_ts_us=item.commit_ts_us) for change in changes]
+        if changes or include_empty:
+            yield Transaction(changes, item.commit_ts_us, item.transaction_id, item.xid, item.start, item.end)
+        total += len(changes)
+        changes = []
+        if max_changes is not None and total >= max_changes:
+            return

@@ -1,0 +1,152 @@
+"""BinlogReader against MariaDB with a ROW/FULL binlog: grouping, positions, resume, DDL, bounded memory."""
+
+from __future__ import annotations
+
+import datetime
+import tracemalloc
+
+import pytest
+
+from airflow_provider_obkafka.engine.binlog_events import Commit, SchemaChange, Transaction
+from airflow_provider_obkafka.engine.binlog_reader import BinlogReader
+from airflow_provider_obkafka.engine.change import RecordType, RowChange
+from airflow_provider_obkafka.models.position import BinlogPosition
+
+SERVER_ID = 4242
+
+
+@pytest.fixture
+def db(mariadb_conn, unique_name):
+    conn = mariadb_conn()
+    name = unique_name("binlog")
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {name}")
+        cur.execute(f"CREATE TABLE {name}.a (id INT PRIMARY KEY, v VARCHAR(20), ts TIMESTAMP NULL)")
+        cur.execute(f"CREATE TABLE {name}.b (id INT PRIMARY KEY, n BIGINT UNSIGNED)")
+        cur.execute(f"CREATE TABLE {name}.outside (id INT PRIMARY KEY)")
+    yield name, conn
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE {name}")
+
+
+def _position(conn) -> BinlogPosition:
+    with conn.cursor() as cur:
+        cur.execute("SHOW MASTER STATUS")
+        file, pos = cur.fetchone()[:2]
+    return BinlogPosition(file=file, position=pos)
+
+
+def _settings(service) -> dict:
+    return {"host": service.host, "port": service.port, "user": "root", "password": "", "charset": "utf8mb4"}
+
+
+def _read(service, start, tables, **kwargs) -> list:
+    with BinlogReader(_settings(service), SERVER_ID, start, tables, **kwargs) as reader:
+        return list(reader.read_transactions())
+
+
+def _workload(name, conn) -> None:
+    with conn.cursor() as cur:
+        cur.execute("SET time_zone = '+05:00'")
+        cur.execute(f"INSERT INTO {name}.a VALUES (1, 'one', '2024-01-01 12:00:00')")  # T1
+        cur.execute(f"UPDATE {name}.a SET v = 'uno' WHERE id = 1")  # T2
+        cur.execute(f"UPDATE {name}.a SET id = 10 WHERE id = 1")  # T3 primary-key update
+        cur.execute(f"INSERT INTO {name}.outside VALUES (1)")  # out of scope: no transaction
+        cur.execute("BEGIN")  # T4: multi-row, multi-table
+        cur.execute(f"INSERT INTO {name}.a (id, v) VALUES (2, 'two'), (3, 'three')")
+        cur.execute(f"INSERT INTO {name}.outside VALUES (2)")
+        cur.execute(f"INSERT INTO {name}.b VALUES (1, 18446744073709551615)")
+        cur.execute(f"DELETE FROM {name}.a WHERE id = 2")
+        cur.execute("COMMIT")
+        cur.execute(f"ALTER TABLE {name}.a ADD COLUMN extra INT DEFAULT 7")  # SchemaChange
+        cur.execute(f"INSERT INTO {name}.a (id, v, extra) VALUES (4, 'four', 44)")  # T5
+        cur.execute(f"DELETE FROM {name}.b WHERE id = 1")  # T6
+        cur.execute(f"RENAME TABLE {name}.b TO {name}.b_gone")  # SchemaChange, out of scope
+        cur.execute(f"INSERT INTO {name}.b_gone VALUES (2, 2)")  # out of scope now
+
+
+def test_transactions_exact(db, mariadb_service):
+    name, conn = db
+    start = _position(conn)
+    _workload(name, conn)
+    items = _read(mariadb_service, start, {(name, "a"), (name, "b")})
+    kinds = [type(i).__name__ for i in items]
+    assert kinds == ["Transaction"] * 4 + ["SchemaChange"] + ["Transaction"] * 2 + ["SchemaChange"]
+    t1, t2, t3, t4, alter, t5, t6, rename = items
+    utc_noon_plus5 = datetime.datetime(2024, 1, 1, 7, 0, 0)  # 12:00 at +05:00 is 07:00 UTC
+    assert [(c.record_type, c.before, c.after, c.sequence) for c in t1.changes] == [
+        (RecordType.INSERT, None, (1, "one", utc_noon_plus5), 1)
+    ]
+    assert t1.changes[0].columns == ("id", "v", "ts") and t1.changes[0].key_columns == ("id",)
+    assert [(c.before, c.after) for c in t2.changes] == [((1, "one", utc_noon_plus5), (1, "uno", utc_noon_plus5))]
+    assert [(c.record_type, c.before[0], c.after[0]) for c in t3.changes] == [(RecordType.UPDATE, 1, 10)]
+    assert [(c.table, c.record_type, c.before, c.after, c.sequence) for c in t4.changes] == [
+        ("a", RecordType.INSERT, None, (2, "two", None), 1),
+        ("a", RecordType.INSERT, None, (3, "three", None), 2),
+        ("b", RecordType.INSERT, None, (1, 18446744073709551615), 3),
+        ("a", RecordType.DELETE, (2, "two", None), None, 4),
+    ]
+    assert {c.transaction_id for c in t4.changes} == {t4.transaction_id}
+    assert all(c.commit_ts_us == t4.commit_ts_us for c in t4.changes)
+    assert (alter.kind, alter.table, alter.out_of_scope) == ("ALTER", "a", False)
+    assert t5.changes[0].columns == ("id", "v", "ts", "extra")
+    assert t5.changes[0].after == (4, "four", None, 44)
+    assert [(c.table, c.record_type) for c in t6.changes] == [("b", RecordType.DELETE)]
+    assert (rename.kind, rename.table, rename.renamed_to.table, rename.out_of_scope) == ("RENAME", "b", "b_gone", True)
+    ends = [i.end if isinstance(i, Transaction) else i.position for i in items]
+    assert all(x.sort_key() < y.sort_key() for x, y in zip(ends, ends[1:], strict=False))
+    assert t1.start == start and t1.end == t2.start and t2.end == t3.start
+    assert t3.end.sort_key() < t4.start.sort_key()  # the out-of-scope transaction lies between
+
+
+def test_resume_from_each_end(db, mariadb_service):
+    name, conn = db
+    start = _position(conn)
+    _workload(name, conn)
+    tables = {(name, "a"), (name, "b")}
+    full = [i for i in _read(mariadb_service, start, tables) if isinstance(i, Transaction)]
+    for k, txn in enumerate(full):
+        again = [i for i in _read(mariadb_service, txn.end, tables) if isinstance(i, Transaction)]
+        assert [t.transaction_id for t in again] == [t.transaction_id for t in full[k + 1 :]]
+        assert [[(c.before, c.after) for c in t.changes] for t in again] == [
+            [(c.before, c.after) for c in t.changes] for t in full[k + 1 :]
+        ]
+
+
+def test_predicate_scope_and_zero_values(db, mariadb_service):
+    name, conn = db
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE {name}.z (id INT PRIMARY KEY, d DATE, dt DATETIME(3), s SET('x','y'))")
+        start = _position(conn)
+        cur.execute("SET SESSION sql_mode = ''")
+        cur.execute(f"INSERT INTO {name}.z VALUES (1, '0000-00-00', '0000-00-00 00:00:00', '')")
+        cur.execute(f"INSERT INTO {name}.z VALUES (2, '2024-02-03', '2024-02-03 04:05:06.789', 'x,y')")
+    items = _read(mariadb_service, start, lambda d, t: d == name and t == "z")
+    assert [c.after for t in items for c in t.changes] == [
+        (1, "0000-00-00", "0000-00-00 00:00:00.000", ""),
+        (2, datetime.date(2024, 2, 3), datetime.datetime(2024, 2, 3, 4, 5, 6, 789000), {"x", "y"}),
+    ]
+
+
+def test_big_transaction_bounded_memory(db, mariadb_service):
+    name, conn = db
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE {name}.big (id INT PRIMARY KEY, pad VARCHAR(40))")
+        start = _position(conn)
+        cur.execute(f"INSERT INTO {name}.big SELECT seq, REPEAT('x', 40) FROM {name}.seq_1_to_100000")  # one transaction
+    rows, last_seq, commits = 0, 0, []
+    tracemalloc.start()
+    try:
+        with BinlogReader(_settings(mariadb_service), SERVER_ID, start, {(name, "big")}) as reader:
+            for item in reader.iter_changes():
+                if isinstance(item, RowChange):
+                    rows += 1
+                    assert item.sequence == last_seq + 1
+                    last_seq = item.sequence
+                elif isinstance(item, Commit):
+                    commits.append(item)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert rows == 100_000 and [c.changes for c in commits if c.changes] == [100_000]
+    assert peak < 8 * 1024 * 1024, peak
