@@ -144,3 +144,15 @@ def airflow_db() -> Path:
     if proc.returncode != 0:
         pytest.fail(f"airflow db migrate failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}", pytrace=False)
     return AIRFLOW_TEST_HOME / "dags"
+
+
+@pytest.fixture
+def seekdb_database(seekdb_conn, unique_name) -> Iterator[tuple[str, pymysql.connections.Connection]]:
+    """A fresh database on seekdb and a root connection; yields (name, connection); dropped afterwards."""
+    name = unique_name("db")
+    conn = seekdb_conn()
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {name}")
+    yield name, conn
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {name}")

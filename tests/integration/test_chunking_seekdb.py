@@ -100,15 +100,10 @@ CASES = {
 
 
 @pytest.fixture
-def seekdb_db(seekdb_conn, unique_name):
-    """A fresh database on seekdb and a connection to it; dropped after the test."""
-    name = unique_name("chunking")
-    conn = seekdb_conn()
-    with conn.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {name}")
-    yield conn, name
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {name}")
+def seekdb_db(seekdb_database):
+    """A fresh database on seekdb: (connection, name)."""
+    name, conn = seekdb_database
+    return conn, name
 
 
 def insert(cur, table: str, rows: list[tuple[Any, ...]]) -> None:

@@ -20,14 +20,10 @@ def kafka(airflow_conn_env) -> KafkaHook:
 
 
 @pytest.fixture
-def source_db(seekdb_conn, unique_name):
-    """A fresh seekdb database; yields (name, cursor)."""
-    name = unique_name("full")
-    conn = seekdb_conn()
-    cur = conn.cursor()
-    cur.execute(f"CREATE DATABASE {name}")
-    yield name, cur
-    cur.execute(f"DROP DATABASE IF EXISTS {name}")
+def source_db(seekdb_database):
+    """A fresh seekdb database: (name, cursor)."""
+    name, conn = seekdb_database
+    return name, conn.cursor()
 
 
 def _fill_orders(cur, db: str, rows: int) -> None:

@@ -37,15 +37,9 @@ CREATE TABLE {db}.many (
 
 
 @pytest.fixture
-def seekdb_db(seekdb_conn, unique_name):
+def seekdb_db(seekdb_database) -> str:
     """A fresh database on seekdb, dropped after the test."""
-    name = unique_name("obhook")
-    conn = seekdb_conn()
-    with conn.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {name}")
-    yield name
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {name}")
+    return seekdb_database[0]
 
 
 @pytest.fixture
