@@ -5,6 +5,7 @@ from __future__ import annotations
 import ssl
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from airflow.providers.apache.kafka.hooks.base import KafkaBaseHook
@@ -189,10 +190,14 @@ class KafkaHook(KafkaBaseHook):
         return Consumer(config)
 
     def read_committed(self, topic: str, timeout: float = 60.0, idle: float = 3.0) -> list[Message]:
+        """Every committed message of `topic` as a list (see `iter_committed`). For verification, tests and the demo."""
+        return list(self.iter_committed(topic, timeout, idle))
+
+    def iter_committed(self, topic: str, timeout: float = 60.0, idle: float = 3.0) -> Iterator[Message]:
         """
         Every committed message of `topic`, from the beginning of each partition to its end, as a
-        `read_committed` consumer sees it. Stops when every partition is read to its end offset, or after
-        `idle` seconds without a message, or at `timeout`. For verification, tests and the demo.
+        `read_committed` consumer sees it, one at a time (memory stays flat on any topic size). Stops when
+        every partition is read to its end offset, or after `idle` seconds without a message, or at `timeout`.
         """
         consumer = self.read_committed_consumer()
         try:
@@ -204,22 +209,21 @@ class KafkaHook(KafkaBaseHook):
             # An empty partition (low == high) is read to its end before anything is fetched.
             ends = {partition: high for partition, (low, high) in marks.items() if high > low}
             consumer.assign(parts)
-            return _drain(consumer, ends, time.monotonic() + timeout, idle)
+            yield from _drain(consumer, ends, time.monotonic() + timeout, idle)
         finally:
             consumer.close()
 
 
-def _drain(consumer: Consumer, ends: dict[int, int], deadline: float, idle: float) -> list[Message]:
+def _drain(consumer: Consumer, ends: dict[int, int], deadline: float, idle: float) -> Iterator[Message]:
     """Poll until every partition's position reaches its end offset, `idle` passes quietly, or the deadline."""
-    out: list[Message] = []
     if not ends:
-        return out
+        return
     quiet_since = time.monotonic()
     while time.monotonic() < deadline:
         batch = consumer.consume(num_messages=10000, timeout=0.5)
         for msg in batch:
             if msg.error() is None:
-                out.append(msg)
+                yield msg
             elif msg.error().code() != KafkaError._PARTITION_EOF:
                 raise KafkaException(msg.error())
         if batch:
@@ -228,7 +232,6 @@ def _drain(consumer: Consumer, ends: dict[int, int], deadline: float, idle: floa
         at_end = all(tp.offset >= ends[tp.partition] for tp in positions if tp.partition in ends)
         if at_end or time.monotonic() - quiet_since > idle:
             break
-    return out
 
 
 def _assigned(consumer: Consumer) -> list[tuple[str, int]]:
