@@ -1,0 +1,3 @@
+"""Deferrable triggers of the provider."""
+
+from __future__ import annotations

@@ -1,0 +1,223 @@
+"""The deferrable trigger that tails the binlog from a checkpoint and fires when there is work to do."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from airflow_provider_obkafka.engine.binlog_events import Commit
+from airflow_provider_obkafka.engine.change import RowChange
+from airflow_provider_obkafka.engine.binlog_reader import BinlogReader
+from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
+from airflow_provider_obkafka.models.position import BinlogPosition
+
+if TYPE_CHECKING:
+    from airflow_provider_obkafka.models.schema import TableSchema
+
+__all__ = ["IncrementalSyncArgs", "IncrementalSyncTrigger"]
+
+# Binlog header timestamps are whole seconds: the wall clock must pass `end_ts` by this much before a scan
+# that reaches the end of the log proves that no transaction committed before `end_ts` is still to come.
+SETTLE_S = 1.0
+
+
+class IncrementalSyncArgs(BaseModel):
+    """The trigger's arguments, JSON-safe and validated once; `serialize()` dumps exactly this."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ob_conn_id: str = Field(min_length=1)
+    server_id: int = Field(ge=1, le=2**32 - 1)
+    position: BinlogPosition
+    tables: list[str] = Field(min_length=1)
+    batch_size: int = Field(default=10_000, ge=1)
+    max_wait_s: float = Field(default=5.0, ge=0)
+    end_ts: str | None = None
+    poll_interval_s: float = Field(default=1.0, gt=0)
+
+    @field_validator("tables")
+    @classmethod
+    def _db_dot_table(cls, tables: list[str]) -> list[str]:
+        bad = [name for name in tables if name.count(".") != 1 or "" in name.split(".")]
+        if bad:
+            raise ValueError(f"tables must be 'database.table' names; got {bad!r}")
+        return tables
+
+    @field_validator("end_ts")
+    @classmethod
+    def _aware_iso(cls, end_ts: str | None) -> str | None:
+        if end_ts is None:
+            return None
+        try:
+            moment = datetime.fromisoformat(end_ts)
+        except ValueError:
+            raise ValueError(f"end_ts {end_ts!r} is not an ISO 8601 datetime") from None
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise ValueError(f"end_ts {end_ts!r} has no time zone: pass e.g. '{end_ts}+00:00'")
+        return end_ts
+
+    @property
+    def end_us(self) -> int | None:
+        """`end_ts` as µs since the epoch (the unit of `Commit.commit_ts_us`), or None."""
+        if self.end_ts is None:
+            return None
+        return round(datetime.fromisoformat(self.end_ts).timestamp() * 1_000_000)
+
+    def scope(self) -> set[tuple[str, str]]:
+        """The in-scope tables as `(database, table)` pairs."""
+        return {tuple(name.split(".")) for name in self.tables}  # type: ignore[misc]
+
+
+@dataclass(frozen=True, slots=True)
+class _Scan:
+    """What one pass over the log found: committed in-scope changes, the last commit end, end_ts seen."""
+
+    changes: int
+    last_end: BinlogPosition | None
+    past_end: bool
+    exhausted: bool
+    started_s: float
+
+
+class IncrementalSyncTrigger(BaseTrigger):
+    """
+    Tails the binlog from a checkpoint and fires when committed changes wait to be synchronized.
+
+    The event carries positions only, never rows: `{"status": "ready", "start", "end", "changes",
+    "reached_end"}` where `start` is the given checkpoint and `end` the position after the last commit
+    counted (the next checkpoint), or `{"status": "error", "message", "position"}`.
+
+    :param ob_conn_id: the OceanBase (or MySQL-compatible) connection whose Binlog Service is read
+    :param server_id: the stable replica id the reader registers with (from the project, never random)
+    :param position: the checkpoint to read from, a `BinlogPosition` as JSON (file, position, gtid_set,
+        gtid_flavor)
+    :param tables: the in-scope tables, as `database.table`
+    :param batch_size: fire once this many in-scope row changes are committed
+    :param max_wait_s: fire with fewer changes once this many seconds passed since the trigger started
+    :param end_ts: ISO datetime with a zone, the end of the data interval: fire at the first commit at or
+        after it (`reached_end`); None runs continuously
+    :param poll_interval_s: seconds between two scans of the log
+    """
+
+    def __init__(
+        self,
+        *,
+        ob_conn_id: str,
+        server_id: int,
+        position: dict[str, Any],
+        tables: list[str],
+        batch_size: int = 10_000,
+        max_wait_s: float = 5.0,
+        end_ts: str | None = None,
+        poll_interval_s: float = 1.0,
+    ) -> None:
+        super().__init__()
+        try:
+            self._args = IncrementalSyncArgs(
+                ob_conn_id=ob_conn_id, server_id=server_id, position=position, tables=tables,
+                batch_size=batch_size, max_wait_s=max_wait_s, end_ts=end_ts, poll_interval_s=poll_interval_s,
+            )  # fmt: skip
+        except ValidationError as exc:
+            details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise ValueError(f"{type(self).__name__}: invalid arguments: {details}") from None
+        self._reader: BinlogReader | None = None
+        self._settings: tuple[dict[str, Any], bool] | None = None
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return f"{type(self).__module__}.{type(self).__qualname__}", self._args.model_dump(mode="json")
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Scan, decide, sleep; yields one event (ready or error)."""
+        args = self._args
+        try:
+            event = await self._wait_for_work()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.log.exception("incremental sync trigger failed from %s:%s", args.position.file,
+                               args.position.position)  # fmt: skip
+            event = {"status": "error", "message": f"{type(exc).__name__}: {exc}",
+                     "position": args.position.model_dump(mode="json")}  # fmt: skip
+        yield TriggerEvent(event)
+
+    async def _wait_for_work(self) -> dict[str, Any]:
+        args = self._args
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        scan_from, last_end, changes = args.position, None, 0
+        while True:
+            scan = await asyncio.to_thread(self._scan, scan_from, args.batch_size - changes)
+            changes += scan.changes
+            last_end = scan.last_end or last_end
+            scan_from = last_end or scan_from
+            end_us = args.end_us
+            quiet_end = (
+                end_us is not None and scan.exhausted and scan.started_s * 1e6 >= end_us + SETTLE_S * 1e6
+            )
+            waited = loop.time() - started >= args.max_wait_s
+            if changes >= args.batch_size or scan.past_end or quiet_end or (changes and waited):
+                return self._ready(last_end, changes, reached_end=scan.past_end or quiet_end)
+            self.log.debug("%d changes up to %s; sleeping %ss", changes, scan_from, args.poll_interval_s)
+            await asyncio.sleep(args.poll_interval_s)
+
+    def _ready(self, end: BinlogPosition | None, changes: int, *, reached_end: bool) -> dict[str, Any]:
+        start = self._args.position
+        end = end or start
+        self.log.info("ready: %d changes from %s:%s to %s:%s (reached_end=%s)", changes, start.file,
+                      start.position, end.file, end.position, reached_end)  # fmt: skip
+        return {"status": "ready", "start": start.model_dump(mode="json"), "end": end.model_dump(mode="json"),
+                "changes": changes, "reached_end": reached_end}  # fmt: skip
+
+    def _connection(self) -> tuple[dict[str, Any], bool]:
+        """Binlog connection settings and whether commit times come from OceanBase GTIDs (blocking)."""
+        if self._settings is None:
+            hook = OceanBaseHook(ob_conn_id=self._args.ob_conn_id)
+            self._settings = (hook.binlog_connection_settings(), hook.server_info().is_oceanbase)
+        return self._settings
+
+    def _describe(self, database: str, table: str) -> TableSchema:
+        return OceanBaseHook(ob_conn_id=self._args.ob_conn_id).describe_table(database, table)
+
+    def _scan(self, start: BinlogPosition, budget: int) -> _Scan:
+        """Read commits from `start` until `budget` changes, end_ts, or the end of the log (blocking)."""
+        args, end_us = self._args, self._args.end_us
+        started_s = time.time()
+        settings, oceanbase = self._connection()
+        changes, pending, last_end, past_end, exhausted = 0, 0, None, False, True
+        reader = BinlogReader(settings, args.server_id, start, args.scope(), describe=self._describe,
+                              blocking=False, oceanbase_commit_ts=oceanbase)  # fmt: skip
+        self._reader = reader
+        try:
+            for item in reader.iter_changes():
+                if isinstance(item, RowChange):
+                    pending += 1  # counted at its commit: an open transaction never counts
+                    continue
+                if not isinstance(item, Commit):
+                    continue
+                if end_us is not None and item.commit_ts_us >= end_us:
+                    past_end, exhausted = True, False
+                    break
+                changes, pending, last_end = changes + pending, 0, item.end
+                if changes >= budget:
+                    exhausted = False
+                    break
+        finally:
+            self._reader = None
+            reader.close()
+        return _Scan(changes, last_end, past_end, exhausted, started_s)
+
+    async def cleanup(self) -> None:
+        """Close a reader still open (the trigger was cancelled mid-scan); log, never raise."""
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            try:
+                await asyncio.to_thread(reader.close)
+            except Exception:
+                self.log.warning("closing the binlog reader failed", exc_info=True)

@@ -1,0 +1,173 @@
+"""IncrementalSyncTrigger on MariaDB's binlog: batch, event loop never blocked, end_ts, quiet interval."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import math
+import time
+
+import pytest
+
+import devservices
+from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
+from airflow_provider_obkafka.triggers.incremental_sync import IncrementalSyncTrigger
+
+SERVER_ID = 4343
+CONN_ID = "mariadb_binlog"
+
+
+@pytest.fixture
+def mariadb_env(monkeypatch, mariadb_service):
+    """Only `AIRFLOW_CONN_MARIADB_BINLOG` (the full `airflow_conn_env` would also start Kafka and seekdb)."""
+    for key, value in devservices.airflow_env(mariadb=mariadb_service).items():
+        monkeypatch.setenv(key, value)
+
+
+@pytest.fixture
+def db(mariadb_env, mariadb_conn, unique_name):
+    conn = mariadb_conn()
+    name = unique_name("trig")
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {name}")
+        cur.execute(f"CREATE TABLE {name}.a (id INT PRIMARY KEY, v VARCHAR(20))")
+        cur.execute(f"CREATE TABLE {name}.outside (id INT PRIMARY KEY)")
+    yield name, conn
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE {name}")
+
+
+def _position() -> dict:
+    return OceanBaseHook(ob_conn_id=CONN_ID).binlog_position().model_dump(mode="json")
+
+
+def _key(position: dict) -> tuple[str, int]:
+    return position["file"], position["position"]
+
+
+def _trigger(name: str, position: dict, **kwargs) -> IncrementalSyncTrigger:
+    return IncrementalSyncTrigger(
+        ob_conn_id=CONN_ID, server_id=SERVER_ID, position=position, tables=[f"{name}.a"], **kwargs
+    )
+
+
+def _first_event(trigger: IncrementalSyncTrigger, timeout: float = 30) -> dict:
+    async def first() -> dict:
+        event = await asyncio.wait_for(trigger.run().__anext__(), timeout)
+        return event.payload
+
+    return asyncio.run(first())
+
+
+def _insert(conn, name: str, ids: range, table: str = "a") -> None:
+    with conn.cursor() as cur:
+        cur.execute("BEGIN")
+        for i in ids:
+            cur.execute(f"INSERT INTO {name}.{table} VALUES (%s{', %s' if table == 'a' else ''})",
+                        (i, f"v{i}") if table == "a" else (i,))  # fmt: skip
+        cur.execute("COMMIT")
+
+
+def test_fires_when_batch_is_reached(db):
+    name, conn = db
+    start = _position()
+    _insert(conn, name, range(0, 10))
+    _insert(conn, name, range(0, 50), table="outside")
+    after_first = _position()
+    _insert(conn, name, range(10, 20))
+    after_second = _position()
+    _insert(conn, name, range(50, 60), table="outside")
+    _insert(conn, name, range(20, 30))
+
+    event = _first_event(_trigger(name, start, batch_size=20, max_wait_s=60, poll_interval_s=0.2))
+
+    assert event["status"] == "ready"
+    assert event["start"] == start
+    assert event["changes"] == 20  # two whole transactions of 10; the out-of-scope rows never count
+    assert event["reached_end"] is False
+    assert _key(after_first) < _key(event["end"]) <= _key(after_second)
+
+
+def test_waiting_never_blocks_the_event_loop(db):
+    name, conn = db
+    start = _position()
+    trigger = _trigger(name, start, batch_size=1000, max_wait_s=0.2, poll_interval_s=0.2)
+    ticks: list[float] = []
+
+    async def scenario() -> dict:
+        done = asyncio.Event()
+
+        async def tick() -> None:
+            while not done.is_set():
+                ticks.append(time.monotonic())
+                await asyncio.sleep(0.01)
+
+        async def write_later() -> None:
+            await asyncio.sleep(1.0)
+            await asyncio.to_thread(_insert, conn, name, range(1, 2))
+
+        async def wait_event() -> dict:
+            try:
+                return (await asyncio.wait_for(trigger.run().__anext__(), 30)).payload
+            finally:
+                done.set()
+
+        event, _, _ = await asyncio.gather(wait_event(), tick(), write_later())
+        return event
+
+    began = time.monotonic()
+    event = asyncio.run(scenario())
+    waited = time.monotonic() - began
+
+    assert event["status"] == "ready" and event["changes"] == 1
+    assert waited >= 1.0
+    assert len(ticks) >= 50
+    gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+    assert max(gaps) < 0.2, f"the event loop was blocked for {max(gaps):.3f}s"
+
+
+def test_end_ts_stops_before_later_transaction(db):
+    name, conn = db
+    start = _position()
+    _insert(conn, name, range(0, 3))
+    after_early = _position()
+    time.sleep(1.1)
+    end_ts = datetime.datetime.fromtimestamp(math.floor(time.time()), tz=datetime.UTC)
+    before_late = _position()
+    _insert(conn, name, range(3, 5))
+
+    trigger = _trigger(name, start, batch_size=1000, max_wait_s=60, end_ts=end_ts.isoformat(),
+                       poll_interval_s=0.2)  # fmt: skip
+    event = _first_event(trigger)
+
+    assert event["status"] == "ready"
+    assert event["reached_end"] is True
+    assert event["changes"] == 3
+    assert event["start"] == start
+    assert _key(after_early) <= _key(event["end"]) <= _key(before_late)
+
+
+def test_quiet_interval_finishes(db):
+    name, _ = db
+    start = _position()
+    end_ts = (datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=1)).isoformat()
+    trigger = _trigger(name, start, batch_size=1000, max_wait_s=60, end_ts=end_ts, poll_interval_s=0.2)
+
+    began = time.monotonic()
+    event = _first_event(trigger, timeout=10)
+
+    assert time.monotonic() - began < 5
+    assert event == {"status": "ready", "start": start, "end": start, "changes": 0, "reached_end": True}
+
+
+def test_unreachable_source_yields_error(mariadb_env, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_NOWHERE", "oceanbase://root@127.0.0.1:1")
+    position = {"file": "mysql-bin.000001", "position": 4, "gtid_set": None, "gtid_flavor": None}
+    trigger = IncrementalSyncTrigger(ob_conn_id="nowhere", server_id=SERVER_ID, position=position,
+                                     tables=["x.y"], poll_interval_s=0.1)  # fmt: skip
+
+    event = _first_event(trigger, timeout=20)
+
+    assert event["status"] == "error"
+    assert event["position"] == position
+    assert event["message"]

@@ -1,0 +1,176 @@
+"""IncrementalSyncTrigger without services: serialize round trip, bad arguments, and the firing rules."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+
+import pytest
+from airflow.sdk.module_loading import import_string
+
+from airflow_provider_obkafka.engine.binlog_events import Commit
+from airflow_provider_obkafka.engine.change import RecordType, RowChange
+from airflow_provider_obkafka.models.position import BinlogPosition
+from airflow_provider_obkafka.triggers import incremental_sync
+from airflow_provider_obkafka.triggers.incremental_sync import IncrementalSyncTrigger
+
+PATH = "airflow_provider_obkafka.triggers.incremental_sync.IncrementalSyncTrigger"
+POSITION = {"file": "mysql-bin.000003", "position": 1234, "gtid_set": "0-1-42", "gtid_flavor": "mariadb"}
+
+
+def _kwargs(**overrides):
+    kwargs = {
+        "ob_conn_id": "oceanbase_default",
+        "server_id": 4242,
+        "position": dict(POSITION),
+        "tables": ["shop.orders", "shop.items"],
+        "batch_size": 500,
+        "max_wait_s": 2.5,
+        "end_ts": "2026-01-01T00:00:00+00:00",
+        "poll_interval_s": 0.5,
+    }
+    kwargs.update(overrides)
+    return kwargs
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        pytest.param(_kwargs(), id="all-arguments"),
+        pytest.param(_kwargs(end_ts=None), id="continuous"),
+        pytest.param(_kwargs(end_ts="2026-03-01T12:30:00.250000+05:30"), id="offset-zone"),
+        pytest.param(_kwargs(position={**POSITION, "gtid_set": None, "gtid_flavor": None}), id="no-gtid"),
+    ],
+)
+def test_serialize_round_trip(kwargs):
+    path, dumped = IncrementalSyncTrigger(**kwargs).serialize()
+    assert path == PATH
+    assert dumped == kwargs
+    cls = import_string(path)
+    assert cls(**dumped).serialize() == (path, kwargs)
+
+
+def test_defaults_are_serialized():
+    kwargs = {k: v for k, v in _kwargs().items() if k in {"ob_conn_id", "server_id", "position", "tables"}}
+    _, dumped = IncrementalSyncTrigger(**kwargs).serialize()
+    defaults = {"batch_size": 10_000, "max_wait_s": 5.0, "end_ts": None, "poll_interval_s": 1.0}
+    assert dumped == {**kwargs, **defaults}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        pytest.param({"end_ts": "2026-01-01T00:00:00"}, "end_ts", id="naive-end-ts"),
+        pytest.param({"end_ts": "yesterday"}, "end_ts", id="unparsable-end-ts"),
+        pytest.param({"batch_size": -1}, "batch_size", id="negative-batch-size"),
+        pytest.param({"batch_size": 0}, "batch_size", id="zero-batch-size"),
+        pytest.param({"max_wait_s": -1}, "max_wait_s", id="negative-max-wait"),
+        pytest.param({"poll_interval_s": 0}, "poll_interval_s", id="zero-poll-interval"),
+        pytest.param({"server_id": 0}, "server_id", id="zero-server-id"),
+        pytest.param({"tables": ["orders"]}, "tables", id="table-without-database"),
+        pytest.param({"tables": []}, "tables", id="no-tables"),
+        pytest.param({"position": {"file": "mysql-bin.000003"}}, "position", id="position-without-offset"),
+    ],
+)
+def test_bad_argument_names_it(overrides, named):
+    with pytest.raises(ValueError, match=rf"IncrementalSyncTrigger: invalid arguments: .*\b{named}\b"):
+        IncrementalSyncTrigger(**_kwargs(**overrides))
+
+
+def test_naive_end_ts_says_zone():
+    with pytest.raises(ValueError, match="end_ts.*no time zone"):
+        IncrementalSyncTrigger(**_kwargs(end_ts="2026-01-01T00:00:00"))
+
+
+# ---------------------------------------------------------------- firing rules over a fake reader
+def _pos(offset: int) -> BinlogPosition:
+    return BinlogPosition(file="mysql-bin.000003", position=offset)
+
+
+class FakeLog:
+    """A scripted binlog: committed transactions `(rows, commit second)` then an open transaction's rows."""
+
+    def __init__(self, transactions: list[tuple[int, int]], open_rows: int = 0) -> None:
+        self.transactions, self.open_rows, self.readers = transactions, open_rows, []
+
+    def reader(self, settings, server_id, start, tables, **kwargs):
+        self.readers.append(start)
+        return FakeReader(self, start)
+
+
+class FakeReader:
+    def __init__(self, log: FakeLog, start: BinlogPosition) -> None:
+        self.log, self.start, self.closed = log, start, False
+
+    def close(self) -> None:
+        self.closed = True
+
+    def iter_changes(self):
+        row = RowChange("shop", "orders", RecordType.INSERT, ("id",), None, (1,))
+        for i, (rows, second) in enumerate(self.log.transactions):
+            start, end = _pos(100 * (i + 1)), _pos(100 * (i + 2))
+            if start.position >= self.start.position:
+                yield from [row] * rows
+                yield Commit(f"t{i}", i, second * 1_000_000, start, end, rows)
+        yield from [row] * self.log.open_rows
+
+
+def _fire(monkeypatch, log: FakeLog, reader=None, **overrides) -> dict:
+    monkeypatch.setattr(incremental_sync, "BinlogReader", reader or log.reader)
+    monkeypatch.setattr(IncrementalSyncTrigger, "_connection", lambda self: ({}, False))
+    kwargs = _kwargs(position=_pos(100).model_dump(mode="json"), poll_interval_s=0.01, **overrides)
+    trigger = IncrementalSyncTrigger(**kwargs)
+    return asyncio.run(asyncio.wait_for(trigger.run().__anext__(), 5)).payload
+
+
+def _utc(second: int) -> str:
+    return datetime.datetime.fromtimestamp(second, tz=datetime.UTC).isoformat()
+
+
+def test_batch_stops_at_the_commit_that_reaches_it(monkeypatch):
+    log = FakeLog([(5, 10), (5, 11), (5, 12)])
+    event = _fire(monkeypatch, log, batch_size=8, max_wait_s=60, end_ts=None)
+    assert (event["changes"], event["end"]["position"], event["reached_end"]) == (10, 300, False)
+    assert event["start"]["position"] == 100
+
+
+def test_open_transaction_is_never_counted(monkeypatch):
+    log = FakeLog([(3, 10)], open_rows=50)
+    event = _fire(monkeypatch, log, batch_size=10, max_wait_s=0, end_ts=None)
+    assert (event["changes"], event["end"]["position"]) == (3, 200)
+
+
+def test_keeps_count_across_scans_and_resumes_from_last_commit(monkeypatch):
+    log = FakeLog([(2, 10)])
+    readers: list[BinlogPosition] = []
+
+    def reader(settings, server_id, start, tables, **kwargs):
+        readers.append(start)
+        if len(readers) == 2:
+            log.transactions.append((2, 11))  # a second transaction commits between two scans
+        return FakeReader(log, start)
+
+    event = _fire(monkeypatch, log, batch_size=4, max_wait_s=60, end_ts=None, reader=reader)
+    assert (event["changes"], event["start"]["position"], event["end"]["position"]) == (4, 100, 300)
+    assert [r.position for r in readers] == [100, 200]
+
+
+def test_end_ts_stops_before_the_first_later_commit(monkeypatch):
+    log = FakeLog([(3, 100), (4, 149), (5, 150), (6, 151)])
+    event = _fire(monkeypatch, log, batch_size=1000, max_wait_s=60, end_ts=_utc(150))
+    assert (event["changes"], event["end"]["position"], event["reached_end"]) == (7, 300, True)
+
+
+def test_passed_end_ts_on_a_quiet_log_fires_empty(monkeypatch):
+    event = _fire(monkeypatch, FakeLog([]), batch_size=1000, max_wait_s=60, end_ts=_utc(1_000))
+    assert event == {"status": "ready", "start": _pos(100).model_dump(mode="json"),
+                     "end": _pos(100).model_dump(mode="json"), "changes": 0, "reached_end": True}
+
+
+def test_reader_failure_yields_error_with_the_checkpoint(monkeypatch):
+    def broken(*args, **kwargs):
+        raise OSError("binlog endpoint gone")
+
+    event = _fire(monkeypatch, FakeLog([]), reader=broken)
+    assert event == {"status": "error", "message": "OSError: binlog endpoint gone",
+                     "position": _pos(100).model_dump(mode="json")}
