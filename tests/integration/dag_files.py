@@ -42,3 +42,35 @@ def write_full_sync_dag(dags_folder: Path, dag_id: str, project: Any, chunk_size
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.dag
+
+
+INCREMENTAL_TEMPLATE = '''
+import json
+
+import pendulum
+from airflow.sdk import DAG
+
+from airflow_provider_obkafka.operators.incremental_sync import IncrementalSyncOperator
+from airflow_provider_obkafka.operators.schema_sync import SchemaSyncOperator
+
+PROJECT = json.loads({project!r})
+
+with DAG(dag_id={dag_id!r}, schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), catchup=False) as dag:
+    schema_sync = SchemaSyncOperator(task_id="schema_sync", project=PROJECT)
+    incremental = IncrementalSyncOperator(
+        task_id="incremental_sync", project=PROJECT, batch_size=100, max_wait_s=1.0, poll_interval_s=0.2
+    )
+    schema_sync >> incremental
+'''
+
+
+def write_incremental_dag(dags_folder: Path, dag_id: str, project: Any) -> Any:
+    """Write `<dag_id>.py` (schema sync → incremental sync) and return the DAG object it defines."""
+    text = INCREMENTAL_TEMPLATE.format(project=json.dumps(project_arg(project)), dag_id=dag_id)
+    path = dags_folder / f"{dag_id}.py"
+    path.write_text(textwrap.dedent(text))
+    spec = importlib.util.spec_from_file_location(f"obkafka_test_dag_{dag_id}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.dag
