@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_obkafka.engine import checkpoints
 from airflow_provider_obkafka.exceptions import CapabilityError, ConfigError, SchemaError, TopicError
 from airflow_provider_obkafka.models.loader import parse_project
 from airflow_provider_obkafka.models.project import SyncProject
+
+if TYPE_CHECKING:
+    from airflow_provider_obkafka.hooks.kafka import KafkaHook
 
 
 def project_arg(project: SyncProject | Mapping[str, Any]) -> dict[str, Any]:
@@ -33,3 +37,8 @@ def fail_fast() -> Iterator[None]:
         yield
     except (ConfigError, SchemaError, TopicError, CapabilityError) as exc:
         raise AirflowFailException(str(exc)) from exc
+
+
+def checkpoint_state(project: SyncProject, kafka: KafkaHook) -> dict[str, dict[str, Any]]:
+    """The project's committed checkpoints, the latest value of each key (as compaction keeps them)."""
+    return checkpoints.latest((m.key(), m.value()) for m in kafka.iter_committed(project.checkpoint_topic))

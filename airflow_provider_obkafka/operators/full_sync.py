@@ -17,7 +17,7 @@ from airflow_provider_obkafka.engine.sink import SINK_PRODUCER_CONFIG, Transacti
 from airflow_provider_obkafka.engine.sql import select_chunk_sql
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
-from airflow_provider_obkafka.operators._project import fail_fast, load_project, project_arg
+from airflow_provider_obkafka.operators._project import checkpoint_state, fail_fast, load_project, project_arg
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -67,7 +67,7 @@ class FullSyncOperator(BaseOperator):
         tid = checkpoints.transactional_id(project.slug, "full", work["sync_id"], str(chunk.table), str(chunk.index))
         # init_transactions() fences an earlier try of this chunk before its done-record is looked for.
         producer = kafka.producer(transactional_id=tid, **SINK_PRODUCER_CONFIG)
-        state = checkpoints.latest((m.key(), m.value()) for m in kafka.read_committed(project.checkpoint_topic))
+        state = checkpoint_state(project, kafka)
         if done_key in state:
             self.log.info("%s is already synchronized (%s): skipped", chunk.describe(), state[done_key])
             return {**state[done_key], "skipped": True}

@@ -15,7 +15,7 @@ from airflow_provider_obkafka.engine.sql import boundary_sql
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.models.position import SnapshotPoint
-from airflow_provider_obkafka.operators._project import fail_fast, load_project, project_arg
+from airflow_provider_obkafka.operators._project import checkpoint_state, fail_fast, load_project, project_arg
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -72,7 +72,7 @@ class FullSyncPlanOperator(BaseOperator):
     def _snapshot(self, project: SyncProject, source: OceanBaseHook, kafka: KafkaHook, sync_id: str) -> SnapshotPoint:
         """The run's snapshot point: the recorded one on a retry, else a new one, recorded before use."""
         key = checkpoints.snapshot_key(sync_id)
-        state = checkpoints.latest((m.key(), m.value()) for m in kafka.read_committed(project.checkpoint_topic))
+        state = checkpoint_state(project, kafka)
         if key in state:
             self.log.info("reusing the snapshot point recorded by an earlier try: %s", state[key])
             return SnapshotPoint.model_validate(state[key])

@@ -20,7 +20,7 @@ from airflow_provider_obkafka.exceptions import CapabilityError, CheckpointError
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.models.position import BinlogPosition
-from airflow_provider_obkafka.operators._project import fail_fast, load_project, project_arg
+from airflow_provider_obkafka.operators._project import checkpoint_state, fail_fast, load_project, project_arg
 from airflow_provider_obkafka.triggers.incremental_sync import IncrementalSyncTrigger
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ class IncrementalSyncOperator(BaseOperator):
         """Find where to start, then wait for changes in the triggerer."""
         project = load_project(self.project)
         kafka = KafkaHook(kafka_config_id=project.destination.conn_id)
-        state = _state(project, kafka)
+        state = checkpoint_state(project, kafka)
         with fail_fast():
             start = _start_position(project, OceanBaseHook(ob_conn_id=project.source.conn_id), state)
         self.log.info("incremental sync starts at %s:%s", start.file, start.position)
@@ -98,7 +98,7 @@ class IncrementalSyncOperator(BaseOperator):
         producer = kafka.producer(
             transactional_id=checkpoints.transactional_id(project.slug, "incremental"), **SINK_PRODUCER_CONFIG
         )  # fences an earlier worker of this project before the checkpoint is read
-        committed = _state(project, kafka).get(checkpoints.INCREMENTAL_KEY)
+        committed = checkpoint_state(project, kafka).get(checkpoints.INCREMENTAL_KEY)
         start, end = BinlogPosition(**event["start"]), BinlogPosition(**event["end"])
         if committed is not None and BinlogPosition(**committed).sort_key() > start.sort_key():
             start = BinlogPosition(**committed)  # a repeated event: resume after what is already committed
@@ -110,10 +110,6 @@ class IncrementalSyncOperator(BaseOperator):
         if not event.get("reached_end"):
             self._defer(project, max(start, end, key=BinlogPosition.sort_key), context)
         return {"position": end.model_dump(mode="json"), "changes": produced}
-
-
-def _state(project: SyncProject, kafka: KafkaHook) -> dict[str, dict[str, Any]]:
-    return checkpoints.latest((m.key(), m.value()) for m in kafka.iter_committed(project.checkpoint_topic))
 
 
 def _start_position(project: SyncProject, source: OceanBaseHook, state: dict[str, dict[str, Any]]) -> BinlogPosition:

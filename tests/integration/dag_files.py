@@ -35,13 +35,7 @@ with DAG(dag_id={dag_id!r}, schedule=None, start_date=pendulum.datetime(2024, 1,
 def write_full_sync_dag(dags_folder: Path, dag_id: str, project: Any, chunk_size: int) -> Any:
     """Write `<dag_id>.py` (schema sync → plan → mapped chunks) and return the DAG object it defines."""
     text = TEMPLATE.format(project=json.dumps(project_arg(project)), dag_id=dag_id, chunk_size=chunk_size)
-    path = dags_folder / f"{dag_id}.py"
-    path.write_text(textwrap.dedent(text))
-    spec = importlib.util.spec_from_file_location(f"obkafka_test_dag_{dag_id}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.dag
+    return _write_and_load(dags_folder, dag_id, text)
 
 
 INCREMENTAL_TEMPLATE = '''
@@ -67,6 +61,11 @@ with DAG(dag_id={dag_id!r}, schedule=None, start_date=pendulum.datetime(2024, 1,
 def write_incremental_dag(dags_folder: Path, dag_id: str, project: Any) -> Any:
     """Write `<dag_id>.py` (schema sync → incremental sync) and return the DAG object it defines."""
     text = INCREMENTAL_TEMPLATE.format(project=json.dumps(project_arg(project)), dag_id=dag_id)
+    return _write_and_load(dags_folder, dag_id, text)
+
+
+def _write_and_load(dags_folder: Path, dag_id: str, text: str) -> Any:
+    """Write the DAG file into the DAGs folder (where dag.test() finds it) and import the DAG it defines."""
     path = dags_folder / f"{dag_id}.py"
     path.write_text(textwrap.dedent(text))
     spec = importlib.util.spec_from_file_location(f"obkafka_test_dag_{dag_id}", path)
