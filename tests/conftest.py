@@ -146,13 +146,23 @@ def airflow_db() -> Path:
     return AIRFLOW_TEST_HOME / "dags"
 
 
-@pytest.fixture
-def seekdb_database(seekdb_conn, unique_name) -> Iterator[tuple[str, pymysql.connections.Connection]]:
-    """A fresh database on seekdb and a root connection; yields (name, connection); dropped afterwards."""
-    name = unique_name("db")
-    conn = seekdb_conn()
+def _temp_database(connect: Callable[..., pymysql.connections.Connection], name: str) -> Iterator[tuple[str, Any]]:
+    """Create database `name`, yield (name, connection), drop it afterwards."""
+    conn = connect()
     with conn.cursor() as cur:
         cur.execute(f"CREATE DATABASE {name}")
     yield name, conn
     with conn.cursor() as cur:
         cur.execute(f"DROP DATABASE IF EXISTS {name}")
+
+
+@pytest.fixture
+def seekdb_database(seekdb_conn, unique_name) -> Iterator[tuple[str, pymysql.connections.Connection]]:
+    """A fresh database on seekdb and a root connection; yields (name, connection); dropped afterwards."""
+    yield from _temp_database(seekdb_conn, unique_name("db"))
+
+
+@pytest.fixture
+def mariadb_database(mariadb_conn, unique_name) -> Iterator[tuple[str, pymysql.connections.Connection]]:
+    """A fresh database on MariaDB and a root connection; yields (name, connection); dropped afterwards."""
+    yield from _temp_database(mariadb_conn, unique_name("db"))

@@ -16,17 +16,13 @@ SERVER_ID = 4242
 
 
 @pytest.fixture
-def db(mariadb_conn, unique_name):
-    conn = mariadb_conn()
-    name = unique_name("binlog")
+def db(mariadb_database):
+    name, conn = mariadb_database
     with conn.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {name}")
         cur.execute(f"CREATE TABLE {name}.a (id INT PRIMARY KEY, v VARCHAR(20), ts TIMESTAMP NULL)")
         cur.execute(f"CREATE TABLE {name}.b (id INT PRIMARY KEY, n BIGINT UNSIGNED)")
         cur.execute(f"CREATE TABLE {name}.outside (id INT PRIMARY KEY)")
-    yield name, conn
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE {name}")
+    return name, conn
 
 
 def _position(conn) -> BinlogPosition:

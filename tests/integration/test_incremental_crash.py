@@ -27,10 +27,9 @@ def _written(consumer, topic: str) -> bool:
     return any(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10, cached=False)[1] > 0 for p in range(3))
 
 
-def test_sigkill_mid_range_then_resume_gives_every_change_once(airflow_conn_env, mariadb_conn, unique_name, tmp_path):
-    db = unique_name("inccrash")
-    cur = mariadb_conn().cursor()
-    cur.execute(f"CREATE DATABASE {db}")
+def test_sigkill_mid_range_then_resume_gives_every_change_once(airflow_conn_env, mariadb_database, tmp_path):
+    db, conn = mariadb_database
+    cur = conn.cursor()
     cur.execute(f"CREATE TABLE {db}.t (id INT PRIMARY KEY, payload VARCHAR(40))")
     topic = f"{db}.t"
     project = parse_project(
@@ -68,4 +67,3 @@ def test_sigkill_mid_range_then_resume_gives_every_change_once(airflow_conn_env,
     again = IncrementalSyncOperator(task_id="incremental_sync", project=project).execute_complete({}, event)
     assert again["changes"] == 0, "a repeated event replays nothing already committed"
     assert len(kafka.read_committed(topic, timeout=60)) == ROWS
-    cur.execute(f"DROP DATABASE {db}")

@@ -9,10 +9,9 @@ from airflow_provider_obkafka.models.loader import parse_project
 from tests.integration.dag_files import write_incremental_dag
 
 
-def test_runs_defer_resume_and_deliver_each_change_once(airflow_db, airflow_conn_env, mariadb_conn, unique_name):
-    db = unique_name("inc")
-    cur = mariadb_conn().cursor()
-    cur.execute(f"CREATE DATABASE {db}")
+def test_runs_defer_resume_and_deliver_each_change_once(airflow_db, airflow_conn_env, mariadb_database):
+    db, conn = mariadb_database
+    cur = conn.cursor()
     cur.execute(f"CREATE TABLE {db}.orders (id INT PRIMARY KEY, status VARCHAR(10), total DECIMAL(8,2))")
     cur.execute(f"CREATE TABLE {db}.skipped (id INT PRIMARY KEY)")
     topic = f"{db}.orders"
@@ -46,4 +45,3 @@ def test_runs_defer_resume_and_deliver_each_change_once(airflow_db, airflow_conn
 
     assert str(dag.test().state) == "success"  # nothing new: nothing produced again
     assert len(kafka.read_committed(topic, timeout=30)) == 4
-    cur.execute(f"DROP DATABASE {db}")

@@ -25,16 +25,12 @@ def mariadb_env(monkeypatch, mariadb_service):
 
 
 @pytest.fixture
-def db(mariadb_env, mariadb_conn, unique_name):
-    conn = mariadb_conn()
-    name = unique_name("trig")
+def db(mariadb_env, mariadb_database):
+    name, conn = mariadb_database
     with conn.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {name}")
         cur.execute(f"CREATE TABLE {name}.a (id INT PRIMARY KEY, v VARCHAR(20))")
         cur.execute(f"CREATE TABLE {name}.outside (id INT PRIMARY KEY)")
-    yield name, conn
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE {name}")
+    return name, conn
 
 
 def _position() -> dict:
