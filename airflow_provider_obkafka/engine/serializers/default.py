@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_obkafka.engine.change import Image, RowChange, TableContext
 
-__all__ = ["DefaultSerializer", "store_data_sequence"]
+__all__ = ["DefaultSerializer", "change_images", "default_message", "store_data_sequence"]
 
 SEQUENCE_DIGITS = 5
 # Record type -> (prevStruct from the before image, postStruct from the after image); False means null.
@@ -83,7 +83,7 @@ def _metadata(change: RowChange, ctx: TableContext, image: Image | None) -> dict
     return meta
 
 
-def _images(change: RowChange) -> tuple[Image | None, Image | None]:
+def change_images(change: RowChange) -> tuple[Image | None, Image | None]:
     """The before and after images the record type shows; ValueError when the change lacks one."""
     wants_before, wants_after = _IMAGES[change.record_type]
     before = change.before if wants_before else None
@@ -115,13 +115,23 @@ class DefaultSerializer:
 
     def value(self, change: RowChange, ctx: TableContext) -> bytes:
         """The Default JSON message of a change."""
-        before, after = _images(change)
-        meta = _metadata(change, ctx, after if after is not None else before)
-        kind = change.record_type.value
-        try:
-            return _encode(meta, before, kind, after, ctx.render_image_fast)
-        except (TypeError, ValueError):  # an unusual value type: render every value (names a failing column)
-            return _encode(meta, before, kind, after, ctx.render_image)
+        return default_message(change, ctx, ctx.render_image_fast, ctx.render_image)
+
+
+def default_message(
+    change: RowChange, ctx: TableContext, render_fast: Callable[[Image], Any], render_full: Callable[[Image], Any]
+) -> bytes:
+    """
+    The Default JSON message of a change, images rendered with `render_fast`, or with `render_full` when the
+    JSON encoder rejects that result. The Default family (DefaultExtendColumnType) passes its own renderers.
+    """
+    before, after = change_images(change)
+    meta = _metadata(change, ctx, after if after is not None else before)
+    kind = change.record_type.value
+    try:
+        return _encode(meta, before, kind, after, render_fast)
+    except (TypeError, ValueError):  # an unusual value type: render every value (names a failing column)
+        return _encode(meta, before, kind, after, render_full)
 
 
 def _encode(
