@@ -53,9 +53,13 @@ def kafka_key(change: RowChange, ctx: TableContext) -> bytes | None:
 # Canonical name (the OMS UI name) -> "module:factory"; a factory takes the keyword options of serializer_for.
 _METHODS: dict[str, str] = {
     "Default": "airflow_provider_obkafka.engine.serializers.default:DefaultSerializer",
+    "Canal": "airflow_provider_obkafka.engine.serializers.canal:CanalSerializer",
+    "Debezium": "airflow_provider_obkafka.engine.serializers.debezium:DebeziumSerializer",
     "DataWorks": "airflow_provider_obkafka.engine.serializers.dataworks:DataWorksSerializer",
     "SharePlex": "airflow_provider_obkafka.engine.serializers.shareplex:SharePlexSerializer",
-    "DefaultExtendColumnType": "airflow_provider_obkafka.engine.serializers.default_extend:DefaultExtendColumnTypeSerializer",
+    "DefaultExtendColumnType": (
+        "airflow_provider_obkafka.engine.serializers.default_extend:DefaultExtendColumnTypeSerializer"
+    ),
 }
 _FACTORIES: dict[str, Callable[..., Serializer]] = {}
 # Every name OMS uses for a method (UI, API `mqSerializerType`, V4.0.0 `json.serializer`) -> canonical name.

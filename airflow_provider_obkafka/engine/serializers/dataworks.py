@@ -26,7 +26,7 @@ __all__ = ["DataWorksSerializer"]
 
 VERSION = "2.0"
 _CACHE_KEY = "dataworks"
-# A full-sync row is an INSERT: DataWorks 2.0 has no op for it (§7.1 lists INSERT, UPDATE, DELETE, HEARTBEAT, ...).
+# A full-sync row is an INSERT: DataWorks 2.0 has no op for it (§7.1: INSERT, UPDATE, DELETE, HEARTBEAT, ...).
 _OPS = {
     RecordType.ROW: "INSERT",
     RecordType.INSERT: "INSERT",
@@ -47,11 +47,16 @@ def _parts(ctx: TableContext) -> tuple[orjson.Fragment, orjson.Fragment]:
                 "schema": None,
                 "table": ctx.table,
             },
-            "column": [{"name": name, "type": column_type_name(ctx.schema.column(name))} for name in ctx.columns],
+            "column": [
+                {"name": name, "type": column_type_name(ctx.schema.column(name))} for name in ctx.columns
+            ],
             "pk": list(ctx.key_columns) or None,
         }
         extend = {} if ctx.business_system_id is None else {"load_fm": ctx.business_system_id}
-        found = ctx.cache[_CACHE_KEY] = (orjson.Fragment(orjson.dumps(schema)), orjson.Fragment(orjson.dumps(extend)))
+        found = ctx.cache[_CACHE_KEY] = (
+            orjson.Fragment(orjson.dumps(schema)),
+            orjson.Fragment(orjson.dumps(extend)),
+        )
     return found  # type: ignore[no-any-return]
 
 
@@ -59,14 +64,16 @@ class DataWorksSerializer:
     """
     OMS DataWorks 2.0: one JSON object per change; an UPDATE is one message with both images.
 
-    :param intra_transaction_sequence: accepted for a uniform factory signature; DataWorks has no field for it
-        (`payload.scn` carries the sequence either way, like Default's `storeDataSequence`)
+    :param intra_transaction_sequence: accepted for a uniform factory signature; DataWorks has no field for
+        it (`payload.scn` carries the sequence either way, like Default's `storeDataSequence`)
     :param clock: seconds since the epoch, for `timestamp.systemTime` (the time the message is written)
     """
 
     name = "DataWorks"
 
-    def __init__(self, *, intra_transaction_sequence: bool = False, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, *, intra_transaction_sequence: bool = False, clock: Callable[[], float] = time.time
+    ) -> None:
         self.intra_transaction_sequence = intra_transaction_sequence
         self._clock = clock
 
@@ -79,7 +86,9 @@ class DataWorksSerializer:
         commit = change.commit_ts_us
         if change.record_type is RecordType.HEARTBEAT:
             when = int(self._clock() * 1000) if commit is None else commit // 1000
-            return orjson.dumps({"version": VERSION, "payload": {"timestamp": {"eventTime": when}, "op": "HEARTBEAT"}})
+            return orjson.dumps(
+                {"version": VERSION, "payload": {"timestamp": {"eventTime": when}, "op": "HEARTBEAT"}}
+            )
         before, after = change_images(change)
         schema, extend = _parts(ctx)
         timestamp = {
@@ -88,7 +97,13 @@ class DataWorksSerializer:
             "checkpointTime": None if commit is None else commit // 1_000_000,
         }
         sequence = store_data_sequence(commit, change.sequence)
-        head = (schema, _OPS[change.record_type], timestamp, None if sequence is None else str(sequence), extend)
+        head = (
+            schema,
+            _OPS[change.record_type],
+            timestamp,
+            None if sequence is None else str(sequence),
+            extend,
+        )
         try:
             return _encode(head, before, after, ctx.render_image_fast)
         except (TypeError, ValueError):  # an unusual value type: render every value (names a failing column)

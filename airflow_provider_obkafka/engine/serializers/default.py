@@ -119,7 +119,10 @@ class DefaultSerializer:
 
 
 def default_message(
-    change: RowChange, ctx: TableContext, render_fast: Callable[[Image], Any], render_full: Callable[[Image], Any]
+    change: RowChange,
+    ctx: TableContext,
+    render_fast: Callable[[Image], Any],
+    render_full: Callable[[Image], Any],
 ) -> bytes:
     """
     The Default JSON message of a change, images rendered with `render_fast`, or with `render_full` when the

@@ -28,8 +28,8 @@ _CACHE_KEY = "default_extend"
 
 def column_type_name(column: Column) -> str:
     """
-    A column's type as the DefaultExtendColumnType and DataWorks formats name it: the MySQL type name in upper
-    case (`INT`, `BIGINT`, `VARCHAR`, `DATETIME`, `BLOB`), without length, precision or UNSIGNED.
+    A column's type as the DefaultExtendColumnType and DataWorks formats name it: the MySQL type name in
+    upper case (`INT`, `BIGINT`, `VARCHAR`, `DATETIME`, `BLOB`), without length, precision or UNSIGNED.
     """
     return column.data_type.upper()
 
@@ -40,7 +40,9 @@ def light_type(ctx: TableContext) -> orjson.Fragment:
     return orjson.Fragment(orjson.dumps(types))
 
 
-def _typed(render: Callable[[Image], dict[str, Any]], types: orjson.Fragment) -> Callable[[Image], dict[str, Any]]:
+def _typed(
+    render: Callable[[Image], dict[str, Any]], types: orjson.Fragment
+) -> Callable[[Image], dict[str, Any]]:
     """`render`, with `__light_type` added as the last key of the image."""
 
     def typed(image: Image) -> dict[str, Any]:
@@ -57,11 +59,14 @@ def _renderers(ctx: TableContext) -> tuple[Callable[[Image], Any], Callable[[Ima
     if found is None:
         if LIGHT_TYPE in ctx.columns:
             raise SchemaError(
-                f"table {ctx.schema.ref}: column {LIGHT_TYPE!r} collides with the DefaultExtendColumnType type field;"
-                " leave it out of the column selection or use another serialization method"
+                f"table {ctx.schema.ref}: column {LIGHT_TYPE!r} collides with DefaultExtendColumnType's type"
+                " field; leave it out of the column selection or use another serialization method"
             )
         types = light_type(ctx)
-        found = ctx.cache[_CACHE_KEY] = (_typed(ctx.render_image_fast, types), _typed(ctx.render_image, types))
+        found = ctx.cache[_CACHE_KEY] = (
+            _typed(ctx.render_image_fast, types),
+            _typed(ctx.render_image, types),
+        )
     return found  # type: ignore[no-any-return]
 
 
@@ -69,8 +74,8 @@ class DefaultExtendColumnTypeSerializer:
     """
     OMS DefaultExtendColumnType: Default plus the column types in each image.
 
-    :param intra_transaction_sequence: accepted for a uniform factory signature; as in Default, there is no field
-        for it (`storeDataSequence` carries the sequence either way)
+    :param intra_transaction_sequence: accepted for a uniform factory signature; as in Default, there is no
+        field for it (`storeDataSequence` carries the sequence either way)
     """
 
     name = "DefaultExtendColumnType"

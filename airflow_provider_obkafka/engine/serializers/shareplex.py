@@ -78,7 +78,9 @@ class SharePlexSerializer:
 
     name = "SharePlex"
 
-    def __init__(self, *, intra_transaction_sequence: bool = False, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, *, intra_transaction_sequence: bool = False, clock: Callable[[], float] = time.time
+    ) -> None:
         self.intra_transaction_sequence = intra_transaction_sequence
         self._clock = clock
 
