@@ -1,0 +1,3 @@
+"""Sensors of the OceanBase-to-Kafka provider."""
+
+from __future__ import annotations

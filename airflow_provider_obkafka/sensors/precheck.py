@@ -1,0 +1,259 @@
+"""PrecheckSensor: every check a synchronization project needs, all findings at once (OMS "Precheck")."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_provider_obkafka.engine.plan import SyncPlan, resolve
+from airflow_provider_obkafka.engine.precheck import Check, Finding, Report, fail, ok
+from airflow_provider_obkafka.engine.precheck_kafka import (
+    TopicState,
+    created_specs,
+    topic_findings,
+    version_findings,
+)
+from airflow_provider_obkafka.engine.precheck_objects import issue_findings, name_findings, object_findings
+from airflow_provider_obkafka.engine.precheck_source import (
+    binlog_findings,
+    select_findings,
+    source_findings,
+    start_findings,
+)
+from airflow_provider_obkafka.hooks import ob_checks
+from airflow_provider_obkafka.hooks.kafka import KafkaHook
+from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
+from airflow_provider_obkafka.models.loader import ProjectValidationError, parse_project
+from airflow_provider_obkafka.models.naming import SyncType, is_pattern
+from airflow_provider_obkafka.operators._project import project_arg
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_obkafka.models.project import SyncProject
+
+XCOM_KEY = "precheck"
+_RETRY_FIX = "start the service or open the network path; the precheck tries again (poke_interval)"
+
+
+class PrecheckSensor(BaseSensorOperator):
+    """
+    Runs every check a synchronization project needs and reports all findings at once, each with what was
+    found and how to fix it: the source node (OceanBase or MySQL-compatible, SELECT privileges), the Binlog
+    Service when incremental synchronization is selected (answers, ROW format, full row images, REPLICATION
+    SLAVE/CLIENT, the start timestamp within reach), the tables (physical tables, shard and selected columns,
+    tables without primary key), the destination node (reachable, a Kafka version with transactions) and the
+    topics (existing ones exist, new ones are valid names and free or compatible) and the project's names.
+
+    Conditions a retry can fix (a service not up yet) are poked again; conditions it cannot fail the task at
+    once with the whole report. The report goes to the task log as a table, and to XCom (key `precheck` on
+    every poke; also the return value when it passes) as `{project, passed, findings: [{check, status,
+    found, fix}]}`.
+
+    :param project: the synchronization project (a SyncProject or its JSON form)
+    :param kafka_timeout: seconds to wait for Kafka to answer the probe
+    """
+
+    template_fields: Sequence[str] = ()
+    ui_color = "#d5f5e3"
+
+    def __init__(
+        self,
+        *,
+        project: SyncProject | Mapping[str, Any],
+        kafka_timeout: float = 10.0,
+        mode: str = "reschedule",
+        poke_interval: float = 30.0,
+        timeout: float = 15 * 60.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(mode=mode, poke_interval=poke_interval, timeout=timeout, **kwargs)
+        self.project = project_arg(project)
+        self.kafka_timeout = kafka_timeout
+
+    def poke(self, context: Context) -> PokeReturnValue | bool:
+        """Run every check: done when nothing fails, False to poke again, else fail at once."""
+        report = run_precheck(self.project, kafka_timeout=self.kafka_timeout)
+        table = report.as_table()
+        data = report.to_dict()
+        context["ti"].xcom_push(key=XCOM_KEY, value=data)
+        if report.passed:
+            self.log.info("%s", table)
+            return PokeReturnValue(is_done=True, xcom_value=data)
+        if report.retryable:
+            self.log.warning("%s\nevery failure can clear on its own: checking again later", table)
+            return False
+        self.log.error("%s", table)
+        raise AirflowFailException(f"{report.summary()}\n{table}")
+
+
+def run_precheck(data: Mapping[str, Any], *, kafka_timeout: float = 10.0) -> Report:
+    """Every precheck of a project given as data; an invalid one is reported with what can be reached."""
+    try:
+        project = parse_project(data, source=f"project {data.get('name')!r}")
+    except ProjectValidationError as exc:
+        findings = issue_findings(exc.errors)
+        findings += _reach_only(data, kafka_timeout)
+        return Report.of(str(data.get("name")), findings)
+    findings = name_findings(project)
+    plan, source = _source_checks(project)
+    findings += source
+    findings += _destination_checks(project, plan, kafka_timeout)
+    return Report.of(project.name, findings)
+
+
+def _reach_only(data: Mapping[str, Any], kafka_timeout: float) -> list[Finding]:
+    """For an invalid project: whether its source and destination connections answer at all."""
+    out: list[Finding] = []
+    source, destination = data.get("source"), data.get("destination")
+    source_id = source.get("conn_id") if isinstance(source, Mapping) else None
+    kafka_id = destination.get("conn_id") if isinstance(destination, Mapping) else None
+    hook = OceanBaseHook(ob_conn_id=source_id if isinstance(source_id, str) else "oceanbase_default")
+    try:
+        facts = ob_checks.read_source(hook)
+        out += source_findings(facts, full_sync=False)
+    except Exception as exc:
+        out.append(_error(Check.SOURCE, f"source {hook.get_conn_id()!r}", exc))
+    kafka = KafkaHook(kafka_config_id=kafka_id if isinstance(kafka_id, str) else "kafka_default")
+    try:
+        info = kafka.probe(kafka_timeout)
+        out.append(ok(Check.DESTINATION, f"Kafka answers: {len(info.brokers)} broker(s)"))
+    except Exception as exc:
+        out.append(_error(Check.DESTINATION, f"Kafka {kafka.kafka_config_id!r}", exc))
+    return out
+
+
+def _error(check: Check, what: str, exc: BaseException, fix: str = "") -> Finding:
+    """A check that could not run: retryable when the service is unreachable, else a plain failure."""
+    detail = ob_checks.describe_error(exc)
+    if isinstance(exc, TimeoutError) and not str(exc):
+        detail = "no answer before the timeout"
+    if ob_checks.is_retryable(exc):
+        return fail(check, f"{what} is not reachable: {detail}", _RETRY_FIX, retryable=True)
+    return fail(
+        check, f"{what}: {detail}", fix or "correct the connection (host, port, user, password, extras)"
+    )
+
+
+def _source_checks(project: SyncProject) -> tuple[SyncPlan | None, list[Finding]]:
+    """Server, tables and columns, SELECT privileges, and the Binlog Service when incremental sync is on."""
+    hook = OceanBaseHook(ob_conn_id=project.source.conn_id)
+    what = f"source {project.source.conn_id!r}"
+    try:
+        facts = ob_checks.read_source(hook)
+    except Exception as exc:
+        return None, [_error(Check.SOURCE, what, exc)]
+    out = source_findings(facts, full_sync=SyncType.FULL in project.sync_types)
+    try:
+        plan = resolve(project, hook.list_tables, hook.describe_table)
+    except Exception as exc:
+        return None, [*out, _error(Check.TABLES, what, exc)]
+    out += object_findings(plan)
+    out += select_findings(facts, *_mapped(project, plan))
+    if SyncType.INCREMENTAL in project.sync_types:
+        out += _binlog_checks(project, hook, facts.user)
+    return plan, out
+
+
+def _mapped(project: SyncProject, plan: SyncPlan) -> tuple[dict[str, set[str]], set[str]]:
+    """The tables to read per database (named or resolved), and the databases where patterns select tables."""
+    tables: dict[str, set[str]] = {}
+    patterns = set()
+    for entry in project.objects:
+        tables.setdefault(entry.database, set()).update(entry.explicit_tables)
+        if any(is_pattern(name) for name in entry.tables):
+            patterns.add(entry.database)
+    for table in plan.tables:
+        tables.setdefault(table.ref.database, set()).add(table.ref.table)
+    return tables, patterns
+
+
+def _binlog_checks(project: SyncProject, hook: OceanBaseHook, user: str) -> list[Finding]:
+    """The change-log endpoint's answer, variables and grants; the start timestamp within its reach."""
+    host, port = hook.binlog_endpoint()
+    try:
+        facts = ob_checks.read_binlog(hook)
+    except Exception as exc:
+        return [
+            _error(
+                Check.BINLOG,
+                f"the Binlog Service at {host}:{port}",
+                exc,
+                "set the connection's Binlog Service host/port (binlog_host, binlog_port) to where it "
+                "answers",
+            )
+        ]
+    out = binlog_findings(facts, user)
+    start = project.incremental.start_timestamp
+    if start is not None and SyncType.FULL not in project.sync_types and facts.position is not None:
+        out += _start_checks(project, hook, start)
+    return out
+
+
+def _start_checks(project: SyncProject, hook: OceanBaseHook, start: datetime.datetime) -> list[Finding]:
+    """The incremental start timestamp is not older than the oldest event the change log still holds."""
+    try:
+        from airflow_provider_obkafka.engine import binlog_seek
+    except ImportError:
+        return [
+            fail(
+                Check.START_TIMESTAMP,
+                "cannot be checked: engine.binlog_seek is not installed",
+                "install a provider version that can start from a past timestamp, or leave "
+                "start_timestamp out",
+            )
+        ]
+    settings = hook.binlog_connection_settings()
+    try:
+        earliest = binlog_seek.earliest_event_time(settings, project.server_id)
+        position = None
+        if earliest is not None and start >= _aware(earliest):
+            found = binlog_seek.position_for_timestamp(settings, project.server_id, start)
+            position = f"{found.file}:{found.position}" if found is not None else None
+    except Exception as exc:
+        return [_error(Check.START_TIMESTAMP, "the change log", exc, "check the Binlog Service")]
+    return start_findings(start, earliest, position)
+
+
+def _aware(moment: datetime.datetime) -> datetime.datetime:
+    return moment if moment.utcoffset() is not None else moment.replace(tzinfo=datetime.UTC)
+
+
+def _destination_checks(project: SyncProject, plan: SyncPlan | None, timeout: float) -> list[Finding]:
+    """Kafka answers, its version supports transactions, and the topics are as the project needs."""
+    kafka = KafkaHook(kafka_config_id=project.destination.conn_id)
+    try:
+        bootstrap = str(kafka.client_config().get("bootstrap.servers"))
+        info = kafka.probe(timeout)
+    except Exception as exc:
+        return [_error(Check.DESTINATION, f"Kafka {project.destination.conn_id!r}", exc)]
+    controller = f", controller {info.controller_id}" if info.controller_id >= 0 else ""
+    out = [
+        ok(
+            Check.DESTINATION,
+            f"Kafka cluster {info.cluster_id} answers at {bootstrap}: "
+            f"{len(info.brokers)} broker(s){controller}",
+        )
+    ]
+    out += version_findings(
+        {k: (v.min_version, v.max_version) for k, v in info.api_versions.items()}, bootstrap
+    )
+    topics = {**project.known_topics(), **(plan.topics() if plan is not None else {})}
+    keys = tuple(sorted({key for spec in created_specs(project, topics) for key in spec.configs}))
+    try:
+        names = sorted({*topics, project.checkpoint_topic})
+        described = kafka.describe_topics(names, config_keys=keys)
+        present = {
+            name: TopicState(t.partitions, t.replication_factor, t.configs) for name, t in described.items()
+        }
+        for name in kafka.list_topics():
+            present.setdefault(
+                name, TopicState(0, 0, {})
+            )  # other topics: only their names matter (collisions)
+    except Exception as exc:
+        return [*out, _error(Check.NEW_TOPICS, f"the topics of Kafka {project.destination.conn_id!r}", exc)]
+    return out + topic_findings(project, topics, present, len(info.brokers))
