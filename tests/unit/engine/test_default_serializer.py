@@ -280,8 +280,7 @@ def test_serializer_for_default(name: str) -> None:
 
 @pytest.mark.parametrize(
     ("name", "match"),
-    [("Canal", "'Canal' is not implemented yet"),
-     ("Avro", "is not an OMS serialization method; available: .*Default")],
+    [("Avro", "is not an OMS serialization method; available: .*Default")],
 )  # fmt: skip
 def test_serializer_for_unknown(name: str, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
