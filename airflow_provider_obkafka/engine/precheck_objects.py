@@ -97,7 +97,7 @@ def object_findings(plan: SyncPlan) -> list[Finding]:
         for warning in plan.warnings
     ]
     if not plan.warnings and plan.tables:
-        out.append(ok(Check.NO_PRIMARY_KEY, "every table has a primary key"))
+        out.append(ok(Check.NO_PRIMARY_KEY, f"each of the {len(refs)} table(s) found has a primary key"))
     return out
 
 
