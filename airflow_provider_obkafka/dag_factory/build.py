@@ -1,0 +1,246 @@
+"""
+`build_dag(project)`: one synchronization project in, one Airflow DAG out (OMS's project, Airflow's way).
+
+Tasks, for the steps the project selects: `precheck` → `schema_sync` → `full_sync_plan` → `full_sync` (one
+mapped task instance per chunk) → `incremental_sync`. The DAG is created paused (OMS "Save"); unpausing or
+triggering it is OMS "Start". What runs when:
+
+- Without a schedule (`incremental.schedule: null`) incremental synchronization follows the change log
+  continuously: the incremental task ignores the run's data interval (Airflow 3's trigger form gives a manual
+  run of an unscheduled DAG the zero-length interval of its logical date, which would end the run there).
+- With a schedule the DAG gets a cron data-interval timetable (UTC, catchup off, one active run), and each run
+  carries the changes up to the end of its data interval.
+- Full synchronization runs while incremental synchronization has no checkpoint yet (the first run, or
+  until a run got past a full sync), and in any run triggered with the `tables` parameter; otherwise
+  `full_sync_plan` is skipped, so is `full_sync`, and `incremental_sync` (trigger rule `none_failed`) goes on.
+  A project without incremental synchronization takes a full snapshot in every run.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import pendulum
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param
+from airflow.sdk.exceptions import AirflowSkipException, AirflowTimetableInvalid
+
+from airflow_provider_obkafka.dag_factory.docs import dag_description, dag_doc_md
+from airflow_provider_obkafka.dag_factory.naming import (
+    batch_alias,
+    dag_id_for,
+    full_sync_alias,
+    pattern_entries,
+    topic_asset,
+    topic_assets,
+)
+from airflow_provider_obkafka.engine import checkpoints
+from airflow_provider_obkafka.exceptions import ConfigError
+from airflow_provider_obkafka.models.project import SyncType
+from airflow_provider_obkafka.operators._project import project_arg
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from airflow.sdk import Context
+    from airflow.sdk.bases.operator import BaseOperator
+
+    from airflow_provider_obkafka.models.project import SyncProject
+
+__all__ = ["START_DATE", "TABLE_NAME_PATTERN", "TIMESTAMP_PATTERN", "build_dag", "timetable_for"]
+
+START_DATE = pendulum.datetime(2024, 1, 1, tz="UTC")
+TABLE_NAME_PATTERN = r"^[^.\s`]+\.[^.\s`]+$"
+TIMESTAMP_PATTERN = r"^$|^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})$"
+DEFAULT_ARGS = {"owner": "obkafka", "retries": 2, "retry_delay": timedelta(minutes=1)}
+
+
+def build_dag(project: SyncProject, *, source_path: str | None = None) -> DAG:
+    """
+    The DAG of one synchronization project; pure: no connection or service is reached.
+
+    :param project: the validated project
+    :param source_path: the project file, shown on the DAG page
+    :raises ConfigError: `incremental.schedule` is not a valid cron expression or preset
+    """
+    types = project.sync_types
+    dag = DAG(
+        dag_id=dag_id_for(project.name),
+        dag_display_name=project.name,
+        description=dag_description(project),
+        doc_md=dag_doc_md(project, source_path),
+        schedule=timetable_for(project),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        is_paused_upon_creation=True,
+        tags=["obkafka", *project.tags],
+        params=_params(project),
+        render_template_as_native_obj=True,  # `{{ params.tables }}` renders to a list, not its text
+        default_args=DEFAULT_ARGS,
+    )
+    with dag:
+        last: Any = _precheck(project)
+        if SyncType.SCHEMA in types:
+            last = last >> _schema_sync(project)
+        if SyncType.FULL in types:
+            plan = _full_sync_plan(project)
+            last >> plan
+            last = _full_sync(project, plan)  # after the plan through `plan.output`
+        if SyncType.INCREMENTAL in types:
+            last >> _incremental_sync(project)
+    return dag
+
+
+def timetable_for(project: SyncProject) -> CronDataIntervalTimetable | None:
+    """None (continuous, or full only) or a UTC cron timetable whose runs have [start, end) data intervals."""
+    cron = project.incremental.schedule if SyncType.INCREMENTAL in project.sync_types else None
+    if cron is None:
+        return None
+    timetable = CronDataIntervalTimetable(cron, timezone="UTC")
+    try:
+        timetable.validate()
+    except AirflowTimetableInvalid as exc:
+        raise ConfigError(
+            f"incremental.schedule: {cron!r} is not a cron expression Airflow accepts ({exc}); use a cron "
+            "string such as '*/10 * * * *' or a preset such as '@hourly', or leave it out to run continuously"
+        ) from None
+    return timetable
+
+
+def _params(project: SyncProject) -> dict[str, Param]:
+    """The trigger form: tables to fully synchronize, and the incremental start (without full sync only)."""
+    params: dict[str, Param] = {}
+    if SyncType.FULL in project.sync_types:
+        params["tables"] = Param(
+            [],
+            type="array",
+            items={"type": "string", "pattern": TABLE_NAME_PATTERN},
+            title="Tables to fully synchronize",
+            description=(
+                "`database.table` names of the project to synchronize in full in this run. Empty: all of "
+                "the project's tables, and only while incremental synchronization has no checkpoint yet."
+            ),
+        )
+    if SyncType.INCREMENTAL in project.sync_types and SyncType.FULL not in project.sync_types:
+        params["incremental_start_timestamp"] = Param(
+            "",
+            type="string",
+            pattern=TIMESTAMP_PATTERN,
+            title="Incremental synchronization start timestamp",
+            description=(
+                "ISO 8601 time with a time zone, such as 2024-05-01T08:00:00+08:00, now or earlier, used "
+                "when the project has no checkpoint yet. Empty: the project's incremental.start_timestamp, "
+                "else now."
+            ),
+        )
+    return params
+
+
+def _precheck(project: SyncProject) -> BaseOperator:
+    from airflow_provider_obkafka.sensors.precheck import PrecheckSensor
+
+    return PrecheckSensor(task_id="precheck", project=project)
+
+
+def _schema_sync(project: SyncProject) -> BaseOperator:
+    from airflow_provider_obkafka.operators.schema_sync import SchemaSyncOperator
+
+    return SchemaSyncOperator(task_id="schema_sync", project=project)
+
+
+def _full_sync_plan(project: SyncProject) -> BaseOperator:
+    from airflow_provider_obkafka.operators.full_sync_plan import FullSyncPlanOperator
+
+    gate = None
+    if SyncType.INCREMENTAL in project.sync_types:
+        gate = functools.partial(skip_when_incremental_started, project_arg(project))
+    return FullSyncPlanOperator(
+        task_id="full_sync_plan", project=project, tables="{{ params.tables }}", pre_execute=gate
+    )
+
+
+def _full_sync(project: SyncProject, plan: BaseOperator) -> Any:
+    from airflow_provider_obkafka.operators.full_sync import FullSyncOperator
+
+    alias = full_sync_alias(project)
+    report = functools.partial(report_chunk_topic, project.destination.conn_id, alias.name)
+    return FullSyncOperator.partial(
+        task_id="full_sync", project=project, outlets=[alias], post_execute=report
+    ).expand(work=plan.output)
+
+
+def _incremental_sync(project: SyncProject) -> BaseOperator:
+    from airflow_provider_obkafka.operators.incremental_sync import IncrementalSyncOperator
+
+    outlets: list[Any] = list(topic_assets(project))
+    report = None
+    if pattern_entries(project):
+        outlets.append(batch_alias(project))
+        report = functools.partial(report_batch_topics, project_arg(project), batch_alias(project).name)
+    extra: dict[str, Any] = {}
+    if SyncType.FULL not in project.sync_types:
+        extra["start_timestamp"] = "{{ params.incremental_start_timestamp }}"
+    return IncrementalSyncOperator(
+        task_id="incremental_sync",
+        project=project,
+        outlets=outlets,
+        trigger_rule="none_failed",  # runs when the full sync was skipped, not when it failed
+        pre_execute=follow_continuously if project.incremental.schedule is None else None,
+        post_execute=report,
+        **extra,
+    )
+
+
+def skip_when_incremental_started(project: Mapping[str, Any], context: Context) -> None:
+    """`full_sync_plan`'s pre_execute: skip the full sync once incremental sync has a checkpoint."""
+    if context["params"].get("tables"):
+        return
+    from airflow_provider_obkafka.hooks.kafka import KafkaHook
+    from airflow_provider_obkafka.operators._project import checkpoint_state, load_project
+
+    parsed = load_project(project)
+    state = checkpoint_state(parsed, KafkaHook(kafka_config_id=parsed.destination.conn_id))
+    if checkpoints.INCREMENTAL_KEY in state:
+        raise AirflowSkipException(
+            f"full synchronization skipped: incremental synchronization of {parsed.name!r} already has a "
+            f"checkpoint ({state[checkpoints.INCREMENTAL_KEY]}), so an earlier run completed the full sync. "
+            "Trigger the DAG with `tables` to synchronize tables in full again."
+        )
+
+
+def follow_continuously(context: Context) -> None:
+    """`incremental_sync`'s pre_execute without a schedule: no end of data interval, so the run never ends."""
+    context["data_interval_end"] = None  # type: ignore[typeddict-item]
+
+
+def report_chunk_topic(conn_id: str, alias: str, context: Context, result: Any = None) -> None:
+    """`full_sync`'s post_execute: an asset event for the topic this chunk wrote, through the alias."""
+    from airflow.sdk import AssetAlias
+
+    work = context["task"].work  # type: ignore[attr-defined]
+    extra = {"rows": result.get("rows")} if isinstance(result, dict) and "rows" in result else None
+    context["outlet_events"][AssetAlias(name=alias)].add(topic_asset(conn_id, work["topic"]), extra=extra)
+
+
+def report_batch_topics(project: Mapping[str, Any], alias: str, context: Context, result: Any = None) -> None:
+    """`incremental_sync`'s post_execute: asset events for the batch topics of tables matched by patterns."""
+    from airflow.sdk import AssetAlias
+
+    from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
+    from airflow_provider_obkafka.operators._project import load_project
+
+    parsed = load_project(project)
+    entries = pattern_entries(parsed)
+    source = OceanBaseHook(ob_conn_id=parsed.source.conn_id)
+    topics = set()
+    for ref in source.list_tables(sorted({entry.database for entry in entries})):
+        try:
+            entry = parsed.match(ref.database, ref.table)
+            if entry in entries:
+                topics.add(entry.topic_for(ref.table))
+        except ConfigError:
+            continue  # a table two patterns claim, or a name no topic can carry: schema sync reports it
+    for topic in sorted(topics):
+        context["outlet_events"][AssetAlias(name=alias)].add(topic_asset(parsed.destination.conn_id, topic))

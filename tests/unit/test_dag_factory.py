@@ -1,0 +1,222 @@
+"""The DAG factory: project files in, DAGs out; a broken file shows its report and hides no other project."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pendulum
+import pytest
+from airflow.sdk import Asset, AssetAlias
+from airflow.sdk.exceptions import AirflowFailException, ParamValidationError
+from airflow.serialization.encoders import coerce_to_core_timetable
+from airflow.serialization.serialized_objects import DagSerialization
+
+from airflow_provider_obkafka.dag_factory import build_dag, dag_id_for, load_project_dags, topic_asset
+from airflow_provider_obkafka.dag_factory.build import follow_continuously, skip_when_incremental_started
+from airflow_provider_obkafka.models.loader import load_project, parse_project
+
+REPO = Path(__file__).resolve().parents[2]
+DAG_FILE = REPO / "dags" / "obkafka_projects.py"
+NOW = pendulum.datetime(2025, 6, 1, tz="UTC")
+
+CONTINUOUS = """
+name: orders_sync
+description: Orders to Kafka.
+tags: [shop, prod]
+destination: {conn_id: kafka_main}
+sync_types: [schema, full, incremental]
+objects:
+  - {database: shop, tables: [orders], topic: {mode: new, name: shop.orders}}
+  - {database: shop, tables: [customers, products], topic: {mode: batch}}
+  - {database: shop, tables: ["log_*"], topic: {mode: batch}}
+"""
+SCHEDULED_CHINESE = """
+name: 订单同步
+sync_types: [schema, incremental]
+incremental: {schedule: "*/5 * * * *", dml: [INSERT]}
+objects:
+  - {database: crm, tables: [users], topic: {mode: new, name: crm.users}}
+"""
+FULL_ONLY = {
+    "name": "archive-full",
+    "sync_types": ["full"],
+    "objects": [{"database": "arch", "tables": ["t1"], "topic": {"mode": "existing", "name": "arch.t1"}}],
+}
+BROKEN = """
+name: broken_project
+sync_types: [schema, fulll]
+objects:
+  - {database: shop, tables: [orders], topic: {mode: new, name: "x"}}
+"""
+
+
+@pytest.fixture
+def projects(tmp_path: Path) -> Path:
+    folder = tmp_path / "projects"
+    folder.mkdir()
+    (folder / "a_orders.yaml").write_text(CONTINUOUS)
+    (folder / "b_订单.yml").write_text(SCHEDULED_CHINESE, encoding="utf-8")
+    (folder / "c_archive.json").write_text(json.dumps(FULL_ONLY))
+    (folder / "d_broken.yaml").write_text(BROKEN)
+    (folder / "notes.txt").write_text("not a project")
+    (folder / ".e_orders.yaml.swp").write_text("editor swap file")
+    return folder
+
+
+def _deps(dag) -> dict[str, list[str]]:
+    return {task.task_id: sorted(task.downstream_task_ids) for task in dag.tasks}
+
+
+def test_dag_ids_are_ascii_and_display_names_keep_the_project_name():
+    assert dag_id_for("orders_sync") == "obkafka__orders_sync"
+    chinese = dag_id_for("订单同步")
+    assert chinese.startswith("obkafka__xn--") and chinese.isascii()
+    assert chinese == dag_id_for("订单同步") != dag_id_for("订单同步2"), "stable and distinct"
+    with pytest.raises(ValueError, match="must be 1 to 64 characters"):
+        dag_id_for("has space")
+
+
+def test_folder_loads_every_valid_project_and_a_placeholder_for_the_broken_one(projects: Path):
+    dags = load_project_dags(projects, now=NOW)
+    chinese = dag_id_for("订单同步")
+    assert sorted(dags) == sorted(
+        ["obkafka__orders_sync", chinese, "obkafka__archive-full", "obkafka__broken_project"]
+    )
+    assert dags[chinese].dag_display_name == "订单同步"
+    assert all(dag.is_paused_upon_creation is True for dag in dags.values()), "OMS Save: created paused"
+
+    broken = dags["obkafka__broken_project"]
+    assert "obkafka:invalid" in broken.tags and "invalid project file" in broken.dag_display_name
+    assert "d_broken.yaml has 2 errors" in broken.description
+    assert "sync_types[1]: 'fulll'" in broken.doc_md and "objects[0].topic.name: 'x'" in broken.doc_md
+    for dag in dags.values():
+        DagSerialization.serialize_dag(dag)  # what the DAG processor stores must hold every DAG
+    (task,) = broken.tasks
+    assert task.task_id == "project_file_error"
+    with pytest.raises(AirflowFailException, match="must be one of schema, full, incremental"):
+        task.execute({})
+
+
+def test_continuous_project_dag(projects: Path):
+    dag = load_project_dags(projects, now=NOW)["obkafka__orders_sync"]
+    assert _deps(dag) == {
+        "precheck": ["schema_sync"],
+        "schema_sync": ["full_sync_plan"],
+        "full_sync_plan": ["full_sync"],
+        "full_sync": ["incremental_sync"],
+        "incremental_sync": [],
+    }
+    assert dag.tags == {"obkafka", "shop", "prod"}
+    assert dag.schedule is None and dag.max_active_runs == 1 and not dag.catchup
+    assert "Orders to Kafka." in dag.description and "schema + full + incremental" in dag.description
+    assert "| shop | log_* | – | `Topic_shop_${table}` (batch) |" in dag.doc_md
+    incremental = dag.get_task("incremental_sync")
+    assert incremental.trigger_rule == "none_failed", "runs when the full sync was skipped"
+    assert incremental.outlets == [
+        Asset("kafka://kafka_main/Topic_shop_customers"),
+        Asset("kafka://kafka_main/Topic_shop_products"),
+        Asset("kafka://kafka_main/shop.orders"),
+        AssetAlias("obkafka__orders_sync/batch_topics"),
+    ]
+    assert incremental._pre_execute_hook is follow_continuously
+    assert dag.get_task("full_sync").partial_kwargs["outlets"] == [
+        AssetAlias("obkafka__orders_sync/full_sync")
+    ]
+    assert set(dag.params) == {"tables"}, "no start timestamp with full sync (OMS: the project start)"
+    assert dag.params.get_param("tables").schema["type"] == "array"
+
+
+def test_scheduled_incremental_project_dag(projects: Path):
+    dag = load_project_dags(projects, now=NOW)[dag_id_for("订单同步")]
+    assert _deps(dag) == {
+        "precheck": ["schema_sync"],
+        "schema_sync": ["incremental_sync"],
+        "incremental_sync": [],
+    }
+    assert dag.tags == {"obkafka"}
+    assert dag.timetable.expression == "*/5 * * * *" and not dag.catchup and dag.max_active_runs == 1
+    interval = coerce_to_core_timetable(dag.timetable).infer_manual_data_interval(
+        run_after=pendulum.datetime(2025, 6, 1, 10, 7, tz="UTC")
+    )
+    assert (interval.start.minute, interval.end.minute) == (0, 5), "a run covers [start, end) of its interval"
+    incremental = dag.get_task("incremental_sync")
+    assert incremental.outlets == [topic_asset("kafka_default", "crm.users")]
+    assert incremental._pre_execute_hook is None, "scheduled runs end with their data interval"
+    assert incremental.start_timestamp == "{{ params.incremental_start_timestamp }}"
+    assert set(dag.params) == {"incremental_start_timestamp"}
+    dag.params.validate()  # the default "" is valid
+    param = dag.params.get_param("incremental_start_timestamp")
+    assert param.resolve("2025-05-01T08:00:00+08:00") == "2025-05-01T08:00:00+08:00"
+    with pytest.raises(ParamValidationError):
+        param.resolve("yesterday")
+
+
+def test_full_only_project_from_json(projects: Path):
+    dag = load_project_dags(projects, now=NOW)["obkafka__archive-full"]
+    assert _deps(dag) == {"precheck": ["full_sync_plan"], "full_sync_plan": ["full_sync"], "full_sync": []}
+    assert dag.get_task("full_sync_plan")._pre_execute_hook is None, (
+        "without incremental every run is a full sync"
+    )
+    with pytest.raises(ParamValidationError):
+        dag.params.get_param("tables").resolve(["arch"])
+
+
+def test_tables_param_renders_to_a_list():
+    project = parse_project(json.loads(json.dumps(FULL_ONLY)))
+    plan = build_dag(project).get_task("full_sync_plan")
+    plan.render_template_fields({"params": {"tables": ["arch.t1"]}})
+    assert plan.tables == ["arch.t1"]
+
+
+def test_hooks_that_decide_what_a_run_does():
+    context = {"data_interval_end": NOW}
+    follow_continuously(context)
+    assert context["data_interval_end"] is None
+    # tables given: a full sync of them, with no need to look at the checkpoint (no Kafka here)
+    assert skip_when_incremental_started({"name": "x"}, {"params": {"tables": ["a.b"]}}) is None
+
+
+def test_same_project_name_in_two_files_is_reported(tmp_path: Path):
+    (tmp_path / "one.yaml").write_text(SCHEDULED_CHINESE, encoding="utf-8")
+    (tmp_path / "two.yaml").write_text(SCHEDULED_CHINESE, encoding="utf-8")
+    dags = load_project_dags(tmp_path, now=NOW)
+    (dag,) = dags.values()
+    assert "obkafka:invalid" in dag.tags and "one.yaml and" in dag.doc_md and "two.yaml" in dag.doc_md
+
+
+def test_bad_schedule_and_unreadable_name_are_reported(tmp_path: Path):
+    bad_cron = SCHEDULED_CHINESE.replace("*/5 * * * *", "every five minutes")
+    (tmp_path / "cron.yaml").write_text(bad_cron, encoding="utf-8")
+    (tmp_path / "syntax.yaml").write_text("name: [unclosed\n")
+    dags = load_project_dags(tmp_path, now=NOW)
+    assert "incremental.schedule: 'every five minutes'" in dags[dag_id_for("订单同步")].doc_md
+    assert "is not valid YAML" in dags["obkafka__invalid__syntax"].doc_md
+
+
+def test_missing_folder_gives_no_dag(tmp_path: Path):
+    assert load_project_dags(tmp_path / "nothing") == {}
+
+
+def test_example_project_is_valid_and_builds():
+    project = load_project(REPO / "dags" / "projects" / "example_orders.yaml")
+    dag = build_dag(project, source_path="dags/projects/example_orders.yaml")
+    assert dag.dag_id == "obkafka__orders_to_kafka" and {"demo", "orders", "obkafka"} == dag.tags
+    assert "incremental_sync" in dag.task_ids
+
+
+def test_airflow_dagbag_loads_the_dag_file(tmp_path: Path, projects: Path, monkeypatch: pytest.MonkeyPatch):
+    from airflow.dag_processing.dagbag import DagBag
+
+    dags_folder = tmp_path / "dags"
+    dags_folder.mkdir()
+    shutil.copy(DAG_FILE, dags_folder / DAG_FILE.name)
+    monkeypatch.setenv("OBKAFKA_PROJECTS_DIR", str(projects))
+    bag = DagBag(dag_folder=str(dags_folder))
+    assert bag.import_errors == {}, "a broken project file does not break the DAG file"
+    assert sorted(bag.dag_ids) == sorted(
+        ["obkafka__orders_sync", dag_id_for("订单同步"), "obkafka__archive-full", "obkafka__broken_project"]
+    )
+    assert bag.dags["obkafka__broken_project"].tags >= {"obkafka:invalid"}
+    assert bag.dags["obkafka__orders_sync"].get_task("full_sync").is_mapped
