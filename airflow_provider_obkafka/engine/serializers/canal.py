@@ -43,8 +43,6 @@ _SQL_TYPES = {
     "binary": 2004, "varbinary": 2004, "tinyblob": 2004, "blob": 2004, "mediumblob": 2004, "longblob": 2004,
     "date": 91, "time": 92, "datetime": 93, "timestamp": 93,
 }  # fmt: skip
-# An UNSIGNED integer takes the next wider JDBC type, as Canal promotes it, so every value fits.
-_UNSIGNED = {"tinyint": 5, "smallint": 4, "mediumint": 4, "int": -5, "integer": -5, "bigint": 3}
 _SPATIAL = frozenset(
     "geometry point linestring polygon multipoint multilinestring multipolygon geometrycollection "
     "geomcollection".split()
@@ -53,10 +51,11 @@ _OTHER = 1111  # java.sql.Types.OTHER
 
 
 def sql_type(column: Column) -> int:
-    """The column's `java.sql.Types` code in `sqlType`."""
+    """
+    The column's `java.sql.Types` code in `sqlType`, from the base type as OMS maps it: UNSIGNED does not
+    change it (OMS's example gives a BIGINT holding 10223372036854775806 the code -5).
+    """
     name = column.data_type.lower()
-    if column.unsigned and name in _UNSIGNED:
-        return _UNSIGNED[name]
     if name in ("char", "varchar") and (column.charset or "").lower() == "binary":
         return 2004
     return 2004 if name in _SPATIAL else _SQL_TYPES.get(name, _OTHER)

@@ -106,7 +106,7 @@ def test_sql_and_mysql_types() -> None:
     got = message(change(ROW_TYPE, ctx, after=ROW), ctx)
     assert got["sqlType"] == {
         "id": -5, "c_tinyint": -6, "c_bool": -6, "c_smallint": 5, "c_mediumint": 4, "c_int": 4,
-        "c_bigint_u": 3, "c_year": 12, "c_decimal": 3, "c_float": 6, "c_double": 8, "c_char": 1,
+        "c_bigint_u": -5, "c_year": 12, "c_decimal": 3, "c_float": 6, "c_double": 8, "c_char": 1,
         "c_varchar": 12, "c_text": 2005, "c_enum": 1, "c_set": 1, "c_binary": 2004, "c_varbinary": 2004,
         "c_blob": 2004, "c_bit": -7, "c_date": 91, "c_time": 92, "c_datetime": 93, "c_timestamp": 93,
         "c_json": 12, "c_geometry": 2004, "c_null": 12,
@@ -118,7 +118,7 @@ def test_sql_and_mysql_types() -> None:
 
 @pytest.mark.parametrize(
     ("data_type", "extra", "code"),
-    [("int", {"unsigned": True}, -5), ("tinyint", {"unsigned": True}, 5), ("smallint", {"unsigned": True}, 4),
+    [("int", {"unsigned": True}, 4), ("tinyint", {"unsigned": True}, -6), ("bigint", {"unsigned": True}, -5),
      ("varchar", {"charset": "binary"}, 2004), ("point", {}, 2004), ("vector", {}, 1111),
      ("longtext", {}, 2005), ("mediumblob", {}, 2004)],
 )  # fmt: skip
