@@ -1,12 +1,14 @@
 """
-Default serialization throughput on one core: messages per second for a 15-column table of mixed types.
+Serialization throughput on one core, every registered method: messages per second for a 15-column table of
+mixed types, beside Default.
 
-Usage: `.venv/bin/python bench/serialize.py [--rows 200000] [--record-type ROW] [--repeat 3]`
+Usage: `.venv/bin/python bench/serialize.py [--rows 100000] [--repeat 3] [--methods Default,Canal]`
 
-Rows carry the Python types pymysql returns. Three loops are timed: `value()` alone on prepared changes,
-`key()` + `value()`, and the full-sync loop's work per row (build the `RowChange`, then `key()` + `value()`).
-Each message is dropped after its length is taken, as a producer would hand it on, and the best of `--repeat`
-runs is printed, as CPU time of this process (steady on a shared machine) and as wall time.
+Rows carry the Python types pymysql returns. Per method three loops are timed on prepared changes: ROW
+`value()`, ROW `key()` + `value()` (the full-sync work per row after the reader), and UPDATE `value()` (two
+images). Each message is dropped after its length is taken, as a producer would hand it on. The best of
+`--repeat` runs is reported, in CPU time of this process (steady on a shared machine), with the ratio to
+Default. `--full-loop` also times building the `RowChange` per row, as the full-sync loop does.
 """
 
 from __future__ import annotations
@@ -15,14 +17,18 @@ import argparse
 import gc
 import random
 import time
-from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_obkafka.engine.change import RecordType, RowChange, TableContext, build_table_context
 from airflow_provider_obkafka.engine.serializers import serializer_for
+from airflow_provider_obkafka.exceptions import ConfigError
+from airflow_provider_obkafka.models.naming import Serialization
 from airflow_provider_obkafka.models.schema import Column, TableSchema
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 COLUMNS = [
     ("id", "bigint", "bigint(20)"), ("tenant_id", "int", "int(11)"), ("status", "tinyint", "tinyint(4)"),
@@ -58,18 +64,15 @@ def rows(count: int) -> list[tuple[Any, ...]]:
     ]  # fmt: skip
 
 
-def measure(label: str, count: int, work: Callable[[], None], repeat: int) -> float:
-    """Run `work()` `repeat` times; print and return the best CPU-time rate."""
-    cpu, wall = [], []
+def best_rate(count: int, work: Callable[[], None], repeat: int) -> float:
+    """Run `work()` `repeat` times; the best rate in messages per CPU second."""
+    cpu = []
     for _ in range(repeat):
         gc.collect()
-        cpu_start, wall_start = time.process_time(), time.perf_counter()
+        start = time.process_time()
         work()
-        cpu.append(time.process_time() - cpu_start)
-        wall.append(time.perf_counter() - wall_start)
-    rate = count / min(cpu)
-    print(f"{label:<32} {rate:>10,.0f} msg/s (CPU time)   {count / min(wall):>10,.0f} msg/s (wall)")
-    return rate
+        cpu.append(time.process_time() - start)
+    return count / min(cpu)
 
 
 def change_factory(kind: RecordType, ctx: TableContext) -> Callable[[tuple[Any, ...]], RowChange]:
@@ -82,45 +85,92 @@ def change_factory(kind: RecordType, ctx: TableContext) -> Callable[[tuple[Any, 
     def change(row: tuple[Any, ...]) -> RowChange:
         return RowChange(
             "bench", "orders", kind, names, row if before else None, row if after else None, key, commit,
-            f"id={row[0]}", None if commit is None else "1002_336195", None if commit is None else 0,
+            None if commit is None else "mysql-bin.000001:4", None if commit is None else "1002_336195",
+            None if commit is None else 1,
         )  # fmt: skip
 
     return change
 
 
-def main() -> None:
-    """Build the context and the changes, then time the serializer."""
-    parser = argparse.ArgumentParser(description="Default serialization throughput on one core")
-    parser.add_argument("--rows", type=int, default=200_000)
-    parser.add_argument("--record-type", default="ROW", choices=[t.value for t in RecordType])
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
-    ctx = build_table_context(table(), tenant="bench_tenant")
-    serializer = serializer_for("Default")
-    data, make = rows(args.rows), change_factory(RecordType(args.record_type), ctx)
-    changes = [make(row) for row in data]
+def loops(
+    serializer: Any, ctx: TableContext, data: list[tuple[Any, ...]], full_loop: bool
+) -> dict[str, Callable[[], None]]:
+    """The timed loops of one serializer."""
+    row, update = change_factory(RecordType.ROW, ctx), change_factory(RecordType.UPDATE, ctx)
+    rows, updates = [row(r) for r in data], [update(r) for r in data]
     value, key = serializer.value, serializer.key
 
-    def values_only() -> None:
-        for change in changes:
-            len(value(change, ctx))
+    def values(changes: list[RowChange]) -> Callable[[], None]:
+        def work() -> None:
+            for change in changes:
+                len(value(change, ctx))
+
+        return work
 
     def keys_and_values() -> None:
-        for change in changes:
+        for change in rows:
             key(change, ctx)
             len(value(change, ctx))
 
     def full_sync_loop() -> None:
-        for row in data:
-            change = make(row)
+        for r in data:
+            change = row(r)
             key(change, ctx)
             len(value(change, ctx))
 
-    print(f"Default {args.record_type}, {len(ctx.columns)} columns, {args.rows:,} rows, one core")
-    print(f"sample ({len(value(changes[1], ctx))} bytes): {value(changes[1], ctx).decode()}")
-    measure("value()", args.rows, values_only, args.repeat)
-    measure("key() + value()", args.rows, keys_and_values, args.repeat)
-    measure("RowChange + key() + value()", args.rows, full_sync_loop, args.repeat)
+    work = {
+        "ROW value()": values(rows),
+        "ROW key()+value()": keys_and_values,
+        "UPDATE value()": values(updates),
+    }
+    if full_loop:
+        work["RowChange+key()+value()"] = full_sync_loop
+    return work
+
+
+def methods(wanted: str | None) -> list[str]:
+    """The methods to time: every registered one (those `serializer_for` builds), or the ones asked for."""
+    names = [m.strip() for m in wanted.split(",")] if wanted else [str(m.value) for m in Serialization]
+    ready = []
+    for name in names:
+        try:
+            serializer_for(name)
+        except ConfigError as exc:
+            print(f"{name}: skipped ({exc})")
+            continue
+        ready.append(name)
+    return ready
+
+
+def main() -> None:
+    """Build the context and the changes, then time every method and print a table."""
+    parser = argparse.ArgumentParser(description="Serialization throughput on one core, every method")
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--methods", help="comma-separated method names (default: every registered one)")
+    parser.add_argument("--full-loop", action="store_true", help="also time RowChange + key() + value()")
+    args = parser.parse_args()
+    data = rows(args.rows)
+    names = methods(args.methods)
+    if "Default" not in names:
+        names.insert(0, "Default")
+    results: dict[str, dict[str, float]] = {}
+    for name in names:
+        ctx = build_table_context(table(), tenant="bench_tenant")  # a fresh per-table cache per method
+        serializer = serializer_for(name)
+        sample = serializer.value(change_factory(RecordType.ROW, ctx)(data[1]), ctx)
+        print(f"{name} sample ({len(sample)} bytes): {sample.decode()[:160]}...")
+        work = loops(serializer, ctx, data, args.full_loop)
+        results[name] = {label: best_rate(args.rows, job, args.repeat) for label, job in work.items()}
+    labels = list(results["Default"])
+    print(f"\n{len(COLUMNS)} columns, {args.rows:,} rows, best of {args.repeat}, messages/s (CPU time), "
+          "ratio to Default")  # fmt: skip
+    print(f"{'method':<24}" + "".join(f"{label:>28}" for label in labels))
+    for name, rates in results.items():
+        cells = [
+            f"{rates[label]:>16,.0f} ({rates[label] / results['Default'][label]:.2f}x)" for label in labels
+        ]
+        print(f"{name:<24}" + "".join(f"{cell:>28}" for cell in cells))
 
 
 if __name__ == "__main__":
