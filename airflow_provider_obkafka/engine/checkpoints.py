@@ -7,6 +7,9 @@ reader sees a checkpoint exactly when it sees the data. Keys are plain text path
 - `chunk/<sync_id>/<database>.<table>/<index>`: a finished full-sync chunk, its row count and checksum.
 - `full/last-snapshot`: the snapshot point of the latest full synchronization; incremental sync starts there.
 - `incremental/position`: where the incremental synchronization resumes (the next event to read).
+- `incremental/backfill/<interval start>`: one backfill run's progress over its data interval: the next
+  position to read, the interval's end position, and `done` once the whole interval is committed. It never
+  touches `incremental/position`.
 """
 
 from __future__ import annotations
@@ -36,6 +39,12 @@ def chunk_key(sync_id: str, database: str, table: str, index: int) -> str:
 
 
 INCREMENTAL_KEY = "incremental/position"
+
+
+def backfill_key(interval_start: str) -> str:
+    """Key of a backfill's progress record; `interval_start` is the data interval's start, ISO 8601 in UTC."""
+    return f"incremental/backfill/{interval_start}"
+
 LAST_FULL_SYNC_KEY = "full/last-snapshot"
 
 

@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_provider_obkafka.engine import checkpoints
-from airflow_provider_obkafka.engine.binlog_events import Commit, SchemaChange
-from airflow_provider_obkafka.engine.binlog_reader import BinlogReader
-from airflow_provider_obkafka.engine.change import DbType, RowChange, TableContext, build_table_context
-from airflow_provider_obkafka.engine.partitioning import partition_rule
-from airflow_provider_obkafka.engine.serializers import serializer_for
-from airflow_provider_obkafka.engine.sink import SINK_PRODUCER_CONFIG, TransactionalSink
-from airflow_provider_obkafka.exceptions import CapabilityError, CheckpointError, ConfigError
+from airflow_provider_obkafka.engine.binlog_seek import derived_server_id, position_for_timestamp
+from airflow_provider_obkafka.engine.retry import retry_call
+from airflow_provider_obkafka.exceptions import CheckpointError
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.models.position import BinlogPosition
+from airflow_provider_obkafka.operators._incremental import (
+    RangeJob, in_scope, parse_start_timestamp, produce_range, retrier,
+)  # fmt: skip
 from airflow_provider_obkafka.operators._project import checkpoint_state, fail_fast, load_project, project_arg
-from airflow_provider_obkafka.triggers.incremental_sync import IncrementalSyncTrigger
+from airflow_provider_obkafka.triggers.incremental_sync import SETTLE_S, IncrementalSyncTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -32,51 +34,99 @@ class IncrementalSyncOperator(BaseOperator):
     """
     Synchronizes the change log (INSERT, UPDATE, DELETE) into Kafka. It defers to `IncrementalSyncTrigger`,
     which waits in the triggerer (no worker slot) until committed changes are there; on a worker it then reads
-    the reported range, produces the changes and commits them with the new checkpoint in one Kafka
-    transaction, and defers again until the run's data interval end.
+    the reported range, produces the changes and commits them with the new checkpoint in Kafka transactions
+    (one per `batch_size` changes), and defers again until the run's data interval end.
 
-    Start: the project's checkpoint; else the binlog position recorded by the last full synchronization;
-    else the current position (an explicit past start timestamp is not supported yet: it fails clearly).
+    Where it starts, first match wins:
+
+    1. the project's checkpoint (`incremental/position`). A non-empty `start_timestamp` argument is then
+       ignored with a warning: a running synchronization never jumps (which would skip or repeat changes);
+       to start over, run a backfill for a past interval, or remove the checkpoint record;
+    2. the `start_timestamp` argument: the first transaction committed at or after it;
+    3. the binlog position recorded by the last full synchronization;
+    4. the project's `incremental.start_timestamp`;
+    5. the current end of the change log.
+
+    A start time the change log no longer reaches back to fails at once (no retry) and says so.
+
+    A DAG run of type backfill does not follow the log: it re-produces exactly the changes committed in its
+    data interval, `[first commit at or after the start, first commit at or after the end)`, in one Kafka
+    transaction per `batch_size` changes, under its own checkpoint `incremental/backfill/<interval start>`,
+    so a retry of that run resumes without duplicating, and the main checkpoint is untouched.
+
+    A restart of the source or the broker is waited out (backoff up to 30 s, with jitter, for at most
+    `retry_for_s`); a binlog position the server no longer has (purged, MySQL error 1236) fails at once.
 
     :param project: the synchronization project (a SyncProject or its JSON form)
-    :param batch_size: committed row changes that make the trigger fire
+    :param start_timestamp: ISO 8601 time with a zone to start from when there is no checkpoint (templated;
+        "" or None: the project's setting)
+    :param batch_size: committed row changes that make the trigger fire; changes per Kafka transaction
     :param max_wait_s: seconds after which the trigger fires with fewer changes
     :param poll_interval_s: seconds between two scans of the change log in the trigger
+    :param retry_for_s: how long a source or broker outage is waited out before the task fails
     """
 
-    template_fields: Sequence[str] = ()
+    template_fields: Sequence[str] = ("start_timestamp",)
     ui_color = "#f9e79f"
 
     def __init__(
         self,
         *,
         project: SyncProject | Mapping[str, Any],
+        start_timestamp: str | None = None,
         batch_size: int = 10_000,
         max_wait_s: float = 5.0,
         poll_interval_s: float = 1.0,
+        retry_for_s: float = 600.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.project = project_arg(project)
+        self.start_timestamp = start_timestamp
         self.batch_size = batch_size
         self.max_wait_s = max_wait_s
         self.poll_interval_s = poll_interval_s
+        self.retry_for_s = retry_for_s
 
-    def execute(self, context: Context) -> None:
-        """Find where to start, then wait for changes in the triggerer."""
+    def execute(self, context: Context) -> dict[str, Any] | None:
+        """Find where to start, then wait for changes in the triggerer (or produce a backfill interval)."""
         project = load_project(self.project)
-        kafka = KafkaHook(kafka_config_id=project.destination.conn_id)
-        state = checkpoint_state(project, kafka)
         with fail_fast():
-            start = _start_position(project, OceanBaseHook(ob_conn_id=project.source.conn_id), state)
+            requested = parse_start_timestamp(self.start_timestamp)
+        if _is_backfill(context):
+            return self._backfill(project, context)
+        state = checkpoint_state(project, KafkaHook(kafka_config_id=project.destination.conn_id))
+        with _fail_on_checkpoint():
+            start = retry_call(lambda: self._start_position(project, state, requested), retrier(project, self.retry_for_s),
+                               logger=self.log)  # fmt: skip
         self.log.info("incremental sync starts at %s:%s", start.file, start.position)
         self._defer(project, start, context)
+        return None
+
+    def _start_position(self, project: SyncProject, state: dict[str, Any], requested: datetime | None) -> BinlogPosition:
+        """See the class docstring: checkpoint, argument, full sync, project setting, now."""
+        source = OceanBaseHook(ob_conn_id=project.source.conn_id)
+        if checkpoints.INCREMENTAL_KEY in state:
+            if requested is not None:
+                self.log.warning("start_timestamp %s ignored: the project resumes from its checkpoint %s",
+                                 requested.isoformat(), state[checkpoints.INCREMENTAL_KEY])  # fmt: skip
+            return BinlogPosition(**state[checkpoints.INCREMENTAL_KEY])
+        full = state.get(checkpoints.LAST_FULL_SYNC_KEY)
+        when = requested
+        if when is None and full and full.get("binlog"):
+            return BinlogPosition(**full["binlog"])
+        when = when or project.incremental.start_timestamp
+        if when is None:
+            return source.binlog_position()
+        self.log.info("seeking the first transaction committed at or after %s", when.isoformat())
+        settings = source.binlog_connection_settings()
+        return position_for_timestamp(settings, derived_server_id(project.server_id, "seek"), when)
 
     def _defer(self, project: SyncProject, start: BinlogPosition, context: Context) -> None:
         end = context.get("data_interval_end")
         source = OceanBaseHook(ob_conn_id=project.source.conn_id)
         databases = sorted({entry.database for entry in project.objects})
-        tables = [str(ref) for ref in source.list_tables(databases) if _in_scope(project, ref.database, ref.table)]
+        tables = [str(ref) for ref in source.list_tables(databases) if in_scope(project, ref.database, ref.table)]
         trigger = IncrementalSyncTrigger(
             ob_conn_id=project.source.conn_id,
             server_id=project.server_id,
@@ -86,138 +136,85 @@ class IncrementalSyncOperator(BaseOperator):
             max_wait_s=self.max_wait_s,
             end_ts=end.isoformat() if end is not None else None,
             poll_interval_s=self.poll_interval_s,
+            retry_for_s=self.retry_for_s,
         )
         self.defer(trigger=trigger, method_name="execute_complete")
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
-        """Produce the reported range with its checkpoint in one transaction; defer again until the end."""
+        """Produce the reported range with its checkpoint; defer again until the end."""
         if event.get("status") != "ready":
-            raise AirflowException(f"incremental sync trigger failed at {event.get('position')}: {event.get('message')}")
+            message = f"incremental sync trigger failed at {event.get('position')}: {event.get('message')}"
+            raise (AirflowFailException if event.get("fatal") else AirflowException)(message)
         project = load_project(self.project)
-        kafka = KafkaHook(kafka_config_id=project.destination.conn_id)
-        producer = kafka.producer(
-            transactional_id=checkpoints.transactional_id(project.slug, "incremental"), **SINK_PRODUCER_CONFIG
-        )  # fences an earlier worker of this project before the checkpoint is read
-        committed = checkpoint_state(project, kafka).get(checkpoints.INCREMENTAL_KEY)
         start, end = BinlogPosition(**event["start"]), BinlogPosition(**event["end"])
-        if committed is not None and BinlogPosition(**committed).sort_key() > start.sort_key():
-            start = BinlogPosition(**committed)  # a repeated event: resume after what is already committed
-        produced = 0
-        if start.sort_key() < end.sort_key():
-            produced = _produce_range(project, producer, start, end, self.log)
-        elif committed is None:
-            _commit_checkpoint(project, producer, start)  # the first run: where the next one starts
+        job = RangeJob(
+            start, end, checkpoints.INCREMENTAL_KEY, ("incremental",),
+            value_of=lambda position, _done: position.model_dump(mode="json"),
+            resume_of=lambda record: BinlogPosition(**record),
+            server_id=project.server_id, batch_size=self.batch_size,
+        )  # fmt: skip
+        with _fail_on_checkpoint():
+            produced = produce_range(project, job, retrier(project, self.retry_for_s), self.log)
         if not event.get("reached_end"):
             self._defer(project, max(start, end, key=BinlogPosition.sort_key), context)
         return {"position": end.model_dump(mode="json"), "changes": produced}
 
-
-def _start_position(project: SyncProject, source: OceanBaseHook, state: dict[str, dict[str, Any]]) -> BinlogPosition:
-    """The checkpoint, else the last full sync's binlog position, else now."""
-    if checkpoints.INCREMENTAL_KEY in state:
-        return BinlogPosition(**state[checkpoints.INCREMENTAL_KEY])
-    full = state.get(checkpoints.LAST_FULL_SYNC_KEY)
-    if full and full.get("binlog"):
-        return BinlogPosition(**full["binlog"])
-    if project.incremental.start_timestamp is not None:
-        raise CapabilityError(
-            f"incremental.start_timestamp {project.incremental.start_timestamp.isoformat()}: starting from a past "
-            "time is not supported yet; remove it to start from now"
-        )
-    return source.binlog_position()
-
-
-def _produce_range(project: SyncProject, producer: Any, start: BinlogPosition, end: BinlogPosition, log: Any) -> int:
-    """Read [start, end) from the change log and produce it, with the checkpoint `end`, in one transaction."""
-    source = OceanBaseHook(ob_conn_id=project.source.conn_id, session_time_zone="+00:00")
-    router = _Router(project, source)
-    sink = TransactionalSink(producer, project.checkpoint_topic)
-    reader = BinlogReader(source.binlog_connection_settings(), project.server_id, start, router.in_scope,
-                          describe=source.describe_table, blocking=False)  # fmt: skip
-    sink.begin()
-    try:
-        produced = _copy(reader, router, sink, end, log)
-        sink.checkpoint(checkpoints.INCREMENTAL_KEY, end.model_dump(mode="json"))
-        sink.commit()
-    except BaseException:
-        sink.abort()
-        raise
-    finally:
-        reader.close()
-    log.info("%d changes committed up to %s:%s", produced, end.file, end.position)
-    return produced
-
-
-def _commit_checkpoint(project: SyncProject, producer: Any, position: BinlogPosition) -> None:
-    """Record the incremental checkpoint alone (no change in between)."""
-    sink = TransactionalSink(producer, project.checkpoint_topic)
-    sink.begin()
-    sink.checkpoint(checkpoints.INCREMENTAL_KEY, position.model_dump(mode="json"))
-    sink.commit()
-
-
-def _copy(reader: BinlogReader, router: _Router, sink: TransactionalSink, end: BinlogPosition, log: Any) -> int:
-    produced = 0
-    for item in reader.iter_changes():
-        if isinstance(item, RowChange):
-            produced += router.send(item, sink)
-        elif isinstance(item, SchemaChange):
-            log.warning("DDL on %s.%s at %s: %s", item.database, item.table, item.position, item.statement)
-            router.forget(item.database, item.table)
-        elif isinstance(item, Commit) and item.end.sort_key() >= end.sort_key():
-            if item.end.sort_key() != end.sort_key():
-                raise CheckpointError(f"the change log passed {end} without a commit there (reached {item.end})")
-            return produced
-    raise CheckpointError(f"the change log ended before the reported position {end.file}:{end.position}")
-
-
-def _in_scope(project: SyncProject, database: str, table: str) -> bool:
-    """The table belongs to the project (a table two patterns claim is left out, as schema sync reports it)."""
-    try:
-        return project.match(database, table) is not None
-    except ConfigError:
-        return False
-
-
-class _Router:
-    """Per table: topic, serialization context; per change: key, value, partition."""
-
-    def __init__(self, project: SyncProject, source: OceanBaseHook) -> None:
-        self.project = project
-        self.source = source
-        self.serializer = serializer_for(
-            project.options.serialization, intra_transaction_sequence=project.options.intra_transaction_sequence
-        )
-        self.rule = partition_rule(project.options.partitioning)
-        self.dml = {str(kind) for kind in project.incremental.dml}
-        self.db_type = DbType.OB_MYSQL if source.server_info().is_oceanbase else DbType.MYSQL
-        self.tables: dict[tuple[str, str], tuple[str, TableContext] | None] = {}
-
-    def in_scope(self, database: str, table: str) -> bool:
-        return _in_scope(self.project, database, table)
-
-    def forget(self, database: str, table: str) -> None:
-        self.tables.pop((database, table), None)
-
-    def _route(self, change: RowChange) -> tuple[str, TableContext]:
-        ref = (change.database, change.table)
-        found = self.tables.get(ref)
-        if found is None or found[1].image_columns != change.columns:
-            entry = self.project.match(*ref)
-            settings = entry.settings_for(change.table)
-            schema = self.source.describe_table(*ref)
-            ctx = build_table_context(
-                schema, columns=settings.columns, shard_columns=settings.shard_columns, image_columns=change.columns,
-                db_type=self.db_type, tenant=self.source.login.tenant,
-                business_system_id=self.project.options.business_system_id,
+    def _backfill(self, project: SyncProject, context: Context) -> dict[str, Any]:
+        """Re-produce exactly the changes of the run's data interval, under the interval's own checkpoint."""
+        begin, finish = context["data_interval_start"], context["data_interval_end"]
+        label = begin.astimezone(UTC).isoformat()
+        key = checkpoints.backfill_key(label)
+        record = checkpoint_state(project, KafkaHook(kafka_config_id=project.destination.conn_id)).get(key)
+        if record is not None and record.get("done"):
+            self.log.info("backfill of [%s, %s) already committed: nothing to do", begin, finish)
+            return {"interval": [begin.isoformat(), finish.isoformat()], "changes": 0, "already_done": True}
+        server_id = derived_server_id(project.server_id, f"backfill/{label}")
+        with _fail_on_checkpoint(f"backfill of [{begin.isoformat()}, {finish.isoformat()}): "):
+            start, end = self._interval_positions(project, begin, finish, record, server_id)
+            self.log.info("backfill of [%s, %s) reads %s:%s to %s:%s", begin, finish, start.file, start.position,
+                          end.file, end.position)  # fmt: skip
+            job = RangeJob(
+                start, end, key, ("backfill", label),
+                value_of=lambda position, done: {"position": position.model_dump(mode="json"),
+                                                 "end": end.model_dump(mode="json"), "done": done},
+                resume_of=lambda saved: BinlogPosition(**saved["position"]),
+                server_id=server_id, batch_size=self.batch_size,
             )  # fmt: skip
-            found = self.tables[ref] = (self.project.topic_for(*ref, entry), ctx)
-        return found
+            produced = produce_range(project, job, retrier(project, self.retry_for_s), self.log)
+        return {"interval": [begin.isoformat(), finish.isoformat()], "changes": produced, "already_done": False}
 
-    def send(self, change: RowChange, sink: TransactionalSink) -> int:
-        if change.record_type.value not in self.dml:
-            return 0
-        topic, ctx = self._route(change)
-        key = self.serializer.key(change, ctx)
-        sink.send(topic, self.serializer.value(change, ctx), key, self.rule.partition_for(key))
-        return 1
+    def _interval_positions(
+        self, project: SyncProject, begin: datetime, finish: datetime, record: dict[str, Any] | None, server_id: int
+    ) -> tuple[BinlogPosition, BinlogPosition]:
+        """The interval's start and end positions: from an earlier try's record, else sought in the log."""
+        if record is not None:
+            return BinlogPosition(**record["position"]), BinlogPosition(**record["end"])
+        _wait_settled(finish, self.log)
+        settings = OceanBaseHook(ob_conn_id=project.source.conn_id).binlog_connection_settings()
+        retry = retrier(project, self.retry_for_s)
+        start = retry_call(lambda: position_for_timestamp(settings, server_id, begin), retry, logger=self.log)
+        end = retry_call(lambda: position_for_timestamp(settings, server_id, finish), retry, logger=self.log)
+        return start, end
+
+
+def _is_backfill(context: Context) -> bool:
+    run_type = getattr(context.get("dag_run"), "run_type", None)
+    return str(getattr(run_type, "value", run_type)) == "backfill"
+
+
+def _wait_settled(finish: datetime, log: Any) -> None:
+    """Header times are whole seconds: the end must be SETTLE_S in the past before the log can prove it."""
+    late = finish.timestamp() + SETTLE_S - time.time()
+    if late > 0:
+        log.info("the interval ends %.1f s from now: waiting for it", late)
+        time.sleep(late)
+
+
+@contextlib.contextmanager
+def _fail_on_checkpoint(prefix: str = "") -> Iterator[None]:
+    """CheckpointError (a time or position the log no longer holds) fails the task without retries, too."""
+    try:
+        with fail_fast():
+            yield
+    except CheckpointError as exc:
+        raise AirflowFailException(f"{prefix}{exc}") from exc

@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from airflow_provider_obkafka.engine.binlog_events import Commit
 from airflow_provider_obkafka.engine.change import RowChange
 from airflow_provider_obkafka.engine.binlog_reader import BinlogReader
+from airflow_provider_obkafka.engine.retry import Backoff, Retrier
+from airflow_provider_obkafka.exceptions import ObKafkaError
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.models.position import BinlogPosition
 
@@ -41,6 +43,7 @@ class IncrementalSyncArgs(BaseModel):
     max_wait_s: float = Field(default=5.0, ge=0)
     end_ts: str | None = None
     poll_interval_s: float = Field(default=1.0, gt=0)
+    retry_for_s: float = Field(default=600.0, ge=0)
 
     @field_validator("tables")
     @classmethod
@@ -92,7 +95,12 @@ class IncrementalSyncTrigger(BaseTrigger):
 
     The event carries positions only, never rows: `{"status": "ready", "start", "end", "changes",
     "reached_end"}` where `start` is the given checkpoint and `end` the position after the last commit
-    counted (the next checkpoint), or `{"status": "error", "message", "position"}`.
+    counted (the next checkpoint), or `{"status": "error", "message", "position", "fatal"}` where `fatal`
+    says a retry cannot help (e.g. the position's binlog file was purged).
+
+    A source that restarts or cannot be reached is waited out: the scan is repeated from the last commit
+    counted, after 1, 2, 4 ... up to 30 s (with jitter), for at most `retry_for_s`; every blocking call runs
+    in a thread, so the event loop never waits.
 
     :param ob_conn_id: the OceanBase (or MySQL-compatible) connection whose Binlog Service is read
     :param server_id: the stable replica id the reader registers with (from the project, never random)
@@ -104,6 +112,7 @@ class IncrementalSyncTrigger(BaseTrigger):
     :param end_ts: ISO datetime with a zone, the end of the data interval: fire at the first commit at or
         after it (`reached_end`); None runs continuously
     :param poll_interval_s: seconds between two scans of the log
+    :param retry_for_s: how long an unreachable source is waited out before the trigger reports an error
     """
 
     def __init__(
@@ -117,18 +126,21 @@ class IncrementalSyncTrigger(BaseTrigger):
         max_wait_s: float = 5.0,
         end_ts: str | None = None,
         poll_interval_s: float = 1.0,
+        retry_for_s: float = 600.0,
     ) -> None:
         super().__init__()
         try:
             self._args = IncrementalSyncArgs(
                 ob_conn_id=ob_conn_id, server_id=server_id, position=position, tables=tables,
                 batch_size=batch_size, max_wait_s=max_wait_s, end_ts=end_ts, poll_interval_s=poll_interval_s,
+                retry_for_s=retry_for_s,
             )  # fmt: skip
         except ValidationError as exc:
             details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise ValueError(f"{type(self).__name__}: invalid arguments: {details}") from None
         self._reader: BinlogReader | None = None
         self._settings: tuple[dict[str, Any], bool] | None = None
+        self._endpoint = f"change log of connection {ob_conn_id!r}"
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return f"{type(self).__module__}.{type(self).__qualname__}", self._args.model_dump(mode="json")
@@ -144,7 +156,8 @@ class IncrementalSyncTrigger(BaseTrigger):
             self.log.exception("incremental sync trigger failed from %s:%s", args.position.file,
                                args.position.position)  # fmt: skip
             event = {"status": "error", "message": f"{type(exc).__name__}: {exc}",
-                     "position": args.position.model_dump(mode="json")}  # fmt: skip
+                     "position": args.position.model_dump(mode="json"),
+                     "fatal": isinstance(exc, ObKafkaError)}  # fmt: skip
         yield TriggerEvent(event)
 
     async def _wait_for_work(self) -> dict[str, Any]:
@@ -152,8 +165,17 @@ class IncrementalSyncTrigger(BaseTrigger):
         loop = asyncio.get_running_loop()
         started = loop.time()
         scan_from, last_end, changes = args.position, None, 0
+        retry = Retrier(Backoff(give_up_s=args.retry_for_s), {})
         while True:
-            scan = await asyncio.to_thread(self._scan, scan_from, args.batch_size - changes)
+            try:
+                scan = await asyncio.to_thread(self._scan, scan_from, args.batch_size - changes)
+            except Exception as exc:
+                retry.endpoints["source"] = self._endpoint
+                delay, message = retry.wait_for(exc, scan_from)  # raises what is not worth waiting for
+                self.log.warning("%s", message)
+                await asyncio.sleep(delay)
+                continue
+            retry.reset()
             changes += scan.changes
             last_end = scan.last_end or last_end
             scan_from = last_end or scan_from
@@ -179,6 +201,8 @@ class IncrementalSyncTrigger(BaseTrigger):
         """Binlog connection settings and whether commit times come from OceanBase GTIDs (blocking)."""
         if self._settings is None:
             hook = OceanBaseHook(ob_conn_id=self._args.ob_conn_id)
+            host, port = hook.binlog_endpoint()
+            self._endpoint = f"change log at {host}:{port}"
             self._settings = (hook.binlog_connection_settings(), hook.server_info().is_oceanbase)
         return self._settings
 

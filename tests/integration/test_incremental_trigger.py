@@ -160,10 +160,12 @@ def test_unreachable_source_yields_error(mariadb_env, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_NOWHERE", "oceanbase://root@127.0.0.1:1")
     position = {"file": "mysql-bin.000001", "position": 4, "gtid_set": None, "gtid_flavor": None}
     trigger = IncrementalSyncTrigger(ob_conn_id="nowhere", server_id=SERVER_ID, position=position,
-                                     tables=["x.y"], poll_interval_s=0.1)  # fmt: skip
+                                     tables=["x.y"], poll_interval_s=0.1, retry_for_s=2)  # fmt: skip
 
+    began = time.monotonic()
     event = _first_event(trigger, timeout=20)
 
     assert event["status"] == "error"
     assert event["position"] == position
-    assert event["message"]
+    assert "2003" in event["message"] and event["fatal"] is False, "a retry of the task may find it up again"
+    assert 2 <= time.monotonic() - began < 15, "waited out for retry_for_s, then given up"

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import time
 
+import pymysql
 import pytest
 from airflow.sdk.module_loading import import_string
 
 from airflow_provider_obkafka.engine.binlog_events import Commit
 from airflow_provider_obkafka.engine.change import RecordType, RowChange
+from airflow_provider_obkafka.engine.retry import Backoff
 from airflow_provider_obkafka.models.position import BinlogPosition
 from airflow_provider_obkafka.triggers import incremental_sync
 from airflow_provider_obkafka.triggers.incremental_sync import IncrementalSyncTrigger
@@ -28,6 +31,7 @@ def _kwargs(**overrides):
         "max_wait_s": 2.5,
         "end_ts": "2026-01-01T00:00:00+00:00",
         "poll_interval_s": 0.5,
+        "retry_for_s": 30.0,
     }
     kwargs.update(overrides)
     return kwargs
@@ -53,7 +57,7 @@ def test_serialize_round_trip(kwargs):
 def test_defaults_are_serialized():
     kwargs = {k: v for k, v in _kwargs().items() if k in {"ob_conn_id", "server_id", "position", "tables"}}
     _, dumped = IncrementalSyncTrigger(**kwargs).serialize()
-    defaults = {"batch_size": 10_000, "max_wait_s": 5.0, "end_ts": None, "poll_interval_s": 1.0}
+    defaults = {"batch_size": 10_000, "max_wait_s": 5.0, "end_ts": None, "poll_interval_s": 1.0, "retry_for_s": 600.0}
     assert dumped == {**kwargs, **defaults}
 
 
@@ -66,6 +70,7 @@ def test_defaults_are_serialized():
         pytest.param({"batch_size": 0}, "batch_size", id="zero-batch-size"),
         pytest.param({"max_wait_s": -1}, "max_wait_s", id="negative-max-wait"),
         pytest.param({"poll_interval_s": 0}, "poll_interval_s", id="zero-poll-interval"),
+        pytest.param({"retry_for_s": -1}, "retry_for_s", id="negative-retry-window"),
         pytest.param({"server_id": 0}, "server_id", id="zero-server-id"),
         pytest.param({"tables": ["orders"]}, "tables", id="table-without-database"),
         pytest.param({"tables": []}, "tables", id="no-tables"),
@@ -173,4 +178,47 @@ def test_reader_failure_yields_error_with_the_checkpoint(monkeypatch):
 
     event = _fire(monkeypatch, FakeLog([]), reader=broken)
     assert event == {"status": "error", "message": "OSError: binlog endpoint gone",
-                     "position": _pos(100).model_dump(mode="json")}
+                     "position": _pos(100).model_dump(mode="json"), "fatal": False}
+
+
+def test_unreachable_source_is_waited_out_then_gives_up(monkeypatch, capfd):
+    monkeypatch.setattr(incremental_sync, "Backoff", lambda give_up_s: Backoff(base_s=0.01, give_up_s=0.3))
+    attempts = []
+
+    def refused(*args, **kwargs):
+        attempts.append(time.monotonic())
+        raise pymysql.err.OperationalError(2003, "Can't connect to MySQL server on '127.0.0.1'")
+
+    event = _fire(monkeypatch, FakeLog([]), reader=refused)
+    logged = "".join(capfd.readouterr())
+    assert event["status"] == "error" and event["fatal"] is False and "2003" in event["message"]
+    assert len(attempts) >= 3, "an unreachable source is tried again, not given up at once"
+    assert "unreachable (OperationalError: (2003" in logged and "(attempt 2)" in logged
+
+
+def test_source_back_after_a_restart_resumes(monkeypatch):
+    monkeypatch.setattr(incremental_sync, "Backoff", lambda give_up_s: Backoff(base_s=0.01, give_up_s=give_up_s))
+    log = FakeLog([(3, 10)])
+    calls = []
+
+    def flaky(settings, server_id, start, tables, **kwargs):
+        calls.append(start)
+        if len(calls) <= 2:
+            raise pymysql.err.OperationalError(2013, "Lost connection to server during query")
+        return FakeReader(log, start)
+
+    event = _fire(monkeypatch, log, reader=flaky, batch_size=3, max_wait_s=60, end_ts=None)
+    assert (event["status"], event["changes"], event["end"]["position"]) == ("ready", 3, 200)
+    assert len(calls) == 3
+
+
+def test_purged_position_is_a_fatal_error_at_once(monkeypatch):
+    calls = []
+
+    def purged(*args, **kwargs):
+        calls.append(1)
+        raise pymysql.err.OperationalError(1236, "Could not find first log file name in binary log index file")
+
+    event = _fire(monkeypatch, FakeLog([]), reader=purged)
+    assert event["status"] == "error" and event["fatal"] is True and len(calls) == 1
+    assert "no longer holds mysql-bin.000003:100" in event["message"] and "full synchronization" in event["message"]

@@ -1,0 +1,204 @@
+"""
+The worker side of incremental synchronization: route changes to topics, and produce a change-log range
+in Kafka transactions (one per batch, each with its checkpoint), waiting out source and broker outages.
+Used by `IncrementalSyncOperator` for the ranges its trigger reports and for backfill intervals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_obkafka.engine import checkpoints
+from airflow_provider_obkafka.engine.binlog_reader import BinlogReader
+from airflow_provider_obkafka.engine.change import DbType, RowChange, TableContext, build_table_context
+from airflow_provider_obkafka.engine.change_range import copy_range
+from airflow_provider_obkafka.engine.partitioning import partition_rule
+from airflow_provider_obkafka.engine.retry import Backoff, Retrier, retry_call
+from airflow_provider_obkafka.engine.serializers import serializer_for
+from airflow_provider_obkafka.engine.sink import SINK_PRODUCER_CONFIG, TransactionalSink
+from airflow_provider_obkafka.exceptions import ConfigError
+from airflow_provider_obkafka.hooks.kafka import KafkaHook
+from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
+from airflow_provider_obkafka.models.position import BinlogPosition
+from airflow_provider_obkafka.operators._project import checkpoint_state
+
+if TYPE_CHECKING:
+    from airflow_provider_obkafka.engine.binlog_events import SchemaChange
+    from airflow_provider_obkafka.models.project import SyncProject
+
+START_FORMAT = "ISO 8601 with a time zone, e.g. 2024-05-01T08:00:00+08:00 or 2024-05-01T00:00:00Z"
+SKEW = timedelta(minutes=1)
+
+
+def parse_start_timestamp(value: str | datetime | None, now: datetime | None = None) -> datetime | None:
+    """The operator's `start_timestamp` argument: None for "", "None" (an empty template) or None."""
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        text = (value or "").strip()
+        if text in ("", "None"):
+            return None
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise ConfigError(f"start_timestamp {value!r} is not a valid time: use {START_FORMAT}") from None
+    if moment.utcoffset() is None:
+        raise ConfigError(f"start_timestamp {value!r} has no time zone: use {START_FORMAT}")
+    now = now or datetime.now(UTC)
+    if moment > now + SKEW:
+        raise ConfigError(f"start_timestamp {value!r} is in the future (now is {now.isoformat()}): use a past time")
+    return moment.astimezone(UTC)
+
+
+def endpoints(project: SyncProject) -> dict[str, str]:
+    """What a retry waits for, by kind, for the log line."""
+    host, port = OceanBaseHook(ob_conn_id=project.source.conn_id).binlog_endpoint()
+    bootstrap = KafkaHook(kafka_config_id=project.destination.conn_id).client_config().get("bootstrap.servers")
+    return {"source": f"change log at {host}:{port}", "kafka": f"Kafka at {bootstrap}"}
+
+
+def retrier(project: SyncProject, give_up_s: float) -> Retrier:
+    """The retry state for one unit of work of this project."""
+    return Retrier(Backoff(give_up_s=give_up_s), endpoints(project))
+
+
+@dataclass
+class RangeJob:
+    """
+    One range to produce: `[start, end)` under the checkpoint `key`.
+
+    :param key: the checkpoint key that records progress (and fences nothing else)
+    :param txn_parts: what names the transactional.id (one per unit of work: a retry fences the last try)
+    :param value_of: the checkpoint value for a position (`done` at the end of the range)
+    :param resume_of: the position a committed checkpoint value says to resume from
+    :param server_id: the replica id the reader registers with
+    :param batch_size: changes per Kafka transaction (None: the whole range in one)
+    """
+
+    start: BinlogPosition
+    end: BinlogPosition
+    key: str
+    txn_parts: tuple[str, ...]
+    value_of: Callable[[BinlogPosition, bool], dict[str, Any]]
+    resume_of: Callable[[dict[str, Any]], BinlogPosition]
+    server_id: int
+    batch_size: int | None = None
+
+
+def produce_range(project: SyncProject, job: RangeJob, retry: Retrier, log: Any) -> int:
+    """Produce `job`, retrying outages from the last committed batch; the changes committed."""
+    committed = [0]
+    at: list[BinlogPosition | None] = [job.start]
+    retry_call(lambda: _attempt(project, job, committed, at, log), retry, position=lambda: at[0], logger=log)
+    return committed[0]
+
+
+def _attempt(project: SyncProject, job: RangeJob, committed: list[int], at: list[Any], log: Any) -> None:
+    kafka = KafkaHook(kafka_config_id=project.destination.conn_id)
+    producer = kafka.producer(checkpoints.transactional_id(project.slug, *job.txn_parts), **SINK_PRODUCER_CONFIG)
+    # the producer fenced any earlier try of this unit before the checkpoint is read
+    record = checkpoint_state(project, kafka).get(job.key)
+    start = job.start
+    if record is not None and job.resume_of(record).sort_key() > start.sort_key():
+        start = job.resume_of(record)  # resume after what is already committed
+    at[0] = start
+    sink = TransactionalSink(producer, project.checkpoint_topic)
+    if start.sort_key() >= job.end.sort_key():
+        if record is None:  # nothing to read: record where the next range starts
+            sink.begin()
+            sink.checkpoint(job.key, job.value_of(start, True))
+            sink.commit()
+        return
+    source = OceanBaseHook(ob_conn_id=project.source.conn_id, session_time_zone="+00:00")
+    router = Router(project, source)
+    reader = BinlogReader(source.binlog_connection_settings(), job.server_id, start, router.in_scope,
+                          describe=source.describe_table, blocking=False,
+                          oceanbase_commit_ts=router.db_type is DbType.OB_MYSQL)  # fmt: skip
+    pending = [0]
+
+    def send(change: RowChange) -> int:
+        sent = router.send(change, sink)
+        pending[0] += sent
+        return sent
+
+    def commit(position: BinlogPosition, done: bool) -> None:
+        sink.checkpoint(job.key, job.value_of(position, done))
+        sink.commit()
+        committed[0] += pending[0]
+        pending[0] = 0
+        at[0] = position
+        log.info("%d changes committed up to %s:%s", committed[0], position.file, position.position)
+
+    def on_ddl(item: SchemaChange) -> None:
+        log.warning("DDL on %s.%s at %s: %s", item.database, item.table, item.position, item.statement)
+        router.forget(item.database, item.table)
+
+    def batch(position: BinlogPosition) -> None:
+        commit(position, False)
+        sink.begin()
+
+    sink.begin()
+    try:
+        copy_range(reader.iter_changes(), job.end, send=send, on_batch=batch, on_schema_change=on_ddl,
+                   batch_size=job.batch_size, position=lambda: reader.position)  # fmt: skip
+        commit(job.end, True)
+    except BaseException:
+        sink.abort()
+        raise
+    finally:
+        reader.close()
+
+
+def in_scope(project: SyncProject, database: str, table: str) -> bool:
+    """The table belongs to the project (a table two patterns claim is left out, as schema sync reports it)."""
+    try:
+        return project.match(database, table) is not None
+    except ConfigError:
+        return False
+
+
+class Router:
+    """Per table: topic, serialization context; per change: key, value, partition."""
+
+    def __init__(self, project: SyncProject, source: OceanBaseHook) -> None:
+        self.project = project
+        self.source = source
+        self.serializer = serializer_for(
+            project.options.serialization, intra_transaction_sequence=project.options.intra_transaction_sequence
+        )
+        self.rule = partition_rule(project.options.partitioning)
+        self.dml = {str(kind) for kind in project.incremental.dml}
+        self.db_type = DbType.OB_MYSQL if source.server_info().is_oceanbase else DbType.MYSQL
+        self.tables: dict[tuple[str, str], tuple[str, TableContext] | None] = {}
+
+    def in_scope(self, database: str, table: str) -> bool:
+        return in_scope(self.project, database, table)
+
+    def forget(self, database: str, table: str) -> None:
+        self.tables.pop((database, table), None)
+
+    def _route(self, change: RowChange) -> tuple[str, TableContext]:
+        ref = (change.database, change.table)
+        found = self.tables.get(ref)
+        if found is None or found[1].image_columns != change.columns:
+            entry = self.project.match(*ref)
+            settings = entry.settings_for(change.table)
+            schema = self.source.describe_table(*ref)
+            ctx = build_table_context(
+                schema, columns=settings.columns, shard_columns=settings.shard_columns, image_columns=change.columns,
+                db_type=self.db_type, tenant=self.source.login.tenant,
+                business_system_id=self.project.options.business_system_id,
+            )  # fmt: skip
+            found = self.tables[ref] = (self.project.topic_for(*ref, entry), ctx)
+        return found
+
+    def send(self, change: RowChange, sink: TransactionalSink) -> int:
+        if change.record_type.value not in self.dml:
+            return 0
+        topic, ctx = self._route(change)
+        key = self.serializer.key(change, ctx)
+        sink.send(topic, self.serializer.value(change, ctx), key, self.rule.partition_for(key))
+        return 1

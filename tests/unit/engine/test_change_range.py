@@ -1,0 +1,76 @@
+"""copy_range: exactly the transactions that start before the end, in batches, over plain item lists."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_obkafka.engine.binlog_events import Commit, SchemaChange
+from airflow_provider_obkafka.engine.change import RecordType, RowChange
+from airflow_provider_obkafka.engine.change_range import copy_range, transaction_start
+from airflow_provider_obkafka.exceptions import CheckpointError
+from airflow_provider_obkafka.models.position import BinlogPosition
+
+
+def _pos(offset: int, file: str = "binlog.000002") -> BinlogPosition:
+    return BinlogPosition(file=file, position=offset)
+
+
+def _txn(start: BinlogPosition, end: BinlogPosition, rows: int) -> list:
+    row = RowChange("shop", "orders", RecordType.INSERT, ("id",), None, (1,),
+                    checkpoint=f"{start.file}:{start.position}")  # fmt: skip
+    return [row] * rows + [Commit(f"t{start.position}", 1, 0, start, end, rows)]
+
+
+LOG = _txn(_pos(100), _pos(200), 3) + _txn(_pos(200), _pos(300), 2) + _txn(_pos(300), _pos(400), 4)
+
+
+def _copy(items, end, **kwargs):
+    sent: list[RowChange] = []
+    batches: list[int] = []
+    count = copy_range(items, end, send=lambda c: sent.append(c) or 1,
+                       on_batch=lambda p: batches.append(p.position), **kwargs)  # fmt: skip
+    return count, len(sent), batches
+
+
+def test_transaction_start_reads_the_checkpoint():
+    change = RowChange("d", "t", RecordType.DELETE, ("id",), (1,), None, checkpoint="mysql-bin.000012:4567")
+    assert transaction_start(change) == BinlogPosition(file="mysql-bin.000012", position=4567)
+
+
+def test_stops_at_the_commit_that_ends_at_end():
+    assert _copy(iter(LOG), _pos(300)) == (5, 5, [])
+
+
+def test_batches_close_at_commits_once_the_size_is_reached_but_never_at_end():
+    assert _copy(iter(LOG), _pos(400), batch_size=2) == (9, 9, [200, 300])
+
+
+def test_a_transaction_starting_at_end_is_not_sent_even_without_its_commit():
+    open_txn = LOG[:5] + [RowChange("shop", "orders", RecordType.INSERT, ("id",), None, (9,), checkpoint="binlog.000002:200")]
+    assert _copy(iter(open_txn), _pos(200)) == (3, 3, [])
+
+
+def test_end_at_a_file_start_stops_before_the_first_transaction_there():
+    items = _txn(_pos(100), _pos(200), 1) + _txn(_pos(4, "binlog.000003"), _pos(90, "binlog.000003"), 1)
+    assert _copy(iter(items), _pos(4, "binlog.000003")) == (1, 1, [])
+
+
+def test_schema_change_at_end_is_applied_and_stops():
+    ddl = SchemaChange("shop", "orders", "ALTER", "ALTER TABLE orders ADD c INT", _pos(250))
+    seen: list[SchemaChange] = []
+    items = LOG[:4] + [ddl] + _txn(_pos(250), _pos(300), 2)
+    count = copy_range(iter(items), _pos(250), send=lambda c: 1, on_batch=lambda p: None,
+                       on_schema_change=seen.append)  # fmt: skip
+    assert (count, seen) == (3, [ddl])
+
+
+def test_end_inside_a_transaction_is_an_error():
+    with pytest.raises(CheckpointError, match="inside the transaction"):
+        _copy(iter(LOG), _pos(250))
+
+
+def test_log_ending_before_end_is_an_error_unless_the_reader_reached_it():
+    with pytest.raises(CheckpointError, match="ended before the reported position binlog.000002:500"):
+        _copy(iter(LOG), _pos(500))
+    # a statement of another table moved the reader to 500 without an item: the range is complete
+    assert _copy(iter(LOG), _pos(500), position=lambda: _pos(500))[0] == 9
