@@ -220,3 +220,42 @@ def test_airflow_dagbag_loads_the_dag_file(tmp_path: Path, projects: Path, monke
     )
     assert bag.dags["obkafka__broken_project"].tags >= {"obkafka:invalid"}
     assert bag.dags["obkafka__orders_sync"].get_task("full_sync").is_mapped
+
+
+def _incremental_only(schedule: str | None) -> dict:
+    return {
+        "name": "inc_only",
+        "sync_types": ["incremental"],
+        "incremental": {"schedule": schedule},
+        "objects": [{"database": "d", "tables": ["t"], "topic": {"mode": "existing", "name": "d.t1"}}],
+    }
+
+
+@pytest.mark.parametrize(("schedule", "continuous"), [(None, True), ("@hourly", False)])
+def test_incremental_task_sees_the_interval_end_only_on_a_schedule(schedule, continuous):
+    """Through the task runner's own execution path: pre_execute hooks, then execute, with one context."""
+    import logging
+    from types import SimpleNamespace
+
+    from airflow.sdk.execution_time.task_runner import _execute_task
+
+    task = build_dag(parse_project(_incremental_only(schedule))).get_task("incremental_sync")
+    task.execute = lambda context: context.get("data_interval_end")
+    ti = SimpleNamespace(task=task, _ti_context_from_server=None)
+    end = _execute_task({"data_interval_end": NOW, "params": {}}, ti, logging.getLogger(__name__))
+    assert end == (None if continuous else NOW)
+
+
+def test_each_full_sync_chunk_reports_its_topic_through_the_alias():
+    from types import SimpleNamespace
+
+    from airflow.sdk.execution_time.context import OutletEventAccessors
+
+    from airflow_provider_obkafka.dag_factory.build import report_chunk_topic
+
+    events = OutletEventAccessors()
+    context = {"outlet_events": events, "task": SimpleNamespace(work={"topic": "shop.orders"})}
+    report_chunk_topic("kafka_main", "obkafka__p/full_sync", context, {"rows": 42, "checksum": 1})
+    (event,) = events[AssetAlias("obkafka__p/full_sync")].asset_alias_events
+    assert event.dest_asset_key.uri == "kafka://kafka_main/shop.orders"
+    assert event.extra == {"rows": 42}
