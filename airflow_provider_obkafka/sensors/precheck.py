@@ -88,7 +88,7 @@ class PrecheckSensor(BaseSensorOperator):
             self.log.warning("%s\nevery failure can clear on its own: checking again later", table)
             return False
         self.log.error("%s", table)
-        raise AirflowFailException(f"{report.summary()}\n{table}")
+        raise AirflowFailException(table)
 
 
 def run_precheck(data: Mapping[str, Any], *, kafka_timeout: float = 10.0) -> Report:
@@ -208,11 +208,13 @@ def _start_checks(project: SyncProject, hook: OceanBaseHook, start: datetime.dat
             )
         ]
     settings = hook.binlog_connection_settings()
+    # Its own replica id: a second replica registering the project's id would disconnect the running reader.
+    server_id = binlog_seek.derived_server_id(project.server_id, "precheck")
     try:
-        earliest = binlog_seek.earliest_event_time(settings, project.server_id)
+        earliest = binlog_seek.earliest_event_time(settings, server_id)
         position = None
         if earliest is not None and start >= _aware(earliest):
-            found = binlog_seek.position_for_timestamp(settings, project.server_id, start)
+            found = binlog_seek.position_for_timestamp(settings, server_id, start)
             position = f"{found.file}:{found.position}" if found is not None else None
     except Exception as exc:
         return [_error(Check.START_TIMESTAMP, "the change log", exc, "check the Binlog Service")]
