@@ -42,6 +42,9 @@ from airflow_provider_obkafka.engine.binlog_events import (
     ChangeGrouper, LogBegin, LogCommit, LogEvent, LogQuery, LogRows, SchemaChange, Scope, StreamItem,
     Transaction, group_transactions, ob_commit_ts_us,
 )  # fmt: skip
+from airflow_provider_obkafka.engine.binlog_rows import (
+    ENUM, SET, STRING, VARCHAR, ColumnSpec, RowsDecoder, compile_decoder,
+)  # fmt: skip
 from airflow_provider_obkafka.engine.change import Image, RecordType
 from airflow_provider_obkafka.exceptions import SchemaError, UnsupportedEventError
 from airflow_provider_obkafka.models.position import BinlogPosition
@@ -134,8 +137,60 @@ class _TableMapper:
         return image
 
 
+def _spec(column: Any) -> ColumnSpec:
+    """A library TABLE_MAP column (after `_TableMapper.prepare`) as the fast decoder's `ColumnSpec`."""
+    kind = column.type
+    length = column.max_length if kind in (VARCHAR, STRING) else getattr(column, "length_size", 0)
+    values = column.enum_values if kind == ENUM else column.set_values if kind == SET else None
+    return ColumnSpec(
+        kind, bool(column.unsigned), getattr(column, "size", 0) if kind in (ENUM, SET) else length or 0,
+        getattr(column, "precision", 0), getattr(column, "decimals", 0), getattr(column, "fsp", 0) or 0,
+        column.character_set_name, None if values is None else tuple(values),
+    )  # fmt: skip
+
+
+class _FastRows:
+    """Compiled row decoders (`engine/binlog_rows.py`), one per table layout, and when they apply."""
+
+    def __init__(self) -> None:
+        self.decoders: dict[tuple[Any, ...], RowsDecoder | None] = {}
+
+    def decoder(self, event: Any) -> RowsDecoder | None:
+        """The decoder of the event's table layout (memoized on the TABLE_MAP's table object), or None."""
+        table = event.table_map[event.table_id]
+        found = table.__dict__.get("_obkafka_decoder", self)
+        if found is self:
+            specs = tuple(_spec(column) for column in event.columns)
+            key = (specs, event._ignore_decode_errors)
+            if key not in self.decoders:
+                self.decoders[key] = compile_decoder(specs, ignore_decode_errors=event._ignore_decode_errors)
+            found = table._obkafka_decoder = self.decoders[key]
+        return found
+
+    def images(self, event: Any, record_type: RecordType) -> list[tuple[Image | None, Image | None]] | None:
+        """(before, after) images of every row, or None when the library must decode this event."""
+        decoder = self.decoder(event)
+        wrapper = event.packet
+        raw = wrapper.packet
+        count = len(event.columns)
+        full = b"\xff" * (count // 8) + (bytes([(1 << count % 8) - 1]) if count % 8 else b"")
+        if (
+            decoder is None or not event.complete or event.number_of_columns != count
+            or event.columns_present_bitmap != full
+            or getattr(event, "columns_present_bitmap2", full) != full
+            or wrapper._BinLogPacketWrapper__data_buffer or raw._position != 20 + wrapper.read_bytes
+        ):  # fmt: skip
+            return None
+        rows = decoder(raw._data, raw._position, 20 + event.event_size, record_type is RecordType.UPDATE)
+        if record_type is RecordType.INSERT:
+            return [(None, after) for after in rows]
+        if record_type is RecordType.DELETE:
+            return [(before, None) for before in rows]
+        return rows
+
+
 def _images(event: Any, record_type: RecordType) -> Iterator[tuple[Image | None, Image | None]]:
-    """(before, after) images of a rows event, decoded here (the library decodes on `.rows`)."""
+    """(before, after) images of a rows event, decoded by the library (`.rows`): what `_FastRows` skips."""
     columns = event.columns
     for row in event.rows:
         if record_type is RecordType.INSERT:
@@ -181,6 +236,7 @@ class BinlogReader:
         self.start = start
         self.heartbeats = 0
         self._mapper = _TableMapper(describe)
+        self._fast = _FastRows()
         self._grouper = ChangeGrouper(self.scope, start, oceanbase_commit_ts=oceanbase_commit_ts)
         names = self.scope.tables
         self._stream = BinLogStreamReader(
@@ -268,6 +324,7 @@ class BinlogReader:
             )
         columns, key = self._mapper.prepare(event)
         record_type = _ROWS[type(event)]
-        return LogRows(
-            event.schema, event.table, record_type, columns, key, _images(event, record_type), event.timestamp
-        )
+        images = self._fast.images(event, record_type)
+        if images is None:
+            images = _images(event, record_type)
+        return LogRows(event.schema, event.table, record_type, columns, key, images, event.timestamp)
