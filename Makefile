@@ -5,11 +5,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help setup system-deps venv kafka-jars services services-stop services-status test test-unit demo clean
+.PHONY: help setup system-deps venv kafka-jars browser-deps services services-stop services-status test test-unit demo ui clean
 
 help:
 	@echo "make test            install everything, start the local services, run the whole suite, stop them"
-	@echo "make demo            the end-to-end demo (comes with the DAG factory issue)"
+	@echo "make demo            the end-to-end demo: sample tables, full + incremental sync through Airflow, read back"
+	@echo "make ui              the Airflow UI (airflow standalone) on the demo's setup, http://127.0.0.1:8080"
 	@echo "make services        start Kafka (KRaft), seekdb and MariaDB (binlog) on free loopback ports"
 	@echo "make services-stop   stop them; nothing is left running"
 	@echo "make test-unit       the tests that need no services"
@@ -30,6 +31,15 @@ $(STAMP): pyproject.toml
 kafka-jars: venv
 	$(PY) -m devservices fetch-kafka
 
+# The browser test (tests/browser): Debian's chromium (scripts/install-system-deps.sh) and playwright-core
+# from tests/browser/package-lock.json; npm ci runs again only when the lock file changes.
+BROWSER_STAMP := tests/browser/node_modules/.package-lock.json
+
+browser-deps: system-deps $(BROWSER_STAMP)
+
+$(BROWSER_STAMP): tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund
+
 services: setup
 	$(PY) -m devservices start
 
@@ -42,11 +52,15 @@ services-status: venv
 test-unit: venv
 	$(PY) -m pytest tests/unit -q
 
-test: setup
+test: setup browser-deps
 	bash scripts/run-tests.sh
 
-demo:
-	@echo "make demo comes with the DAG factory issue (issue 6): it is not built yet."; exit 2
+# Reuses running services and leaves them running (make services-stop stops them); state in .demo/.
+demo: setup
+	$(PY) scripts/demo.py
+
+ui: setup
+	$(PY) scripts/demo.py ui
 
 clean: services-stop
-	rm -rf .services $(VENV)
+	rm -rf .services .demo $(VENV) tests/browser/node_modules

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the local services need (MariaDB for the change log; Java 17 and Maven for
-# the Kafka broker jars). Safe to re-run: it installs only what is missing.
+# the Kafka broker jars; Chromium for the browser test). Safe to re-run: it installs only what is missing.
 set -euo pipefail
 
 missing=()
@@ -8,6 +8,8 @@ command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || missing+=(ma
 command -v mariadb >/dev/null 2>&1 || missing+=(mariadb-client)
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
+# Headless Chromium for the browser test of the Airflow UI (tests/browser), driven by playwright-core.
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "system packages: all present"
