@@ -6,8 +6,8 @@ MariaDB's binlog with `BinlogReader` after one transaction that inserts the rows
 changes a primary key and deletes a row; each change goes through the serializer with the table context the
 incremental operator builds. The messages are compared with `golden/<method>/`; the fields that differ from
 run to run (database name, clocks, binlog positions, transaction ids) are checked, then replaced by
-placeholders. The golden files hold what docs/formats.md §6 and §7 prescribe; they were generated once and
-then checked value by value against that page and the reference. Regenerate with
+placeholders. The golden files hold what docs/formats.md (Canal, Debezium) prescribes; they were generated
+once and then checked value by value against that page and the reference. Regenerate with
 `OBKAFKA_REGENERATE_GOLDEN=1` and read the diff critically.
 """
 

@@ -3,7 +3,8 @@ The OMS "Canal" serialization method (reference §6): Canal's flat message (`Fla
 to Kafka with `flatMessage=true`), with OMS's documented differences: values rendered as the Default family
 renders them (numbers as JSON numbers, bytes as Base64, TIMESTAMP as `"<epoch s>.<frac>"`), `mysqlType` the
 lower-case base type name, `database` without the tenant, one row per message. Upstream Canal's `id` is
-written too, so a consumer of Canal's own class finds every field. Rules and choices: docs/formats.md §6.
+written too, so a consumer of Canal's own class finds every field. Rules and choices: docs/formats.md,
+section Canal.
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ class CanalSerializer:
     OMS Canal: one Canal flat message per change.
 
     :param intra_transaction_sequence: accepted for a uniform factory signature; Canal's `id` carries
-        `{commit second}{sequence:05d}` either way (docs/formats.md §6.3)
+        `{commit second}{sequence:05d}` either way (docs/formats.md, section Canal)
     :param clock: the current time in epoch milliseconds, for `ts` (tests pass a fixed one)
     """
 

@@ -4,7 +4,7 @@ The OMS "Debezium" serialization method (reference §9): the Debezium MySQL conn
 `connector` (`OB_MYSQL`), `pos` (`file@offset`), `name` (`OMS`), `version`, `ts_ms`, `db` (no tenant) and
 `table`; `op` is `c` for full-sync rows as for inserts; an image a change does not have is left out; values
 follow reference §3.2 (`debezium_values`); the Kafka Connect `schema` section is left out unless asked for.
-Rules and choices: docs/formats.md §7.
+Rules and choices: docs/formats.md, section Debezium.
 """
 
 from __future__ import annotations

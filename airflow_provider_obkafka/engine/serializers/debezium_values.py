@@ -4,7 +4,8 @@ Column values as OMS's Debezium method writes them (reference §3.2), with their
 Unlike the Default family: DECIMAL and BIGINT UNSIGNED are strings, bytes are upper-case hex (Base16), DATE is
 days since 1970-01-01, TIME microseconds, DATETIME milliseconds (wall clock, no zone), TIMESTAMP an ISO-8601
 UTC string ending in `Z`. Zero dates follow Debezium: NULL in a nullable column, else the epoch. Integers,
-floating point, text, ENUM, SET and JSON are written as the Default family writes them. docs/formats.md §7.
+floating point, text, ENUM, SET and JSON are written as the Default family writes them.
+Rules: docs/formats.md, section Debezium.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ values except where the reference says the example is a fixture artefact (§12 i
 `int64`, the UPDATE `old` key `string`, the DELETE `pkNames` `int8/int16`) or elided (`…`, `"..."`, `****`).
 Canal's UPDATE and DELETE are documented as the INSERT plus listed changes (§6.2); they are built that way.
 DDL examples (V4.1.1+) are not compared: no DDL is delivered (reference §2.6, baseline V4.0.0/V4.1.0).
-Ours may add keys: Canal `id` (upstream Canal's field, docs/formats.md §6).
+Ours may add keys: Canal `id` (upstream Canal's field, docs/formats.md, section Canal).
 """
 
 from __future__ import annotations
