@@ -77,7 +77,6 @@ def build_dag(project: SyncProject, *, source_path: str | None = None) -> DAG:
         is_paused_upon_creation=True,
         tags=["obkafka", *project.tags],
         params=_params(project),
-        render_template_as_native_obj=True,  # `{{ params.tables }}` renders to a list, not its text
         default_args=DEFAULT_ARGS,
     )
     with dag:
@@ -85,7 +84,7 @@ def build_dag(project: SyncProject, *, source_path: str | None = None) -> DAG:
         if SyncType.SCHEMA in types:
             last = last >> _schema_sync(project)
         if SyncType.FULL in types:
-            plan = _full_sync_plan(project)
+            plan = _full_sync_plan(project, dag)
             last >> plan
             last = _full_sync(project, plan)  # after the plan through `plan.output`
         if SyncType.INCREMENTAL in types:
@@ -150,14 +149,17 @@ def _schema_sync(project: SyncProject) -> BaseOperator:
     return SchemaSyncOperator(task_id="schema_sync", project=project)
 
 
-def _full_sync_plan(project: SyncProject) -> BaseOperator:
+def _full_sync_plan(project: SyncProject, dag: DAG) -> BaseOperator:
     from airflow_provider_obkafka.operators.full_sync_plan import FullSyncPlanOperator
 
     gate = None
     if SyncType.INCREMENTAL in project.sync_types:
         gate = functools.partial(skip_when_incremental_started, project_arg(project))
+    # A DagParam resolves to the param's value itself (a list) when the templated field is rendered; a Jinja
+    # string would render to text, and a native-object DAG would turn text that looks like a number in the
+    # chunk work items (key bounds, column names) into numbers.
     return FullSyncPlanOperator(
-        task_id="full_sync_plan", project=project, tables="{{ params.tables }}", pre_execute=gate
+        task_id="full_sync_plan", project=project, tables=dag.param("tables"), pre_execute=gate
     )
 
 

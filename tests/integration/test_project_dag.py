@@ -1,4 +1,4 @@
-"""A generated project DAG end to end (`dag.test()`): precheck, schema, full, then incremental, from MariaDB."""
+"""A generated project DAG end to end (`dag.test()`): precheck, schema, full, then incremental (MariaDB)."""
 
 from __future__ import annotations
 
@@ -132,7 +132,15 @@ def test_generated_dag_runs_full_then_incremental_exactly_once(
         b"1": ["ROW"], b"2": ["ROW"], b"3": ["INSERT"]
     }  # fmt: skip
 
+    # A run triggered with `tables`: a new full sync of those tables only, even with a checkpoint.
+    third = dag.test(
+        logical_date=started.start_of("minute").subtract(minutes=1), run_conf={"tables": [f"{db}.items_a"]}
+    )
+    assert _states(third)["full_sync_plan"] == "success" and str(third.state) == "success", _states(third)
+    assert [r["recordType"] for r in _records(kafka, items_topic)[b"3"]] == ["INSERT", "ROW"]
+    assert sum(map(len, _records(kafka, orders_topic).values())) == 6, "orders untouched"
+
     uris = _asset_event_uris(started)
     orders_uri, items_uri = f"kafka://kafka_default/{orders_topic}", f"kafka://kafka_default/{items_topic}"
-    assert uris.count(orders_uri) == 3, "one full sync chunk, then each of the two incremental runs"
-    assert uris.count(items_uri) == 3, "its chunk through the full_sync alias, then the batch_topics alias"
+    assert uris.count(orders_uri) == 4, "one full sync chunk, then each of the three incremental runs"
+    assert uris.count(items_uri) == 5, "its 2 chunks through the full_sync alias, 3 through batch_topics"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import pendulum
 import pytest
@@ -165,9 +166,17 @@ def test_full_only_project_from_json(projects: Path):
 
 def test_tables_param_renders_to_a_list():
     project = parse_project(json.loads(json.dumps(FULL_ONLY)))
-    plan = build_dag(project).get_task("full_sync_plan")
-    plan.render_template_fields({"params": {"tables": ["arch.t1"]}})
-    assert plan.tables == ["arch.t1"]
+
+    def rendered(params: dict, conf: dict) -> object:
+        plan = build_dag(project).get_task("full_sync_plan")
+        plan.render_template_fields({"params": params, "dag_run": SimpleNamespace(conf=conf)})
+        return plan.tables
+
+    assert rendered({"tables": ["arch.t1"]}, {}) == ["arch.t1"]
+    assert rendered({"tables": []}, {"tables": ["a.b"]}) == ["a.b"], "the trigger form's value"
+    assert build_dag(project).get_task("full_sync_plan").render_template("42", {}) == "42", (
+        "no native rendering"
+    )
 
 
 def test_hooks_that_decide_what_a_run_does():
@@ -235,8 +244,6 @@ def _incremental_only(schedule: str | None) -> dict:
 def test_incremental_task_sees_the_interval_end_only_on_a_schedule(schedule, continuous):
     """Through the task runner's own execution path: pre_execute hooks, then execute, with one context."""
     import logging
-    from types import SimpleNamespace
-
     from airflow.sdk.execution_time.task_runner import _execute_task
 
     task = build_dag(parse_project(_incremental_only(schedule))).get_task("incremental_sync")
@@ -247,8 +254,6 @@ def test_incremental_task_sees_the_interval_end_only_on_a_schedule(schedule, con
 
 
 def test_each_full_sync_chunk_reports_its_topic_through_the_alias():
-    from types import SimpleNamespace
-
     from airflow.sdk.execution_time.context import OutletEventAccessors
 
     from airflow_provider_obkafka.dag_factory.build import report_chunk_topic
