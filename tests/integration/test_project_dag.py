@@ -29,7 +29,8 @@ def _load_dag_file(dags_folder: Path, name: str, projects: Path) -> dict[str, An
     path = dags_folder / f"{name}.py"
     path.write_text(DAG_FILE.format(folder=str(projects)))
     spec = importlib.util.spec_from_file_location(f"obkafka_test_project_dags_{name}", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return vars(module)

@@ -73,7 +73,8 @@ def _deps(dag) -> dict[str, list[str]]:
 def test_dag_ids_are_ascii_and_display_names_keep_the_project_name():
     assert dag_id_for("orders_sync") == "obkafka__orders_sync"
     chinese = dag_id_for("订单同步")
-    assert chinese.startswith("obkafka__xn--") and chinese.isascii()
+    assert chinese.startswith("obkafka__xn--")
+    assert chinese.isascii()
     assert chinese == dag_id_for("订单同步") != dag_id_for("订单同步2"), "stable and distinct"
     with pytest.raises(ValueError, match="must be 1 to 64 characters"):
         dag_id_for("has space")
@@ -89,9 +90,11 @@ def test_folder_loads_every_valid_project_and_a_placeholder_for_the_broken_one(p
     assert all(dag.is_paused_upon_creation is True for dag in dags.values()), "OMS Save: created paused"
 
     broken = dags["obkafka__broken_project"]
-    assert "obkafka:invalid" in broken.tags and "invalid project file" in broken.dag_display_name
+    assert "obkafka:invalid" in broken.tags
+    assert "invalid project file" in broken.dag_display_name
     assert "d_broken.yaml has 2 errors" in broken.description
-    assert "sync_types[1]: 'fulll'" in broken.doc_md and "objects[0].topic.name: 'x'" in broken.doc_md
+    assert "sync_types[1]: 'fulll'" in broken.doc_md
+    assert "objects[0].topic.name: 'x'" in broken.doc_md
     for dag in dags.values():
         DagSerialization.serialize_dag(dag)  # what the DAG processor stores must hold every DAG
     (task,) = broken.tasks
@@ -110,8 +113,11 @@ def test_continuous_project_dag(projects: Path):
         "incremental_sync": [],
     }
     assert dag.tags == {"obkafka", "shop", "prod"}
-    assert dag.schedule is None and dag.max_active_runs == 1 and not dag.catchup
-    assert "Orders to Kafka." in dag.description and "schema + full + incremental" in dag.description
+    assert dag.schedule is None
+    assert dag.max_active_runs == 1
+    assert not dag.catchup
+    assert "Orders to Kafka." in dag.description
+    assert "schema + full + incremental" in dag.description
     assert "| shop | log_* | – | `Topic_shop_${table}` (batch) |" in dag.doc_md
     incremental = dag.get_task("incremental_sync")
     assert incremental.trigger_rule == "none_failed", "runs when the full sync was skipped"
@@ -137,7 +143,9 @@ def test_scheduled_incremental_project_dag(projects: Path):
         "incremental_sync": [],
     }
     assert dag.tags == {"obkafka"}
-    assert dag.timetable.expression == "*/5 * * * *" and not dag.catchup and dag.max_active_runs == 1
+    assert dag.timetable.expression == "*/5 * * * *"
+    assert not dag.catchup
+    assert dag.max_active_runs == 1
     interval = coerce_to_core_timetable(dag.timetable).infer_manual_data_interval(
         run_after=pendulum.datetime(2025, 6, 1, 10, 7, tz="UTC")
     )
@@ -192,7 +200,9 @@ def test_same_project_name_in_two_files_is_reported(tmp_path: Path):
     (tmp_path / "two.yaml").write_text(SCHEDULED_CHINESE, encoding="utf-8")
     dags = load_project_dags(tmp_path, now=NOW)
     (dag,) = dags.values()
-    assert "obkafka:invalid" in dag.tags and "one.yaml and" in dag.doc_md and "two.yaml" in dag.doc_md
+    assert "obkafka:invalid" in dag.tags
+    assert "one.yaml and" in dag.doc_md
+    assert "two.yaml" in dag.doc_md
 
 
 def test_bad_schedule_and_unreadable_name_are_reported(tmp_path: Path):
@@ -211,7 +221,8 @@ def test_missing_folder_gives_no_dag(tmp_path: Path):
 def test_example_project_is_valid_and_builds():
     project = load_project(REPO / "dags" / "projects" / "example_orders.yaml")
     dag = build_dag(project, source_path="dags/projects/example_orders.yaml")
-    assert dag.dag_id == "obkafka__orders_to_kafka" and {"demo", "orders", "obkafka"} == dag.tags
+    assert dag.dag_id == "obkafka__orders_to_kafka"
+    assert {"demo", "orders", "obkafka"} == dag.tags
     assert "incremental_sync" in dag.task_ids
 
 
@@ -244,6 +255,7 @@ def _incremental_only(schedule: str | None) -> dict:
 def test_incremental_task_sees_the_interval_end_only_on_a_schedule(schedule, continuous):
     """Through the task runner's own execution path: pre_execute hooks, then execute, with one context."""
     import logging
+
     from airflow.sdk.execution_time.task_runner import _execute_task
 
     task = build_dag(parse_project(_incremental_only(schedule))).get_task("incremental_sync")
@@ -264,3 +276,13 @@ def test_each_full_sync_chunk_reports_its_topic_through_the_alias():
     (event,) = events[AssetAlias("obkafka__p/full_sync")].asset_alias_events
     assert event.dest_asset_key.uri == "kafka://kafka_main/shop.orders"
     assert event.extra == {"rows": 42}
+
+
+def test_dag_file_reads_the_projects_beside_it_by_default(monkeypatch: pytest.MonkeyPatch):
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.delenv("OBKAFKA_PROJECTS_DIR", raising=False)
+    bag = DagBag(dag_folder=str(DAG_FILE))
+    assert bag.import_errors == {}
+    assert "obkafka__orders_to_kafka" in bag.dags, "dags/projects/example_orders.yaml"
+    assert not [dag_id for dag_id, dag in bag.dags.items() if "obkafka:invalid" in dag.tags]
