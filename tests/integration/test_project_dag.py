@@ -137,7 +137,8 @@ def test_generated_dag_runs_full_then_incremental_exactly_once(
     third = dag.test(
         logical_date=started.start_of("minute").subtract(minutes=1), run_conf={"tables": [f"{db}.items_a"]}
     )
-    assert _states(third)["full_sync_plan"] == "success" and str(third.state) == "success", _states(third)
+    assert str(third.state) == "success", _states(third)
+    assert _states(third)["full_sync_plan"] == "success"
     assert [r["recordType"] for r in _records(kafka, items_topic)[b"3"]] == ["INSERT", "ROW"]
     assert sum(map(len, _records(kafka, orders_topic).values())) == 6, "orders untouched"
 
