@@ -1,10 +1,14 @@
 """Full synchronization throughput and peak memory: seekdb → Kafka, Default format, one worker process.
 
-    .venv/bin/python bench/full_sync.py                 # 1,000,000 and 250,000 rows, each in a fresh process
+    .venv/bin/python bench/full_sync.py                 # 1,000,000 and 250,000 rows, both rendering paths
     .venv/bin/python bench/full_sync.py --rows 500000   # one size
+    .venv/bin/python bench/full_sync.py --path server   # only server rendering (`render_on_server=True`)
 
-Starts the local services when they are not running. Each size runs in its own process, so the peak RSS
-it prints is that size's own; the chunks run one after another in that process, as one worker would run them.
+Starts the local services when they are not running. Each size and path runs in its own process, so the
+peak RSS it prints is that run's own; the chunks run one after another in that process, as one worker would
+run them. `server` is the Default messages written by the source server (`engine.render_sql`), `python` the
+Python rendering path; both paths run in one session, one after the other, so their ratio is comparable even
+on a busy machine.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ def _fill(cur, db: str, rows: int) -> None:
         )  # fmt: skip
 
 
-def run_one(rows: int, chunk_size: int) -> dict:
+def run_one(rows: int, chunk_size: int, on_server: bool) -> dict:
     """Fill, schema-sync, plan and sync every chunk in this process; returns the figures."""
     import pymysql
 
@@ -66,7 +70,10 @@ def run_one(rows: int, chunk_size: int) -> dict:
     work = FullSyncPlanOperator(task_id="plan", project=project, chunk_size=chunk_size).execute(
         {"dag": SimpleNamespace(dag_id="bench"), "run_id": db}
     )
-    synced = sum(FullSyncOperator(task_id="chunk", project=project, work=item).execute({})["rows"] for item in work)
+    synced = sum(
+        FullSyncOperator(task_id="chunk", project=project, work=item, render_on_server=on_server).execute({})["rows"]
+        for item in work
+    )
     elapsed = time.perf_counter() - started
     cur.execute(f"DROP DATABASE {db}")
     return {
@@ -83,24 +90,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, nargs="*", default=[1_000_000, 250_000])
     parser.add_argument("--chunk-size", type=int, default=100_000)
+    parser.add_argument("--path", choices=["server", "python", "both"], default="both")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(run_one(args.rows[0], args.chunk_size)))
+        print(json.dumps(run_one(args.rows[0], args.chunk_size, args.path == "server")))
         return
     import devservices
 
     env = {**os.environ, **devservices.airflow_env(**devservices.ensure_running())}
     env.setdefault("AIRFLOW_HOME", str(ROOT / ".services" / "airflow-bench"))
-    print(f"{'rows':>10} {'chunks':>6} {'seconds':>8} {'rows/s':>9} {'peak RSS MB':>11}")
+    paths = ["server", "python"] if args.path == "both" else [args.path]
+    print(f"{'rows':>10} {'path':>6} {'chunks':>6} {'seconds':>8} {'rows/s':>9} {'peak RSS MB':>11} {'ratio':>6}")
     for rows in args.rows:
-        out = subprocess.run(
-            [sys.executable, __file__, "--child", "--rows", str(rows), "--chunk-size", str(args.chunk_size)],
-            env=env, capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        figures = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"{figures['rows']:>10} {figures['chunks']:>6} {figures['seconds']:>8} {figures['rows_per_s']:>9} "
-              f"{figures['peak_rss_mb']:>11}")  # fmt: skip
+        rates = {}
+        for path in paths:
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", "--rows", str(rows), "--chunk-size", str(args.chunk_size),
+                 "--path", path],
+                env=env, capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            figures = json.loads(out.stdout.strip().splitlines()[-1])
+            rates[path] = figures["rows_per_s"]
+            ratio = f"{rates['server'] / rates['python']:.2f}" if len(rates) == 2 else ""
+            print(f"{figures['rows']:>10} {path:>6} {figures['chunks']:>6} {figures['seconds']:>8} "
+                  f"{figures['rows_per_s']:>9} {figures['peak_rss_mb']:>11} {ratio:>6}", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

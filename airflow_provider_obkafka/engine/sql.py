@@ -136,6 +136,7 @@ def select_chunk_sql(
     key_columns: Sequence[str],
     chunk: Chunk,
     snapshot_scn: int | None = None,
+    expressions: Sequence[str] | None = None,
 ) -> Statement:
     """
     The SELECT reading one chunk: `columns` of the rows with `lower <= key < upper`, ordered by the key.
@@ -145,6 +146,8 @@ def select_chunk_sql(
     :param key_columns: the chunk key; must equal `chunk.key_columns` (a mismatch would skip or repeat rows)
     :param chunk: the key range to read
     :param snapshot_scn: read `AS OF SNAPSHOT` this SCN; None reads the current data
+    :param expressions: a SELECT list to read instead of `columns`, written for a statement with parameters
+        (any `%` doubled), as `engine.render_sql` builds it
     """
     if tuple(key_columns) != tuple(chunk.key_columns):
         raise ValueError(
@@ -152,8 +155,9 @@ def select_chunk_sql(
             f"not {tuple(key_columns)!r}"
         )
     where, params = range_condition(key_columns, chunk.lower, chunk.upper)
+    select = ", ".join(expressions) if expressions else _select_list(table, columns)
     sql = (
-        f"SELECT {_select_list(table, columns)} FROM {_table(table)}{snapshot_clause(snapshot_scn)}"
+        f"SELECT {select} FROM {_table(table)}{snapshot_clause(snapshot_scn)}"
         f"{where}{_order_by(key_columns)}"
     )
     return _statement(sql, params)
