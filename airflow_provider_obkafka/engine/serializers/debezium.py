@@ -33,6 +33,7 @@ _IMAGES = {
     RecordType.ROW: (False, True), RecordType.INSERT: (False, True), RecordType.UPDATE: (True, True),
     RecordType.DELETE: (True, False), RecordType.HEARTBEAT: (False, False),
 }  # fmt: skip
+_HEARTBEAT = RecordType.HEARTBEAT
 _SOURCE_FIELDS = (
     ("version", "string", False), ("connector", "string", False), ("name", "string", False),
     ("ts_ms", "int64", False), ("db", "string", False), ("table", "string", False),
@@ -52,6 +53,7 @@ class _Table(NamedTuple):
     render_fast: Callable[[Image], dict[str, Any]]
     render_full: Callable[[Image], dict[str, Any]]
     key_plan: tuple[tuple[str, int, DebeziumValue], ...]
+    key_parts: tuple[tuple[bytes, int, Callable[[Any], Any]], ...]
 
 
 def _table(ctx: TableContext) -> _Table:
@@ -64,9 +66,11 @@ def _table(ctx: TableContext) -> _Table:
             (name, ctx.image_columns.index(name), debezium_value(ctx.schema.column(name)))
             for name in ctx.partition_columns
         )
+        parts = tuple((orjson.dumps(name) + b":", i, value.render) for name, i, value in plan)
         found = ctx.cache["debezium"] = _Table(
             values, _image_renderer(ref, ctx.image_columns, ctx.columns, fast),
             _image_renderer(ref, ctx.image_columns, ctx.columns, [value.render for value in values]), plan,
+            parts,
         )  # fmt: skip
     return found
 
@@ -193,18 +197,15 @@ class DebeziumSerializer:
     def key(self, change: RowChange, ctx: TableContext) -> bytes | None:
         """`{"payload": {<partition column>: value}}` (shard columns, else the row key); None without them."""
         image = change.after if change.after is not None else change.before
-        table = _table(ctx)
-        if change.record_type is RecordType.HEARTBEAT or image is None or not table.key_plan:
+        parts = _table(ctx).key_parts
+        if not parts or image is None or change.record_type is _HEARTBEAT:
             return None
-        payload = {
-            name: None if (v := image[i]) is None else value.render(v) for name, i, value in table.key_plan
-        }
-        message = (
-            {"schema": _key_schema(ctx, table), "payload": payload}
-            if self.include_schema
-            else {"payload": payload}
-        )
-        return orjson.dumps(message)
+        dumps = orjson.dumps  # the payload object written piece by piece: one small dumps per column
+        payload = b",".join([name + dumps(None if (v := image[i]) is None else r(v)) for name, i, r in parts])
+        if self.include_schema:
+            schema = _key_schema(ctx, _table(ctx))
+            return b'{"schema":' + dumps(schema) + b',"payload":{' + payload + b"}}"
+        return b'{"payload":{' + payload + b"}}"
 
     def value(self, change: RowChange, ctx: TableContext) -> bytes:
         """The Debezium change event of a change."""
