@@ -50,6 +50,26 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             }
         ],
+        "operators": [
+            {
+                "integration-name": "OceanBase",
+                "python-modules": [
+                    "airflow_provider_obkafka.operators.schema_sync",
+                    "airflow_provider_obkafka.operators.full_sync_plan",
+                    "airflow_provider_obkafka.operators.full_sync",
+                    "airflow_provider_obkafka.operators.incremental_sync",
+                ],
+            }
+        ],
+        "sensors": [
+            {"integration-name": "OceanBase", "python-modules": ["airflow_provider_obkafka.sensors.precheck"]}
+        ],
+        "triggers": [
+            {
+                "integration-name": "OceanBase",
+                "python-modules": ["airflow_provider_obkafka.triggers.incremental_sync"],
+            }
+        ],
         "connection-types": [
             {
                 "hook-class-name": "airflow_provider_obkafka.hooks.oceanbase.OceanBaseHook",

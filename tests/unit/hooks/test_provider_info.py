@@ -12,7 +12,11 @@ from airflow_provider_obkafka.models.extras import ObConnExtras, ObLogin
 
 
 def test_entry_point_is_registered():
-    found = [ep for ep in entry_points(group="apache_airflow_provider") if ep.value.startswith("airflow_provider_obkafka")]
+    found = [
+        ep
+        for ep in entry_points(group="apache_airflow_provider")
+        if ep.value.startswith("airflow_provider_obkafka")
+    ]
     assert len(found) == 1
     assert found[0].load()()["package-name"] == "airflow-provider-obkafka"
 
@@ -33,7 +37,9 @@ def test_airflow_sees_the_provider_and_its_form(tmp_path, monkeypatch):
     assert manager.hooks["oceanbase"].hook_class_name.endswith("OceanBaseHook")
     widgets = {k for k in manager.connection_form_widgets if k.startswith("extra__oceanbase__")}
     assert widgets == {f"extra__oceanbase__{name}" for name in ObConnExtras.model_fields}
-    assert manager.hooks["kafka"].package_name == "apache-airflow-providers-apache-kafka", "no second Kafka type"
+    assert manager.hooks["kafka"].package_name == "apache-airflow-providers-apache-kafka", (
+        "no second Kafka type"
+    )
 
 
 @pytest.mark.parametrize(
@@ -56,7 +62,9 @@ def test_bad_login(login):
 
 
 def test_extras_defaults_and_form_strings():
-    extras = ObConnExtras.from_extra({"extra__oceanbase__binlog_port": "2883", "charset": "", "ssl": "true"}, "c")
+    extras = ObConnExtras.from_extra(
+        {"extra__oceanbase__binlog_port": "2883", "charset": "", "ssl": "true"}, "c"
+    )
     assert extras.binlog_port == 2883 and extras.charset == "utf8mb4" and extras.ssl is True
     assert extras.pymysql_ssl() == {"check_hostname": True}
 
@@ -77,3 +85,19 @@ def test_bad_extras_name_the_key_and_value(extra, words):
     assert "ob_prod" in text
     for word in words:
         assert word in text
+
+
+def test_every_listed_module_imports():
+    """The operators, sensors, triggers and hooks the metadata lists exist (a rename breaks this test)."""
+    import importlib
+
+    info = get_provider_info()
+    modules = [
+        m
+        for kind in ("hooks", "operators", "sensors", "triggers")
+        for e in info[kind]
+        for m in e["python-modules"]
+    ]
+    assert "airflow_provider_obkafka.sensors.precheck" in modules
+    for module in modules:
+        importlib.import_module(module)
