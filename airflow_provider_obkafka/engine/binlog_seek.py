@@ -20,9 +20,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pymysql
 from pymysqlreplication import BinLogStreamReader
@@ -32,6 +31,9 @@ from airflow_provider_obkafka.engine.binlog_events import Commit
 from airflow_provider_obkafka.engine.binlog_reader import BinlogReader, _connect_with_checksum
 from airflow_provider_obkafka.exceptions import CapabilityError, CheckpointError, ConfigError
 from airflow_provider_obkafka.models.position import BinlogPosition
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
 __all__ = [
     "choose_file", "derived_server_id", "earliest_event_time", "file_start_time", "list_binary_logs",
@@ -55,7 +57,8 @@ def derived_server_id(server_id: int, purpose: str) -> int:
 
 
 def _sql_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    kwargs = {key: settings[key] for key in ("host", "port", "user", "password", "charset") if key in settings}
+    keys = ("host", "port", "user", "password", "charset")
+    kwargs = {key: settings[key] for key in keys if key in settings}
     if settings.get("ssl"):
         kwargs["ssl"] = settings["ssl"]
     return {**kwargs, "connect_timeout": 10, "read_timeout": 60}
@@ -69,11 +72,11 @@ def list_binary_logs(settings: dict[str, Any]) -> tuple[list[str], bool]:
         try:
             cur.execute("SHOW BINARY LOGS")
         except pymysql.err.MySQLError as exc:
-            raise CapabilityError(f"{endpoint}: SHOW BINARY LOGS failed ({exc}): no binary log to seek in") from exc
+            raise CapabilityError(f"{endpoint}: SHOW BINARY LOGS failed ({exc}): no log to seek") from exc
         rows = cur.fetchall() if cur.description else ()
     files = [str(row[0]) for row in rows]
     if not files:
-        raise CapabilityError(f"{endpoint} lists no binary logs: binary logging is off or no Binlog Service runs")
+        raise CapabilityError(f"{endpoint} lists no binary logs: binary logging is off, or no Binlog Service")
     return files, oceanbase
 
 
@@ -86,7 +89,8 @@ def file_start_time(settings: dict[str, Any], server_id: int, file: str) -> date
     """When `file` was started: the header time of its first event (the format description), UTC."""
     stream = BinLogStreamReader(
         connection_settings=dict(settings), server_id=server_id, resume_stream=True, log_file=file, log_pos=4,
-        blocking=False, only_events=_PROBE_EVENTS, pymysql_wrapper=_connect_with_checksum, enable_logging=False,
+        blocking=False, only_events=_PROBE_EVENTS, pymysql_wrapper=_connect_with_checksum,
+        enable_logging=False,
     )  # fmt: skip
     try:
         for seen, event in enumerate(stream):
@@ -100,7 +104,7 @@ def file_start_time(settings: dict[str, Any], server_id: int, file: str) -> date
 
 
 def earliest_event_time(settings: dict[str, Any], server_id: int) -> datetime | None:
-    """How far back the change log reaches: when its oldest file was started, or None when it holds nothing."""
+    """How far back the change log reaches: when its oldest file was started (None: not readable)."""
     files, _ = list_binary_logs(settings)
     return file_start_time(settings, server_id, files[0])
 
@@ -140,7 +144,8 @@ def position_for_timestamp(
     :param settings: `OceanBaseHook.binlog_connection_settings()`
     :param server_id: the replica id to register with (see `derived_server_id`)
     :param when: the moment, with a time zone
-    :param oceanbase_commit_ts: read commit times from OceanBase GTID events; None: when the endpoint is OceanBase
+    :param oceanbase_commit_ts: read commit times from OceanBase GTID events; None: when the endpoint is
+        OceanBase
     """
     if when.tzinfo is None or when.utcoffset() is None:
         raise ConfigError(f"position_for_timestamp: {when.isoformat()} has no time zone")
@@ -162,8 +167,10 @@ def position_for_timestamp(
         index -= 1  # the answer is the start of a later file: take the last resume point of the file before
 
 
-def _scan(settings: dict[str, Any], server_id: int, start: BinlogPosition, when_us: int, ob: bool) -> BinlogPosition:
-    """From `start`: the start of the first transaction committed at or after `when_us`, else the log's end."""
+def _scan(
+    settings: dict[str, Any], server_id: int, start: BinlogPosition, when_us: int, ob: bool
+) -> BinlogPosition:
+    """From `start`: the start of the first transaction committed at or after `when_us`, else the log end."""
     with BinlogReader(settings, server_id, start, lambda _db, _table: False, blocking=False,
                       oceanbase_commit_ts=ob) as reader:  # fmt: skip
         for item in reader.iter_changes():

@@ -9,12 +9,15 @@ batch (the caller commits a Kafka transaction with the checkpoint `position` the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from airflow_provider_obkafka.engine.binlog_events import Commit, SchemaChange, StreamItem
 from airflow_provider_obkafka.engine.change import RowChange
 from airflow_provider_obkafka.exceptions import CheckpointError
 from airflow_provider_obkafka.models.position import BinlogPosition
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
 
 __all__ = ["copy_range", "transaction_start"]
 

@@ -17,8 +17,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
 
 CHECKPOINT_TOPIC_CONFIGS = {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}
 
@@ -44,6 +46,7 @@ INCREMENTAL_KEY = "incremental/position"
 def backfill_key(interval_start: str) -> str:
     """Key of a backfill's progress record; `interval_start` is the data interval's start, ISO 8601 in UTC."""
     return f"incremental/backfill/{interval_start}"
+
 
 LAST_FULL_SYNC_KEY = "full/last-snapshot"
 

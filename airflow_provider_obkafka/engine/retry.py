@@ -17,15 +17,18 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import pymysql
 from confluent_kafka import KafkaError, KafkaException
 
 from airflow_provider_obkafka.exceptions import CheckpointError, DeliveryError
-from airflow_provider_obkafka.models.position import BinlogPosition
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from airflow_provider_obkafka.models.position import BinlogPosition
 
 __all__ = ["Backoff", "Retrier", "binlog_gone", "mysql_code", "retry_call", "transient"]
 
@@ -47,7 +50,8 @@ _KAFKA_PERMANENT = frozenset(
     getattr(KafkaError, name)
     for name in (
         "TOPIC_AUTHORIZATION_FAILED", "CLUSTER_AUTHORIZATION_FAILED", "TRANSACTIONAL_ID_AUTHORIZATION_FAILED",
-        "GROUP_AUTHORIZATION_FAILED", "SASL_AUTHENTICATION_FAILED", "UNKNOWN_TOPIC_OR_PART", "TOPIC_EXCEPTION",
+        "GROUP_AUTHORIZATION_FAILED", "SASL_AUTHENTICATION_FAILED", "UNKNOWN_TOPIC_OR_PART",
+        "TOPIC_EXCEPTION",
         "MSG_SIZE_TOO_LARGE", "RECORD_LIST_TOO_LARGE", "INVALID_CONFIG", "UNSUPPORTED_VERSION",
         "_MSG_SIZE_TOO_LARGE", "_INVALID_ARG", "_UNKNOWN_TOPIC", "_UNKNOWN_PARTITION", "_AUTHENTICATION",
         "_SSL", "_NOT_IMPLEMENTED", "_UNSUPPORTED_FEATURE", "_NOENT",
@@ -101,9 +105,10 @@ def binlog_gone(exc: BaseException, position: BinlogPosition | None) -> Checkpoi
         if mysql_code(err) == BINLOG_GONE:
             where = f"{position.file}:{position.position}" if position else "the position asked for"
             return CheckpointError(
-                f"the change log no longer holds {where} (the server says: {err.args[1]}): its binlog file was "
-                "purged before it was synchronized; changes after it cannot be read any more. Run a full "
-                "synchronization, or start the incremental synchronization again from a later start timestamp"
+                f"the change log no longer holds {where} (the server says: {err.args[1]}): its binlog "
+                "file was purged before it was synchronized; changes after it cannot be read any more. "
+                "Run a full synchronization, or start the incremental synchronization again from a later "
+                "start timestamp"
             )
     return None
 
@@ -173,7 +178,8 @@ class Retrier:
             raise exc
         delay = self.backoff.delay(self.attempt, self.rand())
         shown = f"{delay:.0f}" if delay >= 1 else f"{delay:.2g}"
-        return delay, f"{what} unreachable ({type(exc).__name__}: {exc}); retrying in {shown} s (attempt {self.attempt})"
+        cause = f"{type(exc).__name__}: {exc}"
+        return delay, f"{what} unreachable ({cause}); retrying in {shown} s (attempt {self.attempt})"
 
 
 def retry_call(
@@ -184,7 +190,7 @@ def retry_call(
     logger: logging.Logger | logging.LoggerAdapter[logging.Logger] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
-    """`fn()` until it succeeds, waiting out transient errors as `retrier` says (blocking; not for triggers)."""
+    """`fn()` until it succeeds, waiting out transient errors as `retrier` says (blocking: no triggers)."""
     while True:
         try:
             result = fn()

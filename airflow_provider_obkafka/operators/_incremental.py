@@ -6,7 +6,6 @@ Used by `IncrementalSyncOperator` for the ranges its trigger reports and for bac
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -22,11 +21,13 @@ from airflow_provider_obkafka.engine.sink import SINK_PRODUCER_CONFIG, Transacti
 from airflow_provider_obkafka.exceptions import ConfigError
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
-from airflow_provider_obkafka.models.position import BinlogPosition
 from airflow_provider_obkafka.operators._project import checkpoint_state
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from airflow_provider_obkafka.engine.binlog_events import SchemaChange
+    from airflow_provider_obkafka.models.position import BinlogPosition
     from airflow_provider_obkafka.models.project import SyncProject
 
 START_FORMAT = "ISO 8601 with a time zone, e.g. 2024-05-01T08:00:00+08:00 or 2024-05-01T00:00:00Z"
@@ -49,14 +50,16 @@ def parse_start_timestamp(value: str | datetime | None, now: datetime | None = N
         raise ConfigError(f"start_timestamp {value!r} has no time zone: use {START_FORMAT}")
     now = now or datetime.now(UTC)
     if moment > now + SKEW:
-        raise ConfigError(f"start_timestamp {value!r} is in the future (now is {now.isoformat()}): use a past time")
+        stamp = now.isoformat()
+        raise ConfigError(f"start_timestamp {value!r} is in the future (now {stamp}): use a past time")
     return moment.astimezone(UTC)
 
 
 def endpoints(project: SyncProject) -> dict[str, str]:
     """What a retry waits for, by kind, for the log line."""
     host, port = OceanBaseHook(ob_conn_id=project.source.conn_id).binlog_endpoint()
-    bootstrap = KafkaHook(kafka_config_id=project.destination.conn_id).client_config().get("bootstrap.servers")
+    kafka = KafkaHook(kafka_config_id=project.destination.conn_id)
+    bootstrap = kafka.client_config().get("bootstrap.servers")
     return {"source": f"change log at {host}:{port}", "kafka": f"Kafka at {bootstrap}"}
 
 
@@ -98,7 +101,8 @@ def produce_range(project: SyncProject, job: RangeJob, retry: Retrier, log: Any)
 
 def _attempt(project: SyncProject, job: RangeJob, committed: list[int], at: list[Any], log: Any) -> None:
     kafka = KafkaHook(kafka_config_id=project.destination.conn_id)
-    producer = kafka.producer(checkpoints.transactional_id(project.slug, *job.txn_parts), **SINK_PRODUCER_CONFIG)
+    txn_id = checkpoints.transactional_id(project.slug, *job.txn_parts)
+    producer = kafka.producer(txn_id, **SINK_PRODUCER_CONFIG)
     # the producer fenced any earlier try of this unit before the checkpoint is read
     record = checkpoint_state(project, kafka).get(job.key)
     start = job.start
@@ -153,7 +157,7 @@ def _attempt(project: SyncProject, job: RangeJob, committed: list[int], at: list
 
 
 def in_scope(project: SyncProject, database: str, table: str) -> bool:
-    """The table belongs to the project (a table two patterns claim is left out, as schema sync reports it)."""
+    """The table belongs to the project (a table two patterns claim is left out, as schema sync says)."""
     try:
         return project.match(database, table) is not None
     except ConfigError:
@@ -166,8 +170,9 @@ class Router:
     def __init__(self, project: SyncProject, source: OceanBaseHook) -> None:
         self.project = project
         self.source = source
+        options = project.options
         self.serializer = serializer_for(
-            project.options.serialization, intra_transaction_sequence=project.options.intra_transaction_sequence
+            options.serialization, intra_transaction_sequence=options.intra_transaction_sequence
         )
         self.rule = partition_rule(project.options.partitioning)
         self.dml = {str(kind) for kind in project.incremental.dml}
@@ -188,8 +193,8 @@ class Router:
             settings = entry.settings_for(change.table)
             schema = self.source.describe_table(*ref)
             ctx = build_table_context(
-                schema, columns=settings.columns, shard_columns=settings.shard_columns, image_columns=change.columns,
-                db_type=self.db_type, tenant=self.source.login.tenant,
+                schema, columns=settings.columns, shard_columns=settings.shard_columns,
+                image_columns=change.columns, db_type=self.db_type, tenant=self.source.login.tenant,
                 business_system_id=self.project.options.business_system_id,
             )  # fmt: skip
             found = self.tables[ref] = (self.project.topic_for(*ref, entry), ctx)

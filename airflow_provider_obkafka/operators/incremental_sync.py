@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -19,12 +18,18 @@ from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.models.position import BinlogPosition
 from airflow_provider_obkafka.operators._incremental import (
-    RangeJob, in_scope, parse_start_timestamp, produce_range, retrier,
+    RangeJob,
+    in_scope,
+    parse_start_timestamp,
+    produce_range,
+    retrier,
 )  # fmt: skip
 from airflow_provider_obkafka.operators._project import checkpoint_state, fail_fast, load_project, project_arg
 from airflow_provider_obkafka.triggers.incremental_sync import SETTLE_S, IncrementalSyncTrigger
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping, Sequence
+
     from airflow.sdk import Context
 
     from airflow_provider_obkafka.models.project import SyncProject
@@ -97,13 +102,16 @@ class IncrementalSyncOperator(BaseOperator):
             return self._backfill(project, context)
         state = checkpoint_state(project, KafkaHook(kafka_config_id=project.destination.conn_id))
         with _fail_on_checkpoint():
-            start = retry_call(lambda: self._start_position(project, state, requested), retrier(project, self.retry_for_s),
+            retry = retrier(project, self.retry_for_s)
+            start = retry_call(lambda: self._start_position(project, state, requested), retry,
                                logger=self.log)  # fmt: skip
         self.log.info("incremental sync starts at %s:%s", start.file, start.position)
         self._defer(project, start, context)
         return None
 
-    def _start_position(self, project: SyncProject, state: dict[str, Any], requested: datetime | None) -> BinlogPosition:
+    def _start_position(
+        self, project: SyncProject, state: dict[str, Any], requested: datetime | None
+    ) -> BinlogPosition:
         """See the class docstring: checkpoint, argument, full sync, project setting, now."""
         source = OceanBaseHook(ob_conn_id=project.source.conn_id)
         if checkpoints.INCREMENTAL_KEY in state:
@@ -126,7 +134,8 @@ class IncrementalSyncOperator(BaseOperator):
         end = context.get("data_interval_end")
         source = OceanBaseHook(ob_conn_id=project.source.conn_id)
         databases = sorted({entry.database for entry in project.objects})
-        tables = [str(ref) for ref in source.list_tables(databases) if in_scope(project, ref.database, ref.table)]
+        found = source.list_tables(databases)
+        tables = [str(ref) for ref in found if in_scope(project, ref.database, ref.table)]
         trigger = IncrementalSyncTrigger(
             ob_conn_id=project.source.conn_id,
             server_id=project.server_id,
@@ -171,8 +180,8 @@ class IncrementalSyncOperator(BaseOperator):
         server_id = derived_server_id(project.server_id, f"backfill/{label}")
         with _fail_on_checkpoint(f"backfill of [{begin.isoformat()}, {finish.isoformat()}): "):
             start, end = self._interval_positions(project, begin, finish, record, server_id)
-            self.log.info("backfill of [%s, %s) reads %s:%s to %s:%s", begin, finish, start.file, start.position,
-                          end.file, end.position)  # fmt: skip
+            self.log.info("backfill of [%s, %s) reads %s:%s to %s:%s", begin, finish, start.file,
+                          start.position, end.file, end.position)  # fmt: skip
             job = RangeJob(
                 start, end, key, ("backfill", label),
                 value_of=lambda position, done: {"position": position.model_dump(mode="json"),
@@ -181,10 +190,16 @@ class IncrementalSyncOperator(BaseOperator):
                 server_id=server_id, batch_size=self.batch_size,
             )  # fmt: skip
             produced = produce_range(project, job, retrier(project, self.retry_for_s), self.log)
-        return {"interval": [begin.isoformat(), finish.isoformat()], "changes": produced, "already_done": False}
+        interval = [begin.isoformat(), finish.isoformat()]
+        return {"interval": interval, "changes": produced, "already_done": False}
 
     def _interval_positions(
-        self, project: SyncProject, begin: datetime, finish: datetime, record: dict[str, Any] | None, server_id: int
+        self,
+        project: SyncProject,
+        begin: datetime,
+        finish: datetime,
+        record: dict[str, Any] | None,
+        server_id: int,
     ) -> tuple[BinlogPosition, BinlogPosition]:
         """The interval's start and end positions: from an earlier try's record, else sought in the log."""
         if record is not None:

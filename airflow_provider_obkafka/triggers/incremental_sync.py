@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -13,14 +12,16 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from airflow_provider_obkafka.engine.binlog_events import Commit
-from airflow_provider_obkafka.engine.change import RowChange
 from airflow_provider_obkafka.engine.binlog_reader import BinlogReader
+from airflow_provider_obkafka.engine.change import RowChange
 from airflow_provider_obkafka.engine.retry import Backoff, Retrier
 from airflow_provider_obkafka.exceptions import ObKafkaError
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
-from airflow_provider_obkafka.models.position import BinlogPosition
+from airflow_provider_obkafka.models.position import BinlogPosition  # noqa: TC001 - pydantic needs it at runtime
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from airflow_provider_obkafka.models.schema import TableSchema
 
 __all__ = ["IncrementalSyncArgs", "IncrementalSyncTrigger"]

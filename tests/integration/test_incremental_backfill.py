@@ -22,7 +22,11 @@ from tests.integration.test_incremental_start import _next_second
 
 
 def _context(begin: datetime, finish: datetime, run_type=DagRunType.BACKFILL_JOB) -> dict:
-    return {"dag_run": SimpleNamespace(run_type=run_type), "data_interval_start": begin, "data_interval_end": finish}
+    return {
+        "dag_run": SimpleNamespace(run_type=run_type),
+        "data_interval_start": begin,
+        "data_interval_end": finish,
+    }
 
 
 def _write(cur, statements: list[str]) -> None:
@@ -67,7 +71,8 @@ def test_backfill_reproduces_exactly_its_interval_and_a_retry_does_not_duplicate
     monkeypatch.setattr(_incremental.Router, "send", send)
 
     result = operator.execute(_context(begin, finish))  # the retry resumes after the committed batches
-    assert result["changes"] == 22 and result["already_done"] is False
+    assert result["changes"] == 22
+    assert result["already_done"] is False
     messages = [json.loads(m.value()) for m in kafka.read_committed(topic, timeout=60)]
     seen = sorted((m["recordType"], (m["postStruct"] or m["prevStruct"])["id"]) for m in messages)
     expected = sorted([("INSERT", i) for i in range(100, 130)] + [("UPDATE", 1), ("DELETE", 2)])

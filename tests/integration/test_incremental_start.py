@@ -1,4 +1,4 @@
-"""Where incremental sync starts: a past timestamp (project setting or templated argument), on MariaDB's binlog."""
+"""Where incremental sync starts: a past timestamp (project setting or templated argument), on MariaDB."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from airflow_provider_obkafka.operators.schema_sync import SchemaSyncOperator
 from tests.integration.dag_files import _write_and_load, write_incremental_dag
 
 SEEK_ID = 4711
-TEMPLATED_DAG = '''
+TEMPLATED_DAG = """
 import json
 
 import pendulum
@@ -38,14 +38,15 @@ PROJECT = json.loads({project!r})
 with DAG(dag_id={dag_id!r}, schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), catchup=False,
          params={{"incremental_start_timestamp": Param("", type="string")}}) as dag:
     SchemaSyncOperator(task_id="schema_sync", project=PROJECT) >> IncrementalSyncOperator(
-        task_id="incremental_sync", project=PROJECT, start_timestamp="{{{{ params.incremental_start_timestamp }}}}",
+        task_id="incremental_sync", project=PROJECT,
+        start_timestamp="{{{{ params.incremental_start_timestamp }}}}",
         batch_size=100, max_wait_s=1.0, poll_interval_s=0.2,
     )
-'''
+"""
 
 
 def _next_second() -> datetime:
-    """Sleep until just past the next whole second and return it: commits before have an earlier header time."""
+    """Sleep until just past the next whole second and return it: earlier commits have an earlier time."""
     now = time.time()
     boundary = math.floor(now) + 1
     time.sleep(boundary - now + 0.05)
@@ -55,7 +56,8 @@ def _next_second() -> datetime:
 def _project(db: str, **incremental):
     return parse_project(
         {"name": db, "sync_types": ["schema", "incremental"], "source": {"conn_id": "mariadb_binlog"},
-         "objects": [{"database": db, "tables": ["orders"], "topic": {"mode": "new", "name": f"{db}.orders"}}],
+         "objects": [{"database": db, "tables": ["orders"],
+                      "topic": {"mode": "new", "name": f"{db}.orders"}}],
          **({"incremental": incremental} if incremental else {})}
     )  # fmt: skip
 
@@ -74,7 +76,9 @@ def _before_and_after(cur, db: str) -> datetime:
 
 def _delivered(topic: str) -> dict[bytes, list[str]]:
     per_key: dict[bytes, list[str]] = {}
-    for message in sorted(KafkaHook().read_committed(topic, timeout=60), key=lambda m: (m.partition(), m.offset())):
+    for message in sorted(
+        KafkaHook().read_committed(topic, timeout=60), key=lambda m: (m.partition(), m.offset())
+    ):
         per_key.setdefault(message.key(), []).append(json.loads(message.value())["recordType"])
     return per_key
 
@@ -98,7 +102,9 @@ def test_templated_start_timestamp_argument_and_the_checkpoint_winning_later(
     when = _before_and_after(conn.cursor(), db)
     project = _project(db)
     dag_id = f"start_arg_{project.slug}"
-    dag = _write_and_load(airflow_db, dag_id, TEMPLATED_DAG.format(project=json.dumps(project_arg(project)), dag_id=dag_id))
+    dag = _write_and_load(
+        airflow_db, dag_id, TEMPLATED_DAG.format(project=json.dumps(project_arg(project)), dag_id=dag_id)
+    )
     assert str(dag.test(run_conf={"incremental_start_timestamp": when.isoformat()}).state) == "success"
     assert _delivered(f"{db}.orders") == AFTER_ONLY
 
@@ -108,7 +114,9 @@ def test_templated_start_timestamp_argument_and_the_checkpoint_winning_later(
     assert _delivered(f"{db}.orders") == {**AFTER_ONLY, b"4": ["INSERT"]}
 
 
-def test_seek_across_a_file_boundary_returns_the_end_of_the_previous_file(mariadb_env_settings, mariadb_database):
+def test_seek_across_a_file_boundary_returns_the_end_of_the_previous_file(
+    mariadb_env_settings, mariadb_database
+):
     settings = mariadb_env_settings
     db, conn = mariadb_database
     cur = conn.cursor()
@@ -124,17 +132,22 @@ def test_seek_across_a_file_boundary_returns_the_end_of_the_previous_file(mariad
     ids = [c.after[0] for t in _transactions(settings, found, db) for c in t.changes]
     assert ids == [2]
     from_origin = _transactions(settings, origin, db, include_empty=True)
-    assert found in {t.start for t in from_origin}, "a resume point that a reader from further back reports too"
+    assert found in {t.start for t in from_origin}, (
+        "a resume point that a reader from further back reports too"
+    )
     assert _transactions(settings, position_for_timestamp(settings, SEEK_ID, datetime.now(UTC)), db) == []
 
 
 def test_a_time_before_the_log_reaches_back_is_a_clear_error(airflow_conn_env, mariadb_database):
     settings = OceanBaseHook(ob_conn_id="mariadb_binlog").binlog_connection_settings()
     earliest = earliest_event_time(settings, SEEK_ID)
-    assert earliest is not None and earliest < datetime.now(UTC)
+    assert earliest is not None
+    assert earliest < datetime.now(UTC)
     too_early = datetime(2000, 1, 1, tzinfo=UTC)
     expected = (
-        re.escape("the change log no longer reaches back to 2000-01-01T00:00:00+00:00; its earliest event is ")
+        re.escape(
+            "the change log no longer reaches back to 2000-01-01T00:00:00+00:00; its earliest event is "
+        )
         + re.escape(earliest.isoformat())
         + r" in \S+; choose a later start timestamp or run a full synchronization"
     )
@@ -145,18 +158,25 @@ def test_a_time_before_the_log_reaches_back_is_a_clear_error(airflow_conn_env, m
     conn.cursor().execute(f"CREATE TABLE {db}.orders (id INT PRIMARY KEY)")
     project = _project(db)
     SchemaSyncOperator(task_id="schema_sync", project=project).execute({})
-    operator = IncrementalSyncOperator(task_id="incremental_sync", project=project, start_timestamp="2000-01-01T00:00:00Z")
+    operator = IncrementalSyncOperator(
+        task_id="incremental_sync", project=project, start_timestamp="2000-01-01T00:00:00Z"
+    )
     with pytest.raises(AirflowFailException, match=expected):
         operator.execute({})
 
 
 @pytest.mark.parametrize(
     ("value", "problem"),
-    [("yesterday", "is not a valid time"), ("2024-05-01 08:00:00", "has no time zone"),
-     ("2999-01-01T00:00:00Z", "is in the future")],
+    [
+        ("yesterday", "is not a valid time"),
+        ("2024-05-01 08:00:00", "has no time zone"),
+        ("2999-01-01T00:00:00Z", "is in the future"),
+    ],
 )
 def test_an_invalid_start_timestamp_fails_fast_naming_field_value_and_format(value, problem):
-    operator = IncrementalSyncOperator(task_id="incremental_sync", project=_project("shop"), start_timestamp=value)
+    operator = IncrementalSyncOperator(
+        task_id="incremental_sync", project=_project("shop"), start_timestamp=value
+    )
     with pytest.raises(AirflowFailException, match=rf"start_timestamp '{value}' {problem}"):
         operator.execute({})
     assert "start_timestamp" in IncrementalSyncOperator.template_fields

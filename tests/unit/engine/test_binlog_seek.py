@@ -6,7 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from airflow_provider_obkafka.engine.binlog_seek import _is_oceanbase, choose_file, derived_server_id, too_early_error
+from airflow_provider_obkafka.engine.binlog_seek import (
+    _is_oceanbase,
+    choose_file,
+    derived_server_id,
+    too_early_error,
+)
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 FILES = [f"binlog.{i:06d}" for i in range(1, 11)]
@@ -47,7 +52,8 @@ def test_single_file():
 
 def test_derived_server_id_is_stable_distinct_and_in_range():
     ids = {derived_server_id(4242, purpose) for purpose in ("seek", "backfill/a", "backfill/b")}
-    assert len(ids) == 3 and 4242 not in ids
+    assert len(ids) == 3
+    assert 4242 not in ids
     assert derived_server_id(4242, "seek") == derived_server_id(4242, "seek")
     assert all(1 <= i <= 2**32 - 1 for i in ids)
 
@@ -56,14 +62,19 @@ def test_too_early_error_says_what_to_do():
     message = str(too_early_error(T0, T0 + timedelta(hours=2), "binlog.000007"))
     assert message == (
         "the change log no longer reaches back to 2026-01-01T00:00:00+00:00; its earliest event is "
-        "2026-01-01T02:00:00+00:00 in binlog.000007; choose a later start timestamp or run a full synchronization"
+        "2026-01-01T02:00:00+00:00 in binlog.000007; choose a later start timestamp or run a full "
+        "synchronization"
     )
 
 
 @pytest.mark.parametrize(
     ("version", "expected"),
-    [("5.7.35-obs", True), ("5.7.25-OceanBase_CE-v4.2.1.2", True), ("10.11.6-MariaDB-0+deb12u1-log", False),
-     ("8.0.36", False)],
+    [
+        ("5.7.35-obs", True),
+        ("5.7.25-OceanBase_CE-v4.2.1.2", True),
+        ("10.11.6-MariaDB-0+deb12u1-log", False),
+        ("8.0.36", False),
+    ],
 )
 def test_oceanbase_is_told_by_the_handshake_version(version, expected):
     assert _is_oceanbase(version) is expected

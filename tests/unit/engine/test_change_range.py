@@ -46,7 +46,9 @@ def test_batches_close_at_commits_once_the_size_is_reached_but_never_at_end():
 
 
 def test_a_transaction_starting_at_end_is_not_sent_even_without_its_commit():
-    open_txn = LOG[:5] + [RowChange("shop", "orders", RecordType.INSERT, ("id",), None, (9,), checkpoint="binlog.000002:200")]
+    open_txn = LOG[:5] + [
+        RowChange("shop", "orders", RecordType.INSERT, ("id",), None, (9,), checkpoint="binlog.000002:200")
+    ]
     assert _copy(iter(open_txn), _pos(200)) == (3, 3, [])
 
 

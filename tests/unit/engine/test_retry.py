@@ -26,7 +26,9 @@ def _delivery(code: int) -> DeliveryError:
     [
         pytest.param(pymysql.err.OperationalError(2003, "Can't connect"), "source", id="refused"),
         pytest.param(pymysql.err.OperationalError(2013, "Lost connection"), "source", id="lost"),
-        pytest.param(pymysql.err.OperationalError(1053, "Server shutdown in progress"), "source", id="shutdown"),
+        pytest.param(
+            pymysql.err.OperationalError(1053, "Server shutdown in progress"), "source", id="shutdown"
+        ),
         pytest.param(pymysql.err.InterfaceError(0, ""), "source", id="closed-connection"),
         pytest.param(ConnectionResetError("reset"), "source", id="socket-reset"),
         pytest.param(pymysql.err.OperationalError(1236, "Could not find first log file"), None, id="purged"),
@@ -47,7 +49,8 @@ def test_transient(exc, kind):
 def test_backoff_doubles_up_to_the_cap_with_bounded_jitter():
     backoff = Backoff(base_s=1, cap_s=30, jitter=0.2)
     assert [backoff.delay(n, 0.5) for n in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]
-    assert backoff.delay(3, 0.0) == pytest.approx(3.2) and backoff.delay(3, 0.999999) == pytest.approx(4.8)
+    assert backoff.delay(3, 0.0) == pytest.approx(3.2)
+    assert backoff.delay(3, 0.999999) == pytest.approx(4.8)
     assert backoff.delay(10_000, 0.5) == 30
 
 
@@ -62,7 +65,8 @@ def test_retrier_says_what_is_waited_for_and_gives_up_after_the_window():
         lines.append(line)
         now[0] += delay
     assert lines[2] == (
-        "change log at db:3306 unreachable (OperationalError: (2003, \"Can't connect to MySQL server on 'db'\")); "
+        "change log at db:3306 unreachable "
+        "(OperationalError: (2003, \"Can't connect to MySQL server on 'db'\")); "
         "retrying in 4 s (attempt 3)"
     )
     now[0] = 61.0
@@ -77,14 +81,19 @@ def test_purged_position_becomes_a_clear_checkpoint_error():
     position = BinlogPosition(file="binlog.000001", position=328)
     gone = binlog_gone(error, position)
     assert isinstance(gone, CheckpointError)
-    assert "no longer holds binlog.000001:328" in str(gone) and "index file" in str(gone)
+    assert "no longer holds binlog.000001:328" in str(gone)
+    assert "index file" in str(gone)
     retrier = Retrier(Backoff(), {})
     with pytest.raises(CheckpointError, match="purged"):
         retrier.wait_for(error, position)
 
 
 def test_retry_call_repeats_transient_failures_and_returns():
-    outcomes = [pymysql.err.OperationalError(2013, "Lost connection"), KafkaException(KafkaError(KafkaError._TRANSPORT)), 42]
+    outcomes = [
+        pymysql.err.OperationalError(2013, "Lost connection"),
+        KafkaException(KafkaError(KafkaError._TRANSPORT)),
+        42,
+    ]
     slept: list[float] = []
 
     def attempt():

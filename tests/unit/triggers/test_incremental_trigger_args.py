@@ -57,7 +57,8 @@ def test_serialize_round_trip(kwargs):
 def test_defaults_are_serialized():
     kwargs = {k: v for k, v in _kwargs().items() if k in {"ob_conn_id", "server_id", "position", "tables"}}
     _, dumped = IncrementalSyncTrigger(**kwargs).serialize()
-    defaults = {"batch_size": 10_000, "max_wait_s": 5.0, "end_ts": None, "poll_interval_s": 1.0, "retry_for_s": 600.0}
+    defaults = {"batch_size": 10_000, "max_wait_s": 5.0, "end_ts": None, "poll_interval_s": 1.0,
+                "retry_for_s": 600.0}  # fmt: skip
     assert dumped == {**kwargs, **defaults}
 
 
@@ -191,13 +192,17 @@ def test_unreachable_source_is_waited_out_then_gives_up(monkeypatch, capfd):
 
     event = _fire(monkeypatch, FakeLog([]), reader=refused)
     logged = "".join(capfd.readouterr())
-    assert event["status"] == "error" and event["fatal"] is False and "2003" in event["message"]
+    assert event["status"] == "error"
+    assert event["fatal"] is False
+    assert "2003" in event["message"]
     assert len(attempts) >= 3, "an unreachable source is tried again, not given up at once"
-    assert "unreachable (OperationalError: (2003" in logged and "(attempt 2)" in logged
+    assert "unreachable (OperationalError: (2003" in logged
+    assert "(attempt 2)" in logged
 
 
 def test_source_back_after_a_restart_resumes(monkeypatch):
-    monkeypatch.setattr(incremental_sync, "Backoff", lambda give_up_s: Backoff(base_s=0.01, give_up_s=give_up_s))
+    fast = lambda give_up_s: Backoff(base_s=0.01, give_up_s=give_up_s)  # noqa: E731
+    monkeypatch.setattr(incremental_sync, "Backoff", fast)
     log = FakeLog([(3, 10)])
     calls = []
 
@@ -217,8 +222,11 @@ def test_purged_position_is_a_fatal_error_at_once(monkeypatch):
 
     def purged(*args, **kwargs):
         calls.append(1)
-        raise pymysql.err.OperationalError(1236, "Could not find first log file name in binary log index file")
+        raise pymysql.err.OperationalError(1236, "Could not find first log file name in binary log index")
 
     event = _fire(monkeypatch, FakeLog([]), reader=purged)
-    assert event["status"] == "error" and event["fatal"] is True and len(calls) == 1
-    assert "no longer holds mysql-bin.000003:100" in event["message"] and "full synchronization" in event["message"]
+    assert event["status"] == "error"
+    assert event["fatal"] is True
+    assert len(calls) == 1
+    assert "no longer holds mysql-bin.000003:100" in event["message"]
+    assert "full synchronization" in event["message"]
