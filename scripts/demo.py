@@ -104,6 +104,9 @@ def output_to(path: Path) -> Iterator[None]:
 
 def reset_previous(infos: dict[str, Any]) -> None:
     """Drop the previous run's databases and topics, and its project files (one demo in the UI at a time)."""
+    from airflow.api.common.delete_dag import delete_dag
+    from airflow.exceptions import DagNotFound
+
     from airflow_provider_obkafka.hooks.kafka import KafkaHook
 
     state = json.loads(STATE.read_text()) if STATE.exists() else {}
@@ -119,6 +122,9 @@ def reset_previous(infos: dict[str, Any]) -> None:
             future.result()
     for old in PROJECTS.glob("*.yaml"):
         old.unlink()
+    for dag_id in state.get("dag_ids", ()):  # their runs too: the UI shows the latest demo only
+        with contextlib.suppress(DagNotFound):
+            delete_dag(dag_id)
 
 
 def load_dags() -> dict[str, Any]:
@@ -160,6 +166,7 @@ def show_topic(report: demo_data.TopicReport, kinds: tuple[str, ...]) -> None:
 
 def prepare(infos: dict[str, Any], orders: int) -> tuple[str, dict[str, int], dict[str, int], dict[str, Any]]:
     """Sample tables and project files for a new run; returns (tag, seekdb rows, MariaDB rows, projects)."""
+    from airflow_provider_obkafka.dag_factory import dag_id_for
     from airflow_provider_obkafka.models.loader import parse_project
 
     reset_previous(infos)
@@ -178,7 +185,8 @@ def prepare(infos: dict[str, Any], orders: int) -> tuple[str, dict[str, int], di
     parsed = {key: parse_project(data) for key, data in files.items()}
     topics = {topic for project in parsed.values() for topic in project.known_topics()}
     topics |= {project.checkpoint_topic for project in parsed.values()}
-    state = {"tag": tag, "seekdb_db": shop_db, "mariadb_db": stock_db, "topics": sorted(topics)}
+    state = {"tag": tag, "seekdb_db": shop_db, "mariadb_db": stock_db, "topics": sorted(topics),
+             "dag_ids": [dag_id_for(project.name) for project in parsed.values()]}  # fmt: skip
     STATE.write_text(json.dumps(state))
     for data in files.values():
         (PROJECTS / f"{data['name']}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))

@@ -103,6 +103,8 @@ def airflow_ui(tmp_path: Path, airflow_conn_env: dict[str, str]) -> Iterator[Air
         folder.mkdir()
     shutil.copy(DAG_FILE, dags / DAG_FILE.name)
     port = free_port()
+    worker_logs = free_port({port})
+    trigger_logs = free_port({port, worker_logs})
     url = f"http://127.0.0.1:{port}"
     env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW_")}
     env.update(airflow_conn_env)
@@ -115,6 +117,8 @@ def airflow_ui(tmp_path: Path, airflow_conn_env: dict[str, str]) -> Iterator[Air
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(port),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/",
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(worker_logs),  # not the fixed 8793 and 8794
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(trigger_logs),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
             "OBKAFKA_PROJECTS_DIR": str(projects),

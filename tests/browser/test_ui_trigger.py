@@ -57,6 +57,7 @@ def test_trigger_from_the_ui_runs_the_full_sync(seekdb_database, airflow_ui, tmp
         f"the UI run did not succeed (rc {proc.returncode}):\n{proc.stdout}\n{proc.stderr}\n"
         f"--- airflow standalone ---\n{airflow_ui.log_tail()}"
     )
+    print(proc.stderr)  # the UI steps with their times, shown by pytest -rA
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["state"] == "success", result
     assert result["wasPaused"], "the DAG is created paused; the test unpaused it in the UI"

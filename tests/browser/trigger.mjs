@@ -22,7 +22,8 @@ const browser = await chromium.launch({
   args: ["--no-sandbox", "--disable-dev-shm-usage"],
 });
 const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-const step = (text) => console.error(`[ui] ${text}`);
+const t0 = Date.now();
+const step = (text) => console.error(`[ui +${((Date.now() - t0) / 1000).toFixed(1)}s] ${text}`);
 
 try {
   // The DAG appears once the dag-processor has parsed the project file: reload until its page has a Trigger button.
@@ -74,6 +75,7 @@ try {
   }
   // The grid view of the run shows every task instance; the run page's table lists them with their state.
   await page.waitForTimeout(1500);
+  step(`run ${state}`);
   await page.screenshot({ path: screenshot, fullPage: false });
   console.log(JSON.stringify({ runId, state, url: page.url(), wasPaused }));
   await browser.close();
