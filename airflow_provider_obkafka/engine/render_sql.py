@@ -46,8 +46,12 @@ __all__ = ["QuoteFix", "ServerRenderPlan", "json_quote_sql", "plan", "probe_json
 QuoteFix = tuple[tuple[str, str], ...]
 Encode = Callable[[tuple[Any, ...]], tuple[bytes | None, bytes]]
 
-_SAFE_LITERAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _-.,:;{}[]()\"#@!?+=*/")
-_BYTE_TYPES = frozenset("binary varbinary tinyblob blob mediumblob longblob char varchar tinytext text".split())
+_SAFE_LITERAL = frozenset(
+    'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _-.,:;{}[]()"#@!?+=*/'
+)
+_BYTE_TYPES = frozenset(
+    "binary varbinary tinyblob blob mediumblob longblob char varchar tinytext text".split()
+)
 _PLAIN = frozenset(("date", "time", "datetime", "timestamp", "binary", "bit"))  # text with nothing to escape
 _ESCAPED = frozenset(("text", "enum", "set", "json"))
 _NUL = "CHAR(0 USING utf8mb4)"  # JSON_QUOTE escapes U+0000, so its output never holds one: a safe placeholder
@@ -82,7 +86,8 @@ def probe_json_quote(cursor: Any) -> QuoteFix | None:
     """
     How this server's JSON_QUOTE differs from orjson, checked on every ASCII character and a sample of
     others: () when it writes the same, the escapes to replace when only some `\\` escapes differ (MariaDB
-    writes `\\u001F`, orjson `\\u001f`), None when it cannot be made identical (strings then go through Python).
+    writes `\\u001F`, orjson `\\u001f`), None when it cannot be made identical (strings then go through
+    Python).
 
     :param cursor: a DB-API cursor of a utf8mb4 session on the source server
     """
@@ -95,10 +100,14 @@ def probe_json_quote(cursor: Any) -> QuoteFix | None:
         if server == wanted:
             continue
         inner, want_inner = server[1:-1], wanted[1:-1]
-        if not (server[:1] == server[-1:] == '"' and inner.startswith("\\") and inner != "\\\\"):
+        # Only ASCII escapes are fixed: all 128 are probed, while a server escaping one non-ASCII
+        # character likely escapes others that no finite list covers.
+        if not (
+            char.isascii() and char != "\\" and server[:1] == server[-1:] == '"' and inner.startswith("\\")
+        ):
             return None
         fix.append((inner, want_inner))
-    whole = "".join(_PROBE_CHARS) + "\\u000B\\\\u001F\"x"
+    whole = "".join(_PROBE_CHARS) + '\\u000B\\\\u001F"x'
     cursor.execute(f"SELECT {json_quote_sql(sql_text(whole), tuple(fix))}")
     got = cursor.fetchone()[0]
     got = got.decode() if isinstance(got, bytes) else got
@@ -171,7 +180,9 @@ def text_sql(column: Column, name: str) -> str | None:
         width = _bit_width(column)
         return f"TO_BASE64(UNHEX(LPAD(HEX({name}), {2 * width}, '0')))"
     if kind == "binary" and data_type in _BYTE_TYPES:
-        padded = f"RPAD({name}, {int(column.length)}, X'00')" if data_type == "binary" and column.length else name
+        padded = (
+            f"RPAD({name}, {int(column.length)}, X'00')" if data_type == "binary" and column.length else name
+        )
         return f"REPLACE(TO_BASE64({padded}), CHAR(10 USING utf8mb4), '')"
     return None  # float, double (Python's shortest text), geometry, types without a rule
 
@@ -214,7 +225,10 @@ def _key_sql(ctx: TableContext, names: Sequence[str]) -> str | None:
     parts = [text_sql(column, _name(column.name)) for column in columns]
     if any(part is None for part in parts):
         return None
-    parts = [f"IFNULL({part}, '')" if column.nullable else part for column, part in zip(columns, parts, strict=True)]
+    parts = [
+        f"IFNULL({part}, '')" if column.nullable else part
+        for column, part in zip(columns, parts, strict=True)
+    ]
     joined = parts[0] if len(parts) == 1 else f"CONCAT({f', {sql_text(KEY_SEPARATOR)}, '.join(parts)})"
     return f"CAST({joined} AS BINARY)"
 
@@ -241,8 +255,15 @@ def plan(ctx: TableContext, fix: QuoteFix | None) -> tuple[ServerRenderPlan | No
     key_sql = _key_sql(ctx, ctx.key_columns)
     part_sql = key_sql if ctx.partition_columns == ctx.key_columns else _key_sql(ctx, ctx.partition_columns)
     if key_sql is None or part_sql is None:
-        names = [n for n in (*ctx.key_columns, *ctx.partition_columns) if text_sql(ctx.schema.column(n), "c") is None]
-        return None, f"key or shard column(s) {', '.join(dict.fromkeys(names))} cannot be rendered on the server"
+        names = [
+            n
+            for n in (*ctx.key_columns, *ctx.partition_columns)
+            if text_sql(ctx.schema.column(n), "c") is None
+        ]
+        return (
+            None,
+            f"key or shard column(s) {', '.join(dict.fromkeys(names))} cannot be rendered on the server",
+        )
     expressions: list[str] = []
     if ctx.key_columns:
         expressions.append(key_sql)
@@ -287,7 +308,9 @@ def _assemble(
             constant(b"".join(run))
         run.clear()
 
-    plain_key = all(column_kind(ctx.schema.column(name)) in _PLAIN | {"integer", "decimal"} for name in ctx.key_columns)
+    plain_key = all(
+        column_kind(ctx.schema.column(name)) in _PLAIN | {"integer", "decimal"} for name in ctx.key_columns
+    )
     if ctx.key_columns:  # record_primary_value: the key text as a JSON string
         constant(head + (b'"' if plain_key else b""))
         many = len(ctx.key_columns) > 1
@@ -303,7 +326,9 @@ def _assemble(
             flush()
             namespace[f"r{index}"] = renders[index]
             value = f"v{index}"
-            parts.append(f"(b'null' if ({value} := row[{len(expressions)}]) is None else dumps(r{index}({value})))")
+            parts.append(
+                f"(b'null' if ({value} := row[{len(expressions)}]) is None else dumps(r{index}({value})))"
+            )
             expressions.append(piece)
         else:
             run.append(piece)

@@ -5,6 +5,10 @@ operators (schema sync, plan, each chunk), and the messages read back from Kafka
 golden files in `golden/` (`full_default_<server>.json`). The golden files hold what `docs/formats.md`
 prescribes; they were generated once by the sync and then checked rule by rule against that page.
 
+Every test runs through both rendering paths (`path`): `server`, the Default JSON written by the source server
+(`engine.render_sql`, FullSyncOperator's default), and `python`, the Python serializer; the same golden files
+hold for both. (tests/integration/test_full_sync_fast_path.py compares the two paths byte for byte.)
+
 Regenerate with `OBKAFKA_REGENERATE_GOLDEN=1` (then read the diff critically: a value that contradicts
 docs/formats.md is a bug, not a new golden value).
 """
@@ -20,6 +24,7 @@ from types import SimpleNamespace
 import orjson
 import pytest
 
+from airflow_provider_obkafka.engine import render_sql
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.models.loader import parse_project
 from airflow_provider_obkafka.operators.full_sync import FullSyncOperator
@@ -119,6 +124,26 @@ def server(request, airflow_conn_env, unique_name):
     cur.execute(f"DROP DATABASE IF EXISTS {db}")
 
 
+@pytest.fixture(params=["server", "python"])
+def path(request, monkeypatch):
+    """The rendering path under test; checks after the test that the server path was really taken."""
+    plans = []
+    real_plan = render_sql.plan
+
+    def spy(ctx, fix):
+        found = real_plan(ctx, fix)
+        plans.append(found[0])
+        return found
+
+    monkeypatch.setattr(render_sql, "plan", spy)
+    yield request.param
+    if request.param == "server":
+        assert plans and all(plan is not None for plan in plans), "the server path was not taken"
+        assert all(plan.python_columns == ("c_float", "c_double") for plan in plans)
+    else:
+        assert not plans
+
+
 class ExactNumber(str):
     """A JSON number with a fraction or exponent, kept as its exact text (`100.1000000000` is not `100.1`)."""
 
@@ -150,7 +175,7 @@ def _dump(data: object) -> bytes:
     return orjson.dumps(data, default=default, option=orjson.OPT_INDENT_2 | orjson.OPT_PASSTHROUGH_SUBCLASS) + b"\n"
 
 
-def _sync(server) -> list:
+def _sync(server, path: str) -> list:
     """Schema sync, plan and every chunk, with the server as the source; returns the topic's messages."""
     topic = f"{server.db}.all_types"
     project = parse_project(
@@ -164,7 +189,9 @@ def _sync(server) -> list:
     SchemaSyncOperator(task_id="schema_sync", project=project).execute({})
     context = {"dag": SimpleNamespace(dag_id="golden"), "run_id": server.db}
     for work in FullSyncPlanOperator(task_id="plan", project=project, chunk_size=1000).execute(context):
-        FullSyncOperator(task_id="full_sync", project=project, work=work).execute({})
+        FullSyncOperator(
+            task_id="full_sync", project=project, work=work, render_on_server=path == "server"
+        ).execute({})
     return KafkaHook().read_committed(topic, timeout=60)
 
 
@@ -179,12 +206,12 @@ def _normalized(messages: list, db: str) -> list[dict]:
     return sorted(out, key=lambda m: m["value"]["postStruct"]["id"])
 
 
-def test_full_sync_default_messages_match_golden(server):
-    messages = _sync(server)
+def test_full_sync_default_messages_match_golden(server, path):
+    messages = _sync(server, path)
     assert len(messages) == 4
     got = _normalized(messages, server.db)
     golden_file = GOLDEN_DIR / f"full_default_{server.name}.json"
-    if REGENERATE:
+    if REGENERATE and path == "python":  # both paths must then match what the Python path wrote
         golden_file.write_bytes(_dump(got))
     expected = _parse(golden_file.read_bytes())
 
@@ -206,9 +233,9 @@ def test_full_sync_default_messages_match_golden(server):
         assert have == want, f"message {position} (id {want['value']['postStruct']['id']}) differs from the golden file"
 
 
-def test_exact_numbers_are_written_as_exact_json_numbers(server):
+def test_exact_numbers_are_written_as_exact_json_numbers(server, path):
     """DECIMAL and BIGINT UNSIGNED are exact JSON number tokens in the raw bytes, never floats or strings."""
-    raw = {json.loads(m.value())["postStruct"]["id"]: m.value() for m in _sync(server)}
+    raw = {json.loads(m.value())["postStruct"]["id"]: m.value() for m in _sync(server, path)}
     assert b'"c_bigint_u":18446744073709551615,' in raw[2]
     assert b'"c_decimal":12345678901234567890.1234567890,' in raw[2]
     assert b'"c_bigint":-9223372036854775808,' in raw[1]
