@@ -26,6 +26,7 @@ dates and empty SETs, which the library returns as None, come back as the server
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,7 @@ from airflow_provider_obkafka.engine.binlog_events import (
     ChangeGrouper, LogBegin, LogCommit, LogEvent, LogQuery, LogRows, SchemaChange, Scope, StreamItem,
     Transaction, group_transactions, ob_commit_ts_us,
 )  # fmt: skip
+from airflow_provider_obkafka.engine.binlog_count import column_layout, count_rows
 from airflow_provider_obkafka.engine.binlog_rows import (
     ENUM, SET, STRING, VARCHAR, ColumnSpec, RowsDecoder, compile_decoder,
 )  # fmt: skip
@@ -189,6 +191,21 @@ class _FastRows:
         return rows
 
 
+def _count(event: Any) -> int | None:
+    """The rows of an event counted without decoding them, or None when it must be decoded to tell."""
+    wrapper, raw = event.packet, event.packet.packet
+    layout = column_layout(event.columns)
+    if (
+        layout is None or not event.complete or event.number_of_columns != len(event.columns)
+        or wrapper._BinLogPacketWrapper__data_buffer or raw._position != 20 + wrapper.read_bytes
+    ):  # fmt: skip
+        return None
+    bitmaps = [event.columns_present_bitmap]
+    if _ROWS[type(event)] is RecordType.UPDATE:
+        bitmaps.append(event.columns_present_bitmap2)
+    return count_rows(raw._data, raw._position, 20 + event.event_size, layout, bitmaps)
+
+
 def _images(event: Any, record_type: RecordType) -> Iterator[tuple[Image | None, Image | None]]:
     """(before, after) images of a rows event, decoded by the library (`.rows`): what `_FastRows` skips."""
     columns = event.columns
@@ -217,6 +234,7 @@ class BinlogReader:
     :param heartbeat_s: heartbeat period asked of the server, seconds
     :param oceanbase_commit_ts: take commit times from the GTID event (OceanBase Binlog Service)
     :param ctl_settings: connection settings for the library's metadata connection; default `settings`
+    :param count_only: rows are counted, not decoded (`engine/binlog_count.py`): changes carry no images
     """
 
     def __init__(
@@ -231,8 +249,10 @@ class BinlogReader:
         heartbeat_s: float = 1.0,
         oceanbase_commit_ts: bool = False,
         ctl_settings: dict[str, Any] | None = None,
+        count_only: bool = False,
     ) -> None:
         self.scope = Scope(tables)
+        self.count_only = count_only
         self.start = start
         self.heartbeats = 0
         self._mapper = _TableMapper(describe)
@@ -322,6 +342,9 @@ class BinlogReader:
                 f"{self._stream.log_file}:{event.packet.log_pos} cannot be synchronized: its after image "
                 "lacks unchanged JSON values; set binlog_row_value_options='' on the source"
             )
+        if self.count_only and (counted := _count(event)) is not None:
+            images = itertools.repeat((None, None), counted)
+            return LogRows(event.schema, event.table, _ROWS[type(event)], (), (), images, event.timestamp)
         columns, key = self._mapper.prepare(event)
         record_type = _ROWS[type(event)]
         images = self._fast.images(event, record_type)

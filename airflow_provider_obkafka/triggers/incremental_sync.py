@@ -217,11 +217,11 @@ class IncrementalSyncTrigger(BaseTrigger):
         settings, oceanbase = self._connection()
         changes, pending, last_end, past_end, exhausted = 0, 0, None, False, True
         reader = BinlogReader(settings, args.server_id, start, args.scope(), describe=self._describe,
-                              blocking=False, oceanbase_commit_ts=oceanbase)  # fmt: skip
+                              blocking=False, oceanbase_commit_ts=oceanbase, count_only=True)  # fmt: skip
         self._reader = reader
         try:
             for item in reader.iter_changes():
-                if isinstance(item, RowChange):
+                if isinstance(item, RowChange):  # counted, not decoded (count_only)
                     pending += 1  # counted at its commit: an open transaction never counts
                     continue
                 if not isinstance(item, Commit):
