@@ -100,7 +100,7 @@ class IncrementalSyncOperator(BaseOperator):
             requested = parse_start_timestamp(self.start_timestamp)
         if _is_backfill(context):
             return self._backfill(project, context)
-        state = checkpoint_state(project, KafkaHook(kafka_config_id=project.destination.conn_id))
+        state = self._checkpoints(project)
         with _fail_on_checkpoint():
             retry = retrier(project, self.retry_for_s)
             start = retry_call(lambda: self._start_position(project, state, requested), retry,
@@ -108,6 +108,13 @@ class IncrementalSyncOperator(BaseOperator):
         self.log.info("incremental sync starts at %s:%s", start.file, start.position)
         self._defer(project, start, context)
         return None
+
+    def _checkpoints(self, project: SyncProject) -> dict[str, Any]:
+        """The project's committed checkpoints, waiting out a broker restart."""
+        kafka = KafkaHook(kafka_config_id=project.destination.conn_id)
+        with fail_fast():
+            return retry_call(lambda: checkpoint_state(project, kafka), retrier(project, self.retry_for_s),
+                              logger=self.log)  # fmt: skip
 
     def _start_position(
         self, project: SyncProject, state: dict[str, Any], requested: datetime | None
@@ -173,7 +180,7 @@ class IncrementalSyncOperator(BaseOperator):
         begin, finish = context["data_interval_start"], context["data_interval_end"]
         label = begin.astimezone(UTC).isoformat()
         key = checkpoints.backfill_key(label)
-        record = checkpoint_state(project, KafkaHook(kafka_config_id=project.destination.conn_id)).get(key)
+        record = self._checkpoints(project).get(key)
         if record is not None and record.get("done"):
             self.log.info("backfill of [%s, %s) already committed: nothing to do", begin, finish)
             return {"interval": [begin.isoformat(), finish.isoformat()], "changes": 0, "already_done": True}
