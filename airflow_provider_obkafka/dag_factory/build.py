@@ -6,8 +6,9 @@ mapped task instance per chunk) → `incremental_sync`. The DAG is created pause
 triggering it is OMS "Start". What runs when:
 
 - Without a schedule (`incremental.schedule: null`) incremental synchronization follows the change log
-  continuously: the incremental task ignores the run's data interval (Airflow 3's trigger form gives a manual
-  run of an unscheduled DAG the zero-length interval of its logical date, which would end the run there).
+  continuously: the incremental task runs with `continuous=True` and ignores the run's data interval
+  (Airflow 3's trigger form gives a manual run of an unscheduled DAG the zero-length interval of its
+  logical date, which would end the run there).
 - With a schedule the DAG gets a cron data-interval timetable (UTC, catchup off, one active run), and each run
   carries the changes up to the end of its data interval.
 - Full synchronization runs while incremental synchronization has no checkpoint yet (the first run, or
@@ -189,7 +190,7 @@ def _incremental_sync(project: SyncProject) -> BaseOperator:
         project=project,
         outlets=outlets,
         trigger_rule="none_failed",  # runs when the full sync was skipped, not when it failed
-        pre_execute=follow_continuously if project.incremental.schedule is None else None,
+        continuous=project.incremental.schedule is None,
         post_execute=report,
         **extra,
     )
@@ -210,11 +211,6 @@ def skip_when_incremental_started(project: Mapping[str, Any], context: Context) 
             f"checkpoint ({state[checkpoints.INCREMENTAL_KEY]}), so an earlier run completed the full sync. "
             "Trigger the DAG with `tables` to synchronize tables in full again."
         )
-
-
-def follow_continuously(context: Context) -> None:
-    """`incremental_sync`'s pre_execute without a schedule: no end of data interval, so the run never ends."""
-    context["data_interval_end"] = None  # type: ignore[typeddict-item]
 
 
 def report_chunk_topic(conn_id: str, alias: str, context: Context, result: Any = None) -> None:

@@ -69,6 +69,8 @@ class IncrementalSyncOperator(BaseOperator):
     :param max_wait_s: seconds after which the trigger fires with fewer changes
     :param poll_interval_s: seconds between two scans of the change log in the trigger
     :param retry_for_s: how long a source or broker outage is waited out before the task fails
+    :param continuous: follow the change log without end, ignoring the run's data interval end (the DAG
+        factory sets it for projects without a schedule: a manual run's interval would end at its start)
     """
 
     template_fields: Sequence[str] = ("start_timestamp",)
@@ -83,6 +85,7 @@ class IncrementalSyncOperator(BaseOperator):
         max_wait_s: float = 5.0,
         poll_interval_s: float = 1.0,
         retry_for_s: float = 600.0,
+        continuous: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -92,6 +95,7 @@ class IncrementalSyncOperator(BaseOperator):
         self.max_wait_s = max_wait_s
         self.poll_interval_s = poll_interval_s
         self.retry_for_s = retry_for_s
+        self.continuous = continuous
 
     def execute(self, context: Context) -> dict[str, Any] | None:
         """Find where to start, then wait for changes in the triggerer (or produce a backfill interval)."""
@@ -137,8 +141,12 @@ class IncrementalSyncOperator(BaseOperator):
         settings = source.binlog_connection_settings()
         return position_for_timestamp(settings, derived_server_id(project.server_id, "seek"), when)
 
+    def stream_end(self, context: Context) -> Any:
+        """Where this run stops following the log: its data interval end, or never when `continuous`."""
+        return None if self.continuous else context.get("data_interval_end")
+
     def _defer(self, project: SyncProject, start: BinlogPosition, context: Context) -> None:
-        end = context.get("data_interval_end")
+        end = self.stream_end(context)
         source = OceanBaseHook(ob_conn_id=project.source.conn_id)
         databases = sorted({entry.database for entry in project.objects})
         found = source.list_tables(databases)

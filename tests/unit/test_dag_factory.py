@@ -15,7 +15,7 @@ from airflow.serialization.encoders import coerce_to_core_timetable
 from airflow.serialization.serialized_objects import DagSerialization
 
 from airflow_provider_obkafka.dag_factory import build_dag, dag_id_for, load_project_dags, topic_asset
-from airflow_provider_obkafka.dag_factory.build import follow_continuously, skip_when_incremental_started
+from airflow_provider_obkafka.dag_factory.build import skip_when_incremental_started
 from airflow_provider_obkafka.models.loader import load_project, parse_project
 
 REPO = Path(__file__).resolve().parents[2]
@@ -127,7 +127,7 @@ def test_continuous_project_dag(projects: Path):
         Asset("kafka://kafka_main/shop.orders"),
         AssetAlias("obkafka__orders_sync/batch_topics"),
     ]
-    assert incremental._pre_execute_hook is follow_continuously
+    assert incremental.continuous, "no schedule: follows the log without end"
     assert dag.get_task("full_sync").partial_kwargs["outlets"] == [
         AssetAlias("obkafka__orders_sync/full_sync")
     ]
@@ -152,7 +152,7 @@ def test_scheduled_incremental_project_dag(projects: Path):
     assert (interval.start.minute, interval.end.minute) == (0, 5), "a run covers [start, end) of its interval"
     incremental = dag.get_task("incremental_sync")
     assert incremental.outlets == [topic_asset("kafka_default", "crm.users")]
-    assert incremental._pre_execute_hook is None, "scheduled runs end with their data interval"
+    assert not incremental.continuous, "scheduled runs end with their data interval"
     assert incremental.start_timestamp == "{{ params.incremental_start_timestamp }}"
     assert set(dag.params) == {"incremental_start_timestamp"}
     dag.params.validate()  # the default "" is valid
@@ -188,9 +188,6 @@ def test_tables_param_renders_to_a_list():
 
 
 def test_hooks_that_decide_what_a_run_does():
-    context = {"data_interval_end": NOW}
-    follow_continuously(context)
-    assert context["data_interval_end"] is None
     # tables given: a full sync of them, with no need to look at the checkpoint (no Kafka here)
     assert skip_when_incremental_started({"name": "x"}, {"params": {"tables": ["a.b"]}}) is None
 
@@ -252,17 +249,10 @@ def _incremental_only(schedule: str | None) -> dict:
 
 
 @pytest.mark.parametrize(("schedule", "continuous"), [(None, True), ("@hourly", False)])
-def test_incremental_task_sees_the_interval_end_only_on_a_schedule(schedule, continuous):
-    """Through the task runner's own execution path: pre_execute hooks, then execute, with one context."""
-    import logging
-
-    from airflow.sdk.execution_time.task_runner import _execute_task
-
+def test_incremental_task_stops_at_the_interval_end_only_on_a_schedule(schedule, continuous):
     task = build_dag(parse_project(_incremental_only(schedule))).get_task("incremental_sync")
-    task.execute = lambda context: context.get("data_interval_end")
-    ti = SimpleNamespace(task=task, _ti_context_from_server=None)
-    end = _execute_task({"data_interval_end": NOW, "params": {}}, ti, logging.getLogger(__name__))
-    assert end == (None if continuous else NOW)
+    assert task.continuous is continuous
+    assert task.stream_end({"data_interval_end": NOW}) == (None if continuous else NOW)
 
 
 def test_each_full_sync_chunk_reports_its_topic_through_the_alias():
