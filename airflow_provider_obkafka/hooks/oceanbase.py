@@ -203,26 +203,32 @@ class OceanBaseHook(DbApiHook):
             cur.execute("SELECT current_scn()")
             return int(cur.fetchone()[0])
 
-    def binlog_position(self) -> BinlogPosition:
-        """The binlog position (file, offset, GTID set) the Binlog Service endpoint reports now."""
+    def binlog_position(self, *, consistent: bool = False) -> BinlogPosition:
+        """
+        The binlog position (file, offset, GTID set) the Binlog Service endpoint reports now. With
+        `consistent`, on MariaDB, the position of a consistent snapshot instead (see
+        `ob_metadata.read_snapshot_binlog_position`): every transaction before it is visible to later reads.
+        """
         host, port = self.binlog_endpoint()
         try:
             conn = self.get_binlog_conn()
         except pymysql.err.OperationalError as exc:
             raise CapabilityError(f"no Binlog Service answers at {host}:{port}: {exc}") from exc
         with contextlib.closing(conn), conn.cursor() as cur:
-            return ob_metadata.read_binlog_position(cur, f"{host}:{port}")
+            position = ob_metadata.read_binlog_position(cur, f"{host}:{port}")
+            return (consistent and ob_metadata.read_snapshot_binlog_position(cur, position)) or position
 
     def snapshot_point(self, *, require_scn: bool = False, require_binlog: bool = False) -> SnapshotPoint:
         """
-        The current snapshot point: the binlog position first (it may lag, so it is early, which is safe),
+        The current snapshot point: the binlog position first (it may lag, so it is early, which is safe;
+        on MariaDB the position of a consistent snapshot, so no transaction before it is still invisible),
         then the SCN. A capability that is required but missing raises CapabilityError naming it; one that
         is not required is left empty.
         """
         binlog = scn = None
         missing: list[str] = []
         try:
-            binlog = self.binlog_position()
+            binlog = self.binlog_position(consistent=True)
         except CapabilityError as exc:
             if require_binlog:
                 missing.append(str(exc))
