@@ -64,7 +64,13 @@ _EVENTS = [*_ROWS, PartialUpdateRowsEvent, XidEvent, QueryEvent, GtidEvent, Mari
 
 
 def _connect_with_checksum(**kwargs: Any) -> pymysql.connections.Connection:
-    """A pymysql connection on which `@master_binlog_checksum` is set explicitly (see the module docstring)."""
+    """
+    A pymysql connection on which `@master_binlog_checksum` is set explicitly (see the module docstring).
+    Without TLS settings it is plain, as the hook's own connections: PyMySQL would otherwise try TLS and
+    build an SSL context per connection (about 0.1 s each, two per reader, one reader per trigger scan).
+    """
+    if not kwargs.get("ssl"):
+        kwargs.setdefault("ssl_disabled", True)
     conn = pymysql.connect(**kwargs)
     with conn.cursor() as cur:
         cur.execute("SET @master_binlog_checksum = 'NONE'")
