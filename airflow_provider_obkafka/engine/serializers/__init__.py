@@ -1,14 +1,16 @@
 """
 Serializers: a row change to Kafka key and value bytes, one per OMS serialization method.
 
-Every method shares the Kafka key (`kafka_key`). `serializer_for(method)` finds a method by its OMS UI or API
-name, in any case; each method's module is imported only when first asked for, so formats plug in by adding
-one entry to `_METHODS`.
+Every method but Debezium shares the Kafka key (`kafka_key`) through the base class `SharedKeySerializer`
+(`ClockedSerializer` adds a write-time clock in epoch seconds). `serializer_for(method)` finds a method by its
+OMS UI or API name, in any case; each method's module is imported only when first asked for, so formats plug
+in by adding one entry to `_METHODS`.
 """
 
 from __future__ import annotations
 
 import importlib
+import time
 from typing import TYPE_CHECKING, Protocol
 
 from airflow_provider_obkafka.engine.change import RecordType
@@ -19,7 +21,14 @@ if TYPE_CHECKING:
 
     from airflow_provider_obkafka.engine.change import RowChange, TableContext
 
-__all__ = ["Serializer", "kafka_key", "register_serializer", "serializer_for"]
+__all__ = [
+    "ClockedSerializer",
+    "Serializer",
+    "SharedKeySerializer",
+    "kafka_key",
+    "register_serializer",
+    "serializer_for",
+]
 
 
 class Serializer(Protocol):
@@ -48,6 +57,39 @@ def kafka_key(change: RowChange, ctx: TableContext) -> bytes | None:
     image = change.after if change.after is not None else change.before
     text = None if image is None else ctx.partition_text(image)
     return None if text is None else text.encode()
+
+
+class SharedKeySerializer:
+    """
+    Base of the methods whose Kafka key is the shared `kafka_key`; a subclass sets `name` and writes `value`.
+
+    :param intra_transaction_sequence: OMS "Enable Intra-Transaction Sequence"; every method takes it (one
+        factory signature), each subclass says what it does with it
+    """
+
+    name: str
+
+    def __init__(self, *, intra_transaction_sequence: bool = False) -> None:
+        self.intra_transaction_sequence = intra_transaction_sequence
+
+    def key(self, change: RowChange, ctx: TableContext) -> bytes | None:
+        """The shared Kafka key: partition column values joined with U+0001."""
+        return kafka_key(change, ctx)
+
+
+class ClockedSerializer(SharedKeySerializer):
+    """
+    A `SharedKeySerializer` whose messages carry the time they are written.
+
+    :param intra_transaction_sequence: as in `SharedKeySerializer`
+    :param clock: seconds since the epoch (tests pass a fixed one)
+    """
+
+    def __init__(
+        self, *, intra_transaction_sequence: bool = False, clock: Callable[[], float] = time.time
+    ) -> None:
+        super().__init__(intra_transaction_sequence=intra_transaction_sequence)
+        self._clock = clock
 
 
 # Canonical name (the OMS UI name) -> "module:factory"; a factory takes the keyword options of serializer_for.

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import orjson
 
 from airflow_provider_obkafka.engine.change import RecordType
-from airflow_provider_obkafka.engine.serializers import kafka_key
+from airflow_provider_obkafka.engine.serializers import SharedKeySerializer
 from airflow_provider_obkafka.engine.serializers.default import store_data_sequence
 
 if TYPE_CHECKING:
@@ -104,9 +104,9 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class CanalSerializer:
+class CanalSerializer(SharedKeySerializer):
     """
-    OMS Canal: one Canal flat message per change.
+    OMS Canal: one Canal flat message per change; the Kafka key is the shared one (Canal itself sends none).
 
     :param intra_transaction_sequence: accepted for a uniform factory signature; Canal's `id` carries
         `{commit second}{sequence:05d}` either way (docs/formats.md, section Canal)
@@ -118,12 +118,8 @@ class CanalSerializer:
     def __init__(
         self, *, intra_transaction_sequence: bool = False, clock: Callable[[], int] | None = None
     ) -> None:
-        self.intra_transaction_sequence = intra_transaction_sequence
+        super().__init__(intra_transaction_sequence=intra_transaction_sequence)
         self._clock = clock or _now_ms
-
-    def key(self, change: RowChange, ctx: TableContext) -> bytes | None:
-        """The shared Kafka key: partition column values joined with U+0001 (Canal itself sends none)."""
-        return kafka_key(change, ctx)
 
     def value(self, change: RowChange, ctx: TableContext) -> bytes:
         """The Canal flat message of a change."""

@@ -7,13 +7,12 @@ OMS is silent, and why: docs/formats.md.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from airflow_provider_obkafka.engine.change import RecordType
-from airflow_provider_obkafka.engine.serializers import kafka_key
+from airflow_provider_obkafka.engine.serializers import ClockedSerializer
 from airflow_provider_obkafka.engine.serializers.default import change_images, store_data_sequence
 from airflow_provider_obkafka.engine.serializers.default_extend import column_type_name
 
@@ -60,7 +59,7 @@ def _parts(ctx: TableContext) -> tuple[orjson.Fragment, orjson.Fragment]:
     return found  # type: ignore[no-any-return]
 
 
-class DataWorksSerializer:
+class DataWorksSerializer(ClockedSerializer):
     """
     OMS DataWorks 2.0: one JSON object per change; an UPDATE is one message with both images.
 
@@ -70,16 +69,6 @@ class DataWorksSerializer:
     """
 
     name = "DataWorks"
-
-    def __init__(
-        self, *, intra_transaction_sequence: bool = False, clock: Callable[[], float] = time.time
-    ) -> None:
-        self.intra_transaction_sequence = intra_transaction_sequence
-        self._clock = clock
-
-    def key(self, change: RowChange, ctx: TableContext) -> bytes | None:
-        """The shared Kafka key: partition column values joined with U+0001."""
-        return kafka_key(change, ctx)
 
     def value(self, change: RowChange, ctx: TableContext) -> bytes:
         """The DataWorks 2.0 JSON message of a change."""

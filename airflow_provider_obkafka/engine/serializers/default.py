@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from airflow_provider_obkafka.engine.change import KEY_SEPARATOR, RecordType
-from airflow_provider_obkafka.engine.serializers import kafka_key
+from airflow_provider_obkafka.engine.serializers import SharedKeySerializer
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -96,7 +96,7 @@ def change_images(change: RowChange) -> tuple[Image | None, Image | None]:
     return before, after
 
 
-class DefaultSerializer:
+class DefaultSerializer(SharedKeySerializer):
     """
     OMS Default: one JSON object per change.
 
@@ -105,13 +105,6 @@ class DefaultSerializer:
     """
 
     name = "Default"
-
-    def __init__(self, *, intra_transaction_sequence: bool = False) -> None:
-        self.intra_transaction_sequence = intra_transaction_sequence
-
-    def key(self, change: RowChange, ctx: TableContext) -> bytes | None:
-        """The shared Kafka key: partition column values joined with U+0001."""
-        return kafka_key(change, ctx)
 
     def value(self, change: RowChange, ctx: TableContext) -> bytes:
         """The Default JSON message of a change."""

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from airflow_provider_obkafka.engine.serializers import kafka_key
+from airflow_provider_obkafka.engine.serializers import SharedKeySerializer
 from airflow_provider_obkafka.engine.serializers.default import default_message
 from airflow_provider_obkafka.exceptions import SchemaError
 
@@ -70,7 +70,7 @@ def _renderers(ctx: TableContext) -> tuple[Callable[[Image], Any], Callable[[Ima
     return found  # type: ignore[no-any-return]
 
 
-class DefaultExtendColumnTypeSerializer:
+class DefaultExtendColumnTypeSerializer(SharedKeySerializer):
     """
     OMS DefaultExtendColumnType: Default plus the column types in each image.
 
@@ -79,13 +79,6 @@ class DefaultExtendColumnTypeSerializer:
     """
 
     name = "DefaultExtendColumnType"
-
-    def __init__(self, *, intra_transaction_sequence: bool = False) -> None:
-        self.intra_transaction_sequence = intra_transaction_sequence
-
-    def key(self, change: RowChange, ctx: TableContext) -> bytes | None:
-        """The shared Kafka key, as in Default."""
-        return kafka_key(change, ctx)
 
     def value(self, change: RowChange, ctx: TableContext) -> bytes:
         """The Default message of a change, each image with its `__light_type`."""

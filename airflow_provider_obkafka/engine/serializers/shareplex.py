@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from airflow_provider_obkafka.engine.change import RecordType
-from airflow_provider_obkafka.engine.serializers import kafka_key
+from airflow_provider_obkafka.engine.serializers import ClockedSerializer
 from airflow_provider_obkafka.engine.serializers.default import change_images, store_data_sequence
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ def _template(ctx: TableContext, numbered: bool) -> dict[str, Any]:
     return found  # type: ignore[no-any-return]
 
 
-class SharePlexSerializer:
+class SharePlexSerializer(ClockedSerializer):
     """
     OMS SharePlex: one JSON object per change.
 
@@ -77,16 +77,6 @@ class SharePlexSerializer:
     """
 
     name = "SharePlex"
-
-    def __init__(
-        self, *, intra_transaction_sequence: bool = False, clock: Callable[[], float] = time.time
-    ) -> None:
-        self.intra_transaction_sequence = intra_transaction_sequence
-        self._clock = clock
-
-    def key(self, change: RowChange, ctx: TableContext) -> bytes | None:
-        """The shared Kafka key: partition column values joined with U+0001."""
-        return kafka_key(change, ctx)
 
     def value(self, change: RowChange, ctx: TableContext) -> bytes:
         """The SharePlex JSON message of a change."""
