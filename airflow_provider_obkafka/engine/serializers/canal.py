@@ -16,7 +16,7 @@ import orjson
 
 from airflow_provider_obkafka.engine.change import RecordType
 from airflow_provider_obkafka.engine.serializers import SharedKeySerializer
-from airflow_provider_obkafka.engine.serializers.default import store_data_sequence
+from airflow_provider_obkafka.engine.serializers.default import change_images, store_data_sequence
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -88,16 +88,12 @@ def _table(ctx: TableContext) -> _Table:
 
 
 def _row_image(change: RowChange) -> Image | None:
-    """The image `data` shows: the after image, the deleted row for DELETE; ValueError when it is missing."""
-    kind = change.record_type
-    if kind is RecordType.HEARTBEAT:
-        return None
-    image = change.before if kind is RecordType.DELETE else change.after
-    missing = "before" if kind is RecordType.DELETE else "after"
-    if image is None or (kind is RecordType.UPDATE and change.before is None):
-        missing = missing if image is None else "before"
-        raise ValueError(f"{kind.value} change of {change.database}.{change.table} has no {missing} image")
-    return image
+    """
+    The image `data` shows: the after image, the deleted row for DELETE. The images a change must have, and
+    the error when one is missing, are Default's (an UPDATE needs its before image for `old`).
+    """
+    before, after = change_images(change)
+    return before if change.record_type is RecordType.DELETE else after
 
 
 def _now_ms() -> int:

@@ -16,6 +16,7 @@ import orjson
 
 from airflow_provider_obkafka.engine.change import RecordType, _image_renderer
 from airflow_provider_obkafka.engine.serializers.debezium_values import DebeziumValue, debezium_value
+from airflow_provider_obkafka.engine.serializers.default import change_images
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -27,11 +28,6 @@ __all__ = ["DebeziumSerializer"]
 _OPS = {
     RecordType.ROW: "c", RecordType.INSERT: "c", RecordType.UPDATE: "u", RecordType.DELETE: "d",
     RecordType.HEARTBEAT: "HEARTBEAT",
-}  # fmt: skip
-# Record type -> (before image shown, after image shown).
-_IMAGES = {
-    RecordType.ROW: (False, True), RecordType.INSERT: (False, True), RecordType.UPDATE: (True, True),
-    RecordType.DELETE: (True, False), RecordType.HEARTBEAT: (False, False),
 }  # fmt: skip
 _HEARTBEAT = RecordType.HEARTBEAT
 _SOURCE_FIELDS = (
@@ -144,19 +140,6 @@ def _key_schema(ctx: TableContext, table: _Table) -> orjson.Fragment:
     return found
 
 
-def _images(change: RowChange) -> tuple[Image | None, Image | None]:
-    """The before and after images the record type shows; ValueError when the change lacks one."""
-    wants_before, wants_after = _IMAGES[change.record_type]
-    before = change.before if wants_before else None
-    after = change.after if wants_after else None
-    if (wants_before and before is None) or (wants_after and after is None):
-        missing = "before" if wants_before and before is None else "after"
-        raise ValueError(
-            f"{change.record_type.value} change of {change.database}.{change.table} has no {missing} image"
-        )
-    return before, after
-
-
 def _pos(change: RowChange) -> str:
     """`source.pos`: the transaction's log position as `file@offset`; empty for a full-sync row."""
     if change.record_type is RecordType.ROW or not change.checkpoint:
@@ -209,7 +192,7 @@ class DebeziumSerializer:
 
     def value(self, change: RowChange, ctx: TableContext) -> bytes:
         """The Debezium change event of a change."""
-        before, after = _images(change)
+        before, after = change_images(change)  # the images Default shows, the same errors
         table = _table(ctx)
         transaction = self._transaction_block(change) if self.intra_transaction_sequence else None
         try:
