@@ -17,6 +17,7 @@ from airflow.providers.common.sql.hooks.sql import DbApiHook
 
 from airflow_provider_obkafka.exceptions import CapabilityError, SchemaError
 from airflow_provider_obkafka.hooks import ob_metadata
+from airflow_provider_obkafka.hooks.raw_rows import read_bytes_rows
 from airflow_provider_obkafka.models.extras import ObConnExtras, ObLogin
 from airflow_provider_obkafka.models.position import BinlogPosition, SnapshotPoint
 from airflow_provider_obkafka.models.schema import TableRef, TableSchema
@@ -249,6 +250,7 @@ class OceanBaseHook(DbApiHook):
         parameters: Sequence[Any] | None = None,
         batch_size: int = 5000,
         temporal_as_text: bool = False,
+        bytes_rows: bool = False,
     ) -> Iterator[list[tuple[Any, ...]]]:
         """
         Rows of a query in lists of up to `batch_size`, read with a server-side cursor.
@@ -257,6 +259,8 @@ class OceanBaseHook(DbApiHook):
         on any table size. Closing the generator early closes the connection without draining it.
         With `temporal_as_text`, DATE, TIME and DATETIME values are the server's text (fraction without
         trailing zeros) and TIMESTAMP a naive datetime, which reads rows about twice as fast.
+        With `bytes_rows`, for a query whose every column is a binary string, rows are parsed straight off
+        the socket (`hooks.raw_rows`), about twice as fast again; values are bytes or None.
         """
         conv = TEXT_TEMPORAL_CONVERSIONS if temporal_as_text else None
         conn = self.get_conn(cursorclass=pymysql.cursors.SSCursor, conv=conv)
@@ -264,8 +268,11 @@ class OceanBaseHook(DbApiHook):
         finished = False
         try:
             cur.execute(sql, parameters)
-            while batch := cur.fetchmany(batch_size):
-                yield batch
+            if bytes_rows:
+                yield from read_bytes_rows(cur, batch_size)
+            else:
+                while batch := cur.fetchmany(batch_size):
+                    yield batch
             finished = True
         finally:
             _close_stream(conn, cur, drained=finished)

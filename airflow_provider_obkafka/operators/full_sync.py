@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -11,7 +11,7 @@ from airflow.sdk import BaseOperator
 from airflow_provider_obkafka.engine import checkpoints, render_sql
 from airflow_provider_obkafka.engine.change import DbType, RecordType, RowChange, TableContext, build_table_context
 from airflow_provider_obkafka.engine.chunking import Chunk
-from airflow_provider_obkafka.engine.full import ChunkResult, Encode, Progress, sync_rows
+from airflow_provider_obkafka.engine.full import ChunkResult, Encode, Progress, sync_rows, topic_sender
 from airflow_provider_obkafka.engine.partitioning import partition_rule
 from airflow_provider_obkafka.engine.serializers import serializer_for
 from airflow_provider_obkafka.engine.serializers.default import DefaultSerializer
@@ -115,16 +115,18 @@ class FullSyncOperator(BaseOperator):
             )
             encode = fast.encode
         sink = TransactionalSink(producer, project.checkpoint_topic)
-        rule = partition_rule(project.options.partitioning)
-        topic = work["topic"]
+        send = topic_sender(sink, work["topic"], partition_rule(project.options.partitioning))
 
-        def send(key: bytes | None, value: bytes) -> None:
-            sink.send(topic, value, key, rule.partition_for(key))
+        def polled(batches: Iterator[list[tuple[Any, ...]]]) -> Iterator[list[tuple[Any, ...]]]:
+            for batch in batches:
+                yield batch
+                producer.poll(0)  # serve delivery reports (only failures are reported)
 
         sink.begin()
         try:
             progress = Progress(chunk.describe(), work.get("expected_rows"), self.progress_every)
-            rows = source.stream_batches(sql, params, temporal_as_text=True)
+            bytes_rows = fast is not None and not fast.python_columns  # every column a binary string
+            rows = polled(source.stream_batches(sql, params, temporal_as_text=True, bytes_rows=bytes_rows))
             result = sync_rows(rows, encode, send, progress)
             sink.checkpoint(done_key, self._record(work, chunk, result))
             sink.commit()
