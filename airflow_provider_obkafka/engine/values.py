@@ -12,7 +12,7 @@ import codecs
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +21,9 @@ import orjson
 if TYPE_CHECKING:
     from airflow_provider_obkafka.models.schema import Column
 
-__all__ = ["ValueRenderer", "column_kind", "decimal_text", "json_text", "renderer_for", "text_of"]
+__all__ = [
+    "ValueRenderer", "bytes_renderer", "column_kind", "decimal_text", "json_text", "renderer_for", "text_of",
+]  # fmt: skip
 
 Render = Callable[[Any], Any]
 _EPOCH = datetime(1970, 1, 1)
@@ -96,8 +98,8 @@ def _base64(data: bytes) -> str:
     return binascii.b2a_base64(data)[:-1].decode("ascii")
 
 
-def _binary(width: int | None) -> Render:
-    """Base64; BINARY(n) is padded with 0x00 to n bytes as SELECT returns it (binlog strips the padding)."""
+def _binary(width: int | None, encode: Callable[[bytes], str]) -> Render:
+    """`encode` of the bytes; BINARY(n) padded with 0x00 to n bytes as SELECT gives it (binlog: unpadded)."""
 
     def render(value: Any) -> str:
         if isinstance(value, str):
@@ -105,23 +107,31 @@ def _binary(width: int | None) -> Render:
         elif not isinstance(value, _BYTES):
             raise TypeError(f"expected bytes, got {type(value).__name__}")  # never bytes(5) for an int
         data = bytes(value)
-        return _base64(data.ljust(width, b"\x00") if width and len(data) < width else data)
+        return encode(data.ljust(width, b"\x00") if width and len(data) < width else data)
 
     return render
 
 
-def _bit(bits: int) -> Render:
-    """BIT(m): Base64 of the value as ceil(m/8) big-endian bytes; accepts bytes, an int or a '0101' string."""
+def _bit(bits: int, encode: Callable[[bytes], str]) -> Render:
+    """BIT(m): `encode` of the value as ceil(m/8) big-endian bytes; takes bytes, an int or a '0101' string."""
     width = max(1, (bits + 7) // 8)
 
     def render(value: Any) -> str:
         if isinstance(value, str):
             value = int(value or "0", 2)
         if isinstance(value, int):
-            return _base64(value.to_bytes(width, "big"))
-        return _base64(bytes(value).rjust(width, b"\x00"))
+            return encode(value.to_bytes(width, "big"))
+        return encode(bytes(value).rjust(width, b"\x00"))
 
     return render
+
+
+def bytes_renderer(column: Column, encode: Callable[[bytes], str]) -> Render:
+    """A binary or BIT column's values as bytes, written with `encode` (Base64 here, Base16 in Debezium)."""
+    if column_kind(column) == "bit":
+        width = column.column_type.partition("(")[2].partition(")")[0]
+        return _bit(column.precision or (int(width) if width.isdigit() else 1), encode)
+    return _binary(column.length if column.data_type.lower() == "binary" else None, encode)
 
 
 def _text(charset: str | None) -> Render:
@@ -194,7 +204,7 @@ def _timestamp(value: Any) -> str:
     if not isinstance(value, datetime):
         return _ZERO_TIMESTAMP  # pymysql returns the server's text for the zero or an invalid value
     if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        value = value.astimezone(UTC).replace(tzinfo=None)
     delta = value - _EPOCH
     seconds, micros = delta.days * 86400 + delta.seconds, delta.microseconds
     if not micros:
@@ -280,10 +290,7 @@ def _parametrized(kind: str, column: Column) -> Render:
         return _text(column.charset)
     if kind == "set":
         return _set(column.enum_values)
-    if kind == "binary":
-        return _binary(column.length if column.data_type.lower() == "binary" else None)
-    width = column.column_type.partition("(")[2].partition(")")[0]
-    return _bit(column.precision or (int(width) if width.isdigit() else 1))
+    return bytes_renderer(column, _base64)  # binary, bit
 
 
 def renderer_for(column: Column) -> ValueRenderer:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_obkafka.engine.values import column_kind, decimal_text, renderer_for
+from airflow_provider_obkafka.engine.values import bytes_renderer, column_kind, decimal_text, renderer_for
 
 if TYPE_CHECKING:
     from airflow_provider_obkafka.engine.values import Render
@@ -60,32 +60,9 @@ def _text(value: Any) -> str:
     return bytes(value).decode("utf-8", "replace") if isinstance(value, _BYTES) else str(value)
 
 
-def _hex(width: int | None) -> Render:
-    """Upper-case hex; BINARY(n) padded with 0x00 to n bytes as SELECT returns it (the binlog strips it)."""
-
-    def render(value: Any) -> str:
-        if isinstance(value, str):
-            value = value.encode("utf-8", "surrogateescape")
-        elif not isinstance(value, _BYTES):
-            raise TypeError(f"expected bytes, got {type(value).__name__}")
-        data = bytes(value)
-        return (data.ljust(width, b"\x00") if width and len(data) < width else data).hex().upper()
-
-    return render
-
-
-def _bit(bits: int) -> Render:
-    """BIT(m): hex of the value as ceil(m/8) big-endian bytes; accepts bytes, an int or a '0101' string."""
-    width = max(1, (bits + 7) // 8)
-
-    def render(value: Any) -> str:
-        if isinstance(value, str):
-            value = int(value or "0", 2)
-        if isinstance(value, int):
-            return value.to_bytes(width, "big").hex().upper()
-        return bytes(value).rjust(width, b"\x00").hex().upper()
-
-    return render
+def _base16(data: bytes) -> str:
+    """Upper-case hex, how Debezium writes binary strings and BIT values."""
+    return data.hex().upper()
 
 
 def _days(zero: int | None) -> Render:
@@ -191,11 +168,8 @@ def debezium_value(column: Column) -> DebeziumValue:
         return _temporal(kind, column)
     if kind == "decimal":
         return DebeziumValue(decimal_text, "string")
-    if kind == "binary":
-        return DebeziumValue(_hex(column.length if column.data_type.lower() == "binary" else None), "string")
-    if kind == "bit":
-        width = column.column_type.partition("(")[2].partition(")")[0]
-        return DebeziumValue(_bit(column.precision or (int(width) if width.isdigit() else 1)), "string")
+    if kind in ("binary", "bit"):  # the Default family's bytes (BINARY padding, BIT width), in Base16
+        return DebeziumValue(bytes_renderer(column, _base16), "string")
     default = renderer_for(column)  # integers aside, the same values as the Default family
     semantic = {
         "enum": "io.debezium.data.Enum",
