@@ -17,6 +17,11 @@ OceanBase Binlog Service quirks handled (reference notes §1.7, §1.9, §1.13):
 * No `SELECT ... AS server_id` queries: the stream sends `server_id` (from the caller, stable) in the dump
   packet; the library's own queries are SHOW statements and `SET`s.
 * Tables outside the scope are skipped before their rows are decoded (pymysqlreplication decodes lazily).
+* A TABLE_MAP is parsed once per table id (`freeze_schema`; obbinlog and single-row statements send one per
+  row, and parsing it cost more than the row), and parsed again after a DDL on the table; a rows event
+  whose column count differs from its table map (a schema change the log did not show) raises SchemaError.
+* Row images are decoded by a compiled per-table decoder (`engine/binlog_rows.py`), the library's decoder
+  being the fallback for the types it does not cover.
 
 Column names come from the TABLE_MAP when the server logs them (`binlog_row_metadata=FULL`), else from the
 injected `describe(database, table)`; the described schema also supplies UNSIGNED and ENUM/SET members the
@@ -270,7 +275,7 @@ class BinlogReader:
             server_id=server_id, resume_stream=True, log_file=start.file, log_pos=start.position,
             blocking=blocking, only_events=_EVENTS, slave_heartbeat=heartbeat_s,
             only_schemas=None if names is None else sorted({db for db, _ in names}),
-            pymysql_wrapper=_connect_with_checksum, enable_logging=False,
+            pymysql_wrapper=_connect_with_checksum, enable_logging=False, freeze_schema=True,
         )  # fmt: skip
 
     @property
@@ -299,10 +304,17 @@ class BinlogReader:
         for event in self._log_events():
             for item in self._grouper.feed(event):
                 if isinstance(item, SchemaChange):
-                    self._mapper.forget(item.database, item.table)
+                    self._forget(item.database, item.table)
                     if item.renamed_to is not None:
-                        self._mapper.forget(*item.renamed_to)
+                        self._forget(*item.renamed_to)
                 yield item
+
+    def _forget(self, database: str, table: str) -> None:
+        """After a DDL: drop the table's described schema and its parsed TABLE_MAPs (parsed again when next sent)."""
+        self._mapper.forget(database, table)
+        maps = self._stream.table_map
+        for table_id in [tid for tid, found in maps.items() if (found.schema, found.table) == (database, table)]:
+            del maps[table_id]
 
     def read_transactions(
         self, max_changes: int | None = None, *, include_empty: bool = False
@@ -347,6 +359,13 @@ class BinlogReader:
                 f"table {event.schema}.{event.table}: PARTIAL_UPDATE_ROWS_EVENT (JSON partial update) at "
                 f"{self._stream.log_file}:{event.packet.log_pos} cannot be synchronized: its after image "
                 "lacks unchanged JSON values; set binlog_row_value_options='' on the source"
+            )
+        if event.number_of_columns != len(event.columns):
+            raise SchemaError(
+                f"table {event.schema}.{event.table}: a rows event at {self._stream.log_file}:"
+                f"{event.packet.log_pos} has {event.number_of_columns} columns, the table map read for its table "
+                f"id {len(event.columns)}: the table changed without a DDL in the log; read again from the last "
+                "checkpoint"
             )
         if self.count_only and (counted := _count(event)) is not None:
             images = itertools.repeat((None, None), counted)
