@@ -1,0 +1,74 @@
+"""
+The reference's example messages (`oms-kafka-formats.md`), read at test time, and the shape comparison the
+reference-example tests make between a documented message and ours.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+REFERENCE_NAME = "oms-kafka-formats.md"
+
+
+def reference_file() -> Path:
+    """The reference: in `$OBKAFKA_REFERENCE_DIR`, else in `shared/reference/` beside the checkout (CI)."""
+    folder = os.environ.get("OBKAFKA_REFERENCE_DIR")
+    candidates = [Path(folder) / REFERENCE_NAME] if folder else []
+    candidates += [p / "shared" / "reference" / REFERENCE_NAME for p in Path(__file__).resolve().parents]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"{REFERENCE_NAME} not found; set OBKAFKA_REFERENCE_DIR to the folder holding it")
+
+
+def section(number: int) -> str:
+    """The text of the reference's `## <number>.` section."""
+    text = reference_file().read_text(encoding="utf-8")
+    found = re.search(rf"^## {number}\. .*?(?=^## |\Z)", text, re.M | re.S)
+    assert found, f"section {number} not in the reference"
+    return found.group(0)
+
+
+def parse_exact(text: str | bytes) -> Any:
+    """JSON with every fraction as an exact Decimal."""
+    return json.loads(text, parse_float=Decimal)
+
+
+def examples(number: int) -> list[Any]:
+    """The parsed ```json blocks of a section, fractions as exact Decimals."""
+    return [parse_exact(block) for block in re.findall(r"```json\n(.*?)```", section(number), re.S)]
+
+
+def json_type(value: Any) -> str:
+    """The JSON type of a parsed value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    kinds = {int: "number", float: "number", Decimal: "number", str: "string", dict: "object", list: "array"}
+    return kinds[type(value)]
+
+
+def same_shape(documented: Any, ours: Any, where: str = "$") -> None:
+    """
+    Ours has every documented key (but an elided `...`) with the same JSON type, recursively; lists have the
+    same length. A documented null allows any type.
+    """
+    if isinstance(documented, dict):
+        assert isinstance(ours, dict), where
+        for key, value in documented.items():
+            if key != "...":
+                assert key in ours, f"{where}.{key} missing"
+                same_shape(value, ours[key], f"{where}.{key}")
+    elif isinstance(documented, list):
+        assert isinstance(ours, list), where
+        assert len(ours) == len(documented), where
+        for i, (doc_item, our_item) in enumerate(zip(documented, ours, strict=True)):
+            same_shape(doc_item, our_item, f"{where}[{i}]")
+    elif documented is not None:
+        assert json_type(ours) == json_type(documented), f"{where}: {ours!r} vs documented {documented!r}"
