@@ -1,6 +1,6 @@
 """
-The reference's example messages (`oms-kafka-formats.md`), read at test time, and the shape comparison the
-reference-example tests make between a documented message and ours.
+The reference's example messages (`oms-kafka-formats.md`), read at test time, the tables the reference-example
+tests build, and the shape comparison they make between a documented message and ours.
 """
 
 from __future__ import annotations
@@ -11,6 +11,9 @@ import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from airflow_provider_obkafka.engine.change import TableContext, build_table_context
+from airflow_provider_obkafka.models.schema import Column, TableSchema
 
 REFERENCE_NAME = "oms-kafka-formats.md"
 
@@ -72,3 +75,26 @@ def same_shape(documented: Any, ours: Any, where: str = "$") -> None:
             same_shape(doc_item, our_item, f"{where}[{i}]")
     elif documented is not None:
         assert json_type(ours) == json_type(documented), f"{where}: {ours!r} vs documented {documented!r}"
+
+
+def reference_table(
+    database: str, name: str, types: dict[str, str] | list[str], key: tuple[str, ...], **kw: Any
+) -> TableContext:
+    """
+    A table of MySQL column types (`bigint unsigned`, `binary(1)`, `bit(8)`) in that order: `column: type`,
+    or a list of types for columns `col1..colN`. `kw` goes to `build_table_context`.
+    """
+    named = types if isinstance(types, dict) else {f"col{i}": t for i, t in enumerate(types, start=1)}
+    columns = tuple(
+        Column(name=col, position=i, data_type=ct.split("(")[0].split()[0], column_type=ct,
+               unsigned="unsigned" in ct, precision=_width(ct) if ct.startswith("bit(") else None,
+               length=_width(ct) if ct.startswith("binary(") else None)
+        for i, (col, ct) in enumerate(named.items(), start=1)
+    )  # fmt: skip
+    schema = TableSchema(database=database, table=name, columns=columns, primary_key=key)
+    return build_table_context(schema, **kw)
+
+
+def _width(column_type: str) -> int:
+    """The number in a column type's parentheses: 8 in `bit(8)`."""
+    return int(column_type.partition("(")[2].partition(")")[0])

@@ -14,64 +14,17 @@ Ours may add keys: Canal `id` (upstream Canal's field, docs/formats.md, section 
 from __future__ import annotations
 
 import copy
-import json
-import os
 import re
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from airflow_provider_obkafka.engine.change import RecordType, RowChange, build_table_context
+from airflow_provider_obkafka.engine.change import RecordType, RowChange
 from airflow_provider_obkafka.engine.serializers.canal import CanalSerializer
 from airflow_provider_obkafka.engine.serializers.debezium import DebeziumSerializer
-from airflow_provider_obkafka.models.schema import Column, TableSchema
-
-REFERENCE_NAME = "oms-kafka-formats.md"
-
-
-def reference_text() -> str:
-    """The reference: in `$OBKAFKA_REFERENCE_DIR`, else in `shared/reference/` beside the checkout (CI)."""
-    folder = os.environ.get("OBKAFKA_REFERENCE_DIR")
-    candidates = [Path(folder) / REFERENCE_NAME] if folder else []
-    candidates += [p / "shared" / "reference" / REFERENCE_NAME for p in Path(__file__).resolve().parents]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate.read_text(encoding="utf-8")
-    raise FileNotFoundError(f"{REFERENCE_NAME} not found; set OBKAFKA_REFERENCE_DIR to the folder holding it")
-
-
-def examples(number: int) -> list[Any]:
-    """The parsed ```json blocks of the reference's `## <number>.` section, fractions as exact Decimals."""
-    found = re.search(rf"^## {number}\. .*?(?=^## |\Z)", reference_text(), re.M | re.S)
-    assert found, f"section {number} not in the reference"
-    blocks = re.findall(r"```json\n(.*?)```", found.group(0), re.S)
-    return [json.loads(block, parse_float=Decimal) for block in blocks]
-
-
-def json_type(value: Any) -> str:
-    """The JSON type of a parsed value."""
-    if value is None or isinstance(value, bool):
-        return {None: "null", True: "boolean", False: "boolean"}[value]
-    return {int: "number", Decimal: "number", str: "string", dict: "object", list: "array"}[type(value)]
-
-
-def same_shape(documented: Any, ours: Any, where: str = "$") -> None:
-    """Ours has every documented key (but elided `...`) with the same JSON type (documented null: any)."""
-    if isinstance(documented, dict):
-        assert isinstance(ours, dict), where
-        for key, value in documented.items():
-            if key != "...":
-                assert key in ours, f"{where}.{key} missing"
-                same_shape(value, ours[key], f"{where}.{key}")
-    elif isinstance(documented, list):
-        assert isinstance(ours, list) and len(ours) == len(documented), where  # noqa: PT018
-        for i, (doc_item, our_item) in enumerate(zip(documented, ours, strict=True)):
-            same_shape(doc_item, our_item, f"{where}[{i}]")
-    elif documented is not None:
-        assert json_type(ours) == json_type(documented), f"{where}: {ours!r} vs documented {documented!r}"
+from tests.unit.engine.oms_reference import examples, parse_exact, reference_table, same_shape
 
 
 def same_value(documented: Any, ours: Any, where: str) -> None:
@@ -85,19 +38,6 @@ def same_value(documented: Any, ours: Any, where: str) -> None:
         assert float(ours) == float(documented), where
     else:
         assert ours == documented, where
-
-
-def table(database: str, name: str, types: dict[str, str], key: tuple[str, ...], **kw: Any) -> Any:
-    """A table of `column: column type` (MySQL spelling) in that order."""
-    columns = tuple(
-        Column(name=col, position=i, data_type=ct.split("(")[0].split()[0], column_type=ct,
-               unsigned="unsigned" in ct, precision=8 if ct.startswith("bit") else None,
-               length=int(ct.split("(")[1].rstrip(")")) if ct.startswith("binary(") else None)
-        for i, (col, ct) in enumerate(types.items(), start=1)
-    )  # fmt: skip
-    return build_table_context(
-        TableSchema(database=database, table=name, columns=columns, primary_key=key), **kw
-    )
 
 
 # --- Canal (§6.2) ---------------------------------------------------------------------------------------
@@ -135,14 +75,15 @@ def canal_examples() -> dict[str, dict[str, Any]]:
 @pytest.mark.parametrize("kind", ["INSERT", "UPDATE", "DELETE"])
 def test_canal_examples(kind: str) -> None:
     documented = canal_examples()[kind]
-    ctx = table(documented["database"], documented["table"], CANAL_TYPES, tuple(documented["pkNames"]))
+    key = tuple(documented["pkNames"])
+    ctx = reference_table(documented["database"], documented["table"], CANAL_TYPES, key)
     row = canal_row(documented["data"][0])
     before = canal_row(canal_examples()["INSERT"]["data"][0]) if kind != "INSERT" else None
     change = RowChange(documented["database"], documented["table"], RecordType(kind), ctx.image_columns,
                        before, None if kind == "DELETE" else row, ctx.key_columns,
                        documented["es"] * 1000, "mysql-bin.000001:4", "tx", 1)  # fmt: skip
     serializer = CanalSerializer(clock=lambda: documented["ts"])
-    ours = json.loads(serializer.value(change, ctx), parse_float=Decimal)
+    ours = parse_exact(serializer.value(change, ctx))
     same_shape(documented, ours)
     assert set(ours) - set(documented) == {"id"}
     for key, value in documented.items():
@@ -210,11 +151,11 @@ def test_debezium_examples(index: int) -> None:
     fill = examples(9)[0]["payload"]["after"]  # the INSERT's full row fills the elided columns
     before = debezium_row(doc["before"], fill) if "before" in doc else None
     after = debezium_row(doc["after"], fill) if "after" in doc else None
-    ctx = table(source["db"], source["table"], DEBEZIUM_TYPES, ("c01",))
+    ctx = reference_table(source["db"], source["table"], DEBEZIUM_TYPES, ("c01",))
     offset, _, position = source["pos"].replace("****", "0000").partition("@")  # the doc masks 4 digits
     change = RowChange(source["db"], source["table"], kind, ctx.image_columns, before, after, ctx.key_columns,
                        source["ts_ms"] * 1000, f"{offset}:{position}", "tx", 1)  # fmt: skip
-    ours = json.loads(DebeziumSerializer(clock=lambda: doc["ts_ms"]).value(change, ctx), parse_float=Decimal)
+    ours = parse_exact(DebeziumSerializer(clock=lambda: doc["ts_ms"]).value(change, ctx))
     same_shape(documented, ours)
     assert list(ours) == ["payload"]
     assert list(ours["payload"]) == list(doc)  # the same keys, in the same order

@@ -14,84 +14,24 @@ compared: no DDL is delivered (reference §2.6 for the V4.0.0/V4.1.0 baseline).
 from __future__ import annotations
 
 import base64
-import json
-import os
 import re
 from datetime import date, datetime, timedelta
-from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from airflow_provider_obkafka.engine.change import RecordType, RowChange, TableContext, build_table_context
+from airflow_provider_obkafka.engine.change import RecordType, RowChange, TableContext
 from airflow_provider_obkafka.engine.serializers.dataworks import DataWorksSerializer
 from airflow_provider_obkafka.engine.serializers.default_extend import DefaultExtendColumnTypeSerializer
 from airflow_provider_obkafka.engine.serializers.shareplex import SharePlexSerializer
-from airflow_provider_obkafka.models.schema import Column, TableSchema
+from tests.unit.engine.oms_reference import examples, parse_exact, reference_table, same_shape, section
 
-REFERENCE_NAME = "oms-kafka-formats.md"
 # A type of the reference's fixture that MySQL mode does not have -> what we write for the MySQL column that
 # holds the same value (docs/formats.md: type names are MySQL's).
 TYPE_DIVERGENCES = {
     "INT64": "BIGINT", "BOOLEAN": "TINYINT", "ZONED_DATETIME": "VARCHAR",
     "INTERVAL_DAY_TO_SECOND": "VARCHAR", "INTERVAL_YEAR_TO_MONTH": "VARCHAR",
 }  # fmt: skip
-
-
-def reference_file() -> Path:
-    """The reference: in `$OBKAFKA_REFERENCE_DIR`, else in `shared/reference/` beside the checkout."""
-    folder = os.environ.get("OBKAFKA_REFERENCE_DIR")
-    candidates = [Path(folder) / REFERENCE_NAME] if folder else []
-    candidates += [p / "shared" / "reference" / REFERENCE_NAME for p in Path(__file__).resolve().parents]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError(f"{REFERENCE_NAME} not found; set OBKAFKA_REFERENCE_DIR to the folder holding it")
-
-
-def section(number: int) -> str:
-    """The text of the reference's `## <number>.` section."""
-    text = reference_file().read_text(encoding="utf-8")
-    found = re.search(rf"^## {number}\. .*?(?=^## |\Z)", text, re.M | re.S)
-    assert found, f"section {number} not in the reference"
-    return found.group(0)
-
-
-def parse(text: str) -> Any:
-    """JSON with every fraction as an exact Decimal."""
-    return json.loads(text, parse_float=Decimal)
-
-
-def examples(number: int) -> list[Any]:
-    """The parsed ```json examples of a section."""
-    return [parse(block) for block in re.findall(r"```json\n(.*?)```", section(number), re.S)]
-
-
-def json_type(value: Any) -> str:
-    """The JSON type of a parsed value."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    kinds = {int: "number", Decimal: "number", str: "string", dict: "object", list: "array"}
-    return kinds[type(value)]
-
-
-def same_shape(documented: Any, ours: Any, where: str = "$") -> None:
-    """Ours has every documented key with the same JSON type (a documented null allows any), recursively."""
-    if isinstance(documented, dict):
-        assert isinstance(ours, dict), where
-        for key, value in documented.items():
-            assert key in ours, f"{where}.{key} missing"
-            same_shape(value, ours[key], f"{where}.{key}")
-    elif isinstance(documented, list):
-        assert isinstance(ours, list), where
-        assert len(ours) == len(documented), where
-        for i, (doc_item, our_item) in enumerate(zip(documented, ours, strict=True)):
-            same_shape(doc_item, our_item, f"{where}[{i}]")
-    elif documented is not None:
-        assert json_type(ours) == json_type(documented), f"{where}: {ours!r} vs documented {documented!r}"
 
 
 def reader_value(column_type: str, documented: Any) -> Any:
@@ -114,18 +54,6 @@ def reader_value(column_type: str, documented: Any) -> Any:
             seconds=int(seconds), microseconds=int(fraction.ljust(6, "0"))
         )
     return documented  # integers, DECIMAL (a Decimal already), text
-
-
-def context(database: str, table: str, types: list[str], key: tuple[str, ...], **kw: Any) -> TableContext:
-    """A table `col1..colN` of the given MySQL column types."""
-    columns = tuple(
-        Column(name=f"col{i}", position=i, data_type=t.split("(")[0].split()[0], column_type=t,
-               unsigned="unsigned" in t)
-        for i, t in enumerate(types, start=1)
-    )  # fmt: skip
-    return build_table_context(
-        TableSchema(database=database, table=table, columns=columns, primary_key=key), **kw
-    )
 
 
 def row_of(ctx: TableContext, documented: dict[str, Any]) -> tuple[Any, ...]:
@@ -167,11 +95,11 @@ def test_default_extend_insert_example() -> None:
     assert_found(5, [doc["recordType"] for doc in found], ["INSERT"])
     documented = found[0]
     # §12 item 8: this example's db has no tenant; ours has it only when the tenant is known.
-    ctx = context("database", "table", EXTEND_TYPES, ("col1", "col2"))
+    ctx = reference_table("database", "table", EXTEND_TYPES, ("col1", "col2"))
     post = {k: v for k, v in documented["postStruct"].items() if k != "__light_type"}
     change = RowChange("database", "table", RecordType.INSERT, ctx.image_columns, None, row_of(ctx, post),
                        ctx.key_columns, 1609344671 * 10**6, None, "1002_1", 1)  # fmt: skip
-    ours = parse(DefaultExtendColumnTypeSerializer().value(change, ctx))
+    ours = parse_exact(DefaultExtendColumnTypeSerializer().value(change, ctx))
 
     # §12 item 3: the documented __light_type keys (int8, ...) are another fixture's; match by position.
     documented_types = list(documented["postStruct"]["__light_type"].values())
@@ -213,21 +141,22 @@ def dataworks_examples() -> dict[str, Any]:
 
 def test_dataworks_heartbeat_example_is_exactly_ours() -> None:
     documented = dataworks_examples()["HEARTBEAT"]
-    ctx = context("db", "tab", ["int"], ("col1",))
+    ctx = reference_table("db", "tab", ["int"], ("col1",))
     when_us = documented["payload"]["timestamp"]["eventTime"] * 1000
     heartbeat = RowChange("db", "tab", RecordType.HEARTBEAT, ctx.image_columns, commit_ts_us=when_us)
-    assert parse(DataWorksSerializer().value(heartbeat, ctx)) == documented
+    assert parse_exact(DataWorksSerializer().value(heartbeat, ctx)) == documented
 
 
 def test_dataworks_insert_example() -> None:
     documented = dataworks_examples()["INSERT"]
     event_ms = documented["payload"]["timestamp"]["eventTime"]
-    ctx = context("db", "tab", DATAWORKS_TYPES, ("col1", "col2"), tenant="t1", business_system_id="test")
+    options = {"tenant": "t1", "business_system_id": "test"}
+    ctx = reference_table("db", "tab", DATAWORKS_TYPES, ("col1", "col2"), **options)
     after = documented["payload"]["after"]["data"]
     change = RowChange("db", "tab", RecordType.INSERT, ctx.image_columns, None, row_of(ctx, after),
                        ctx.key_columns, event_ms * 1000, None, "1002_1", 1)  # fmt: skip
     system_ms = documented["payload"]["timestamp"]["systemTime"]
-    ours = parse(DataWorksSerializer(clock=lambda: system_ms / 1000).value(change, ctx))
+    ours = parse_exact(DataWorksSerializer(clock=lambda: system_ms / 1000).value(change, ctx))
 
     same_shape(documented, ours)
     assert list(ours) == list(documented)
@@ -269,14 +198,15 @@ def shareplex_examples() -> dict[str, Any]:
     inline = re.findall(r'`"meta": (\{.*?\})`', text)
     assert len(inline) == 1, "the DELETE example's meta"
     by_op = dict(zip(ops, found, strict=True))
-    by_op["del"] = {"data": by_op["ins"]["data"], "meta": parse(inline[0])}  # "same data as INSERT, no key"
+    # "same data as INSERT, no key"
+    by_op["del"] = {"data": by_op["ins"]["data"], "meta": parse_exact(inline[0])}
     return by_op
 
 
 def shareplex_message(op: str, documented: dict[str, Any]) -> tuple[TableContext, dict[str, Any]]:
     """Our message for the change the example shows; the row as in the INSERT example."""
     meta = documented["meta"]
-    ctx = context("mock_database", "mock_table", SHAREPLEX_TYPES, ("col14", "col6"), tenant="t1")
+    ctx = reference_table("mock_database", "mock_table", SHAREPLEX_TYPES, ("col14", "col6"), tenant="t1")
     row = row_of(ctx, shareplex_examples()["ins"]["data"])
     commit_us = int(datetime.fromisoformat(meta["time"] + "+00:00").timestamp()) * 10**6
     if op == "upd":
@@ -288,7 +218,7 @@ def shareplex_message(op: str, documented: dict[str, Any]) -> tuple[TableContext
                        commit_us, None, meta["trans"], meta["seq"])  # fmt: skip
     posttime = datetime.fromisoformat(meta["posttime"] + "+00:00").timestamp()
     serializer = SharePlexSerializer(intra_transaction_sequence=True, clock=lambda: posttime)
-    return ctx, parse(serializer.value(change, ctx))
+    return ctx, parse_exact(serializer.value(change, ctx))
 
 
 @pytest.mark.parametrize("op", ["ins", "upd", "del"])
