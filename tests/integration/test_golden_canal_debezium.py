@@ -19,23 +19,18 @@ import uuid
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from airflow_provider_obkafka.engine.binlog_events import Transaction
-from airflow_provider_obkafka.engine.binlog_reader import BinlogReader
 from airflow_provider_obkafka.engine.change import DbType, build_table_context
 from airflow_provider_obkafka.engine.serializers import serializer_for
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.models.loader import parse_project
 from airflow_provider_obkafka.models.position import BinlogPosition
-from airflow_provider_obkafka.operators.full_sync import FullSyncOperator
-from airflow_provider_obkafka.operators.full_sync_plan import FullSyncPlanOperator
-from airflow_provider_obkafka.operators.schema_sync import SchemaSyncOperator
-from tests.integration.test_full_sync_golden import COLUMNS, CREATE_TABLE, REGENERATE, _dump, _parse, _rows
+from tests.integration.golden_helpers import binlog_transactions, check_golden, run_full_sync
+from tests.integration.test_full_sync_golden import COLUMNS, CREATE_TABLE, _parse, _rows
 
 GOLDEN_DIR = Path(__file__).with_name("golden")
 METHODS = ["Canal", "Debezium"]
@@ -50,17 +45,6 @@ NOW_WINDOW_MS = 15 * 60 * 1000
 def _recent(ms: int) -> bool:
     """An epoch-ms time within a few minutes of now (the commit time or the build time of this run)."""
     return abs(ms - time.time() * 1000) < NOW_WINDOW_MS
-
-
-def _check_golden(name: str, got: list[dict[str, Any]]) -> None:
-    golden = GOLDEN_DIR / name
-    if REGENERATE:
-        golden.parent.mkdir(exist_ok=True)
-        golden.write_bytes(_dump(got))
-    expected = _parse(golden.read_bytes())
-    assert len(got) == len(expected)
-    for position, (want, have) in enumerate(zip(expected, got, strict=True)):
-        assert have == want, f"{name}: message {position} differs from the golden file"
 
 
 def _same_in_transaction(seen: dict[tuple[str, str], Any], label: str, field: str, value: Any) -> str:
@@ -124,10 +108,7 @@ def _full_sync(db: str, method: str, table: str = "all_types") -> list[Any]:
          "source": {"conn_id": "oceanbase_default"}, "options": {"serialization": method},
          "objects": [{"database": db, "tables": [table], "topic": {"mode": "new", "name": topic}}]}
     )  # fmt: skip
-    SchemaSyncOperator(task_id="schema_sync", project=project).execute({})
-    context = {"dag": SimpleNamespace(dag_id="golden"), "run_id": db}
-    for work in FullSyncPlanOperator(task_id="plan", project=project, chunk_size=1000).execute(context):
-        FullSyncOperator(task_id="full_sync", project=project, work=work).execute({})
+    run_full_sync(project, db)
     return KafkaHook().read_committed(topic, timeout=60)
 
 
@@ -153,7 +134,7 @@ def test_full_sync_seekdb(method, airflow_conn_env, seekdb_database):
         assert {m["value"]["type"] for m in got} == {"INSERT"}
     else:
         assert {m["value"]["payload"]["op"] for m in got} == {"c"}
-    _check_golden(f"{method.lower()}/full_seekdb.json", got)
+    check_golden(GOLDEN_DIR / method.lower() / "full_seekdb.json", got, method)
 
 
 def test_exact_numbers_on_the_wire(airflow_conn_env, seekdb_database):
@@ -185,18 +166,9 @@ def _binlog_changes(db: str, conn: Any, service: Any) -> list[Any]:
         for statement in CHANGES_SQL:
             cur.execute(statement.format(db=db))
         cur.execute("COMMIT")
-    settings = {
-        "host": service.host,
-        "port": service.port,
-        "user": "root",
-        "password": "",
-        "charset": "utf8mb4",
-    }
     server_id = 7000 + int(uuid.uuid4().hex[:3], 16)  # not shared with another reader running now
     start = BinlogPosition(file=file, position=pos)
-    with BinlogReader(settings, server_id, start, {(db, "all_types")}) as reader:
-        items = list(reader.read_transactions())
-    transactions = [item for item in items if isinstance(item, Transaction)]
+    transactions = binlog_transactions(service, server_id, start, (db, "all_types"))
     assert [len(t.changes) for t in transactions] == [4, 3]
     return [change for t in transactions for change in t.changes]
 
@@ -223,7 +195,7 @@ def test_incremental_mariadb(method, airflow_conn_env, mariadb_database, mariadb
     else:
         assert [m["value"]["payload"]["op"] for m in got] == ["c"] * 4 + ["u", "u", "d"]
         assert [m["value"]["payload"]["transaction"]["total_order"] for m in got] == [1, 2, 3, 4, 1, 2, 3]
-    _check_golden(f"{method.lower()}/incremental_mariadb.json", got)
+    check_golden(GOLDEN_DIR / method.lower() / "incremental_mariadb.json", got, method)
 
 
 def test_full_and_incremental_rows_agree():

@@ -18,31 +18,18 @@ Regenerate with `OBKAFKA_REGENERATE_GOLDEN=1`, then read the diff critically.
 from __future__ import annotations
 
 import time
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from airflow_provider_obkafka.engine.binlog_events import Transaction
-from airflow_provider_obkafka.engine.binlog_reader import BinlogReader
 from airflow_provider_obkafka.engine.serializers.shareplex import utc_text
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.models.loader import parse_project
 from airflow_provider_obkafka.models.position import BinlogPosition
-from airflow_provider_obkafka.operators.full_sync import FullSyncOperator
-from airflow_provider_obkafka.operators.full_sync_plan import FullSyncPlanOperator
 from airflow_provider_obkafka.operators.incremental_sync import IncrementalSyncOperator
 from airflow_provider_obkafka.operators.schema_sync import SchemaSyncOperator
-from tests.integration.test_full_sync_golden import (
-    COLUMNS,
-    CREATE_TABLE,
-    GOLDEN_DIR,
-    REGENERATE,
-    SERVERS,
-    _dump,
-    _parse,
-    _rows,
-)
+from tests.integration.golden_helpers import binlog_transactions, check_golden, run_full_sync
+from tests.integration.test_full_sync_golden import COLUMNS, CREATE_TABLE, GOLDEN_DIR, SERVERS, _parse, _rows
 
 if TYPE_CHECKING:
     from datetime import timedelta
@@ -158,36 +145,9 @@ def _normalize(method: str, message: dict[str, Any], db: str, started: float, na
         meta["uniqueId"] = meta["transId"] = names("transaction", meta["transId"])
 
 
-def _compare(method: str, name: str, got: list[dict[str, Any]]) -> None:
-    golden_file = GOLDEN_DIR / METHODS[method] / f"{name}.json"
-    if REGENERATE:
-        golden_file.parent.mkdir(exist_ok=True)
-        golden_file.write_bytes(_dump(got))
-    expected = _parse(golden_file.read_bytes())
-    assert len(got) == len(expected)
-    for position, (want, have) in enumerate(zip(expected, got, strict=True)):
-        assert have == want, f"{method} {name}: message {position} differs from {golden_file.name}"
-
-
-def _full_sync(project: Any, db: str) -> None:
-    """Schema sync, plan and every chunk: the real full-sync path."""
-    SchemaSyncOperator(task_id="schema_sync", project=project).execute({})
-    context = {"dag": SimpleNamespace(dag_id="golden"), "run_id": project.name}
-    for work in FullSyncPlanOperator(task_id="plan", project=project, chunk_size=1000).execute(context):
-        FullSyncOperator(task_id="full_sync", project=project, work=work).execute({})
-
-
 def _end_of_workload(service: Any, db: str, start: BinlogPosition) -> BinlogPosition:
     """The position after the workload's last transaction on the table (other tests write to the same log)."""
-    settings = {
-        "host": service.host,
-        "port": service.port,
-        "user": "root",
-        "password": "",
-        "charset": "utf8mb4",
-    }
-    with BinlogReader(settings, SERVER_ID, start, {(db, "all_types")}) as reader:
-        transactions = [item for item in reader.read_transactions() if isinstance(item, Transaction)]
+    transactions = binlog_transactions(service, SERVER_ID, start, (db, "all_types"))
     assert [len(t.changes) for t in transactions] == [4, 2, 1]
     return transactions[-1].end
 
@@ -198,7 +158,7 @@ def _check_and_compare(
     names = Placeholders()
     for message in messages:
         _normalize(method, message, db, started, names)
-    _compare(method, name, messages)
+    check_golden(GOLDEN_DIR / METHODS[method] / f"{name}.json", messages, f"{method} {name}")
 
 
 @pytest.mark.parametrize("method", list(METHODS))
@@ -211,7 +171,7 @@ def test_full_sync_on_seekdb_matches_golden(method, airflow_conn_env, seekdb_con
         _workload(cur, db, spec.tz)
         started = time.time()
         project = _project(db, method, spec.conn_id, "full")
-        _full_sync(project, db)
+        run_full_sync(project, project.name)
         messages = _read(db, method)
     finally:
         cur.execute(f"DROP DATABASE IF EXISTS {db}")
