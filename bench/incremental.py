@@ -87,8 +87,9 @@ def _event(start: Any, end: Any, changes: int) -> dict[str, Any]:
             "changes": changes, "reached_end": True}  # fmt: skip
 
 
-def throughput(rows: int, txn_rows: int, profile: int) -> dict[str, Any]:
-    """Write `rows` rows, then produce them with one execute_complete; the figures."""
+def throughput(rows: int, txn_rows: int, profile: int, single: bool) -> dict[str, Any]:
+    """Write `rows` rows (`single`: one INSERT statement per row), then produce them with one
+    execute_complete; the figures."""
     from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
     from airflow_provider_obkafka.operators.incremental_sync import IncrementalSyncOperator
 
@@ -99,8 +100,15 @@ def throughput(rows: int, txn_rows: int, profile: int) -> dict[str, Any]:
     source = OceanBaseHook(ob_conn_id="mariadb_binlog")
     start = source.binlog_position()
     cur.execute(f"USE {db}")
+    single_sql = f"INSERT INTO {db}.orders VALUES (%s, %s, 'NEW', 12.34, 1, '2024-05-06 07:08:09.123', 0, %s)"
     for first in range(1, rows + 1, txn_rows):
-        cur.execute(_insert_sql(db, first, min(first + txn_rows - 1, rows)))
+        last = min(first + txn_rows - 1, rows)
+        if single:  # executemany runs one statement per row: VALUES holds literals
+            cur.execute("BEGIN")
+            cur.executemany(single_sql, [(i, f"customer-{i}", f"note {i}") for i in range(first, last + 1)])
+            cur.execute("COMMIT")
+        else:
+            cur.execute(_insert_sql(db, first, last))
     end = source.binlog_position()
     reader_figures = {mode: _read_only(source, project, start, end, mode) for mode in ("fast", "library")}
     operator = IncrementalSyncOperator(task_id="incremental_sync", project=project)
@@ -113,7 +121,7 @@ def throughput(rows: int, txn_rows: int, profile: int) -> dict[str, Any]:
         profiler.disable()
     elapsed, cpu = time.perf_counter() - started, time.process_time() - started_cpu
     cur.execute(f"DROP DATABASE {db}")
-    figures = {"rows": result["changes"], "transactions": -(-rows // txn_rows), "seconds": round(elapsed, 2),
+    figures = {"single_row_statements": single, "rows": result["changes"], "transactions": -(-rows // txn_rows), "seconds": round(elapsed, 2),
                "rows_per_s": round(result["changes"] / elapsed), "cpu_s": round(cpu, 2),
                "rows_per_cpu_s": round(result["changes"] / cpu), "reader_alone": reader_figures}  # fmt: skip
     if profiler is not None:
@@ -149,11 +157,17 @@ def _read_only(source: Any, project: Any, start: Any, end: Any, mode: str) -> di
 
 
 # ---------------------------------------------------------------- lag
-def _writer(db: str, rate: int, txn_rows: int, seconds: float, first_id: int, done: Any) -> None:
-    """Commit `txn_rows`-row transactions at `rate` rows/s for `seconds`; reports rows and commits written."""
+def _writer(db: str, rate: int, txn_rows: int, seconds: float, first_id: int, done: Any, single: bool) -> None:
+    """
+    Commit `txn_rows`-row transactions at `rate` rows/s for `seconds`, as one multi-row INSERT each, or as
+    `txn_rows` single-row INSERTs (`single`: one TABLE_MAP and one rows event per row, as obbinlog writes
+    every row); reports rows and commits written.
+    """
     conn = _connect(autocommit=False)
     cur = conn.cursor()
-    sql = (f"INSERT INTO {db}.orders VALUES (%s, %s, 'NEW', 12.34, 1, '2024-05-06 07:08:09.123', %s, %s)")
+    literal = "'NEW', 12.34, 1, '2024-05-06 07:08:09.123'" if single else "%s, %s, %s, %s"
+    sql = f"INSERT INTO {db}.orders VALUES (%s, %s, {literal}, %s, %s)"
+    fixed = () if single else ("NEW", "12.34", 1, "2024-05-06 07:08:09.123")
     interval = txn_rows / rate
     next_id, commits, behind = first_id, 0, 0.0
     started = time.monotonic()
@@ -164,7 +178,7 @@ def _writer(db: str, rate: int, txn_rows: int, seconds: float, first_id: int, do
         else:
             behind = max(behind, now - due)
         stamp = time.time_ns() // 1000
-        cur.executemany(sql, [(i, f"customer-{i}", stamp, f"note {i}") for i in range(next_id, next_id + txn_rows)])
+        cur.executemany(sql, [(i, f"customer-{i}", *fixed, stamp, f"note {i}") for i in range(next_id, next_id + txn_rows)])
         conn.commit()
         next_id += txn_rows
         commits += 1
@@ -229,7 +243,7 @@ def _drive(operator: Any, stop: Any, cycles: list[dict[str, Any]]) -> None:
 
 
 def lag(rate: int, seconds: float, txn_rows: int, batch_size: int, max_wait_s: float, poll_s: float,
-        warmup_s: float) -> dict[str, Any]:  # fmt: skip
+        warmup_s: float, single: bool) -> dict[str, Any]:  # fmt: skip
     """Steady load, the sync loop driven like the operator and trigger, lag percentiles."""
     import threading
 
@@ -252,7 +266,7 @@ def lag(rate: int, seconds: float, txn_rows: int, batch_size: int, max_wait_s: f
     driver = threading.Thread(target=_drive, args=(operator, finished.is_set, cycles), daemon=True)
     driver.start()
     time.sleep(2)  # the first cycle records the checkpoint; the writer starts after it
-    writer = ctx.Process(target=_writer, args=(db, rate, txn_rows, seconds, 1, written))
+    writer = ctx.Process(target=_writer, args=(db, rate, txn_rows, seconds, 1, written, single))
     writer.start()
     wrote = written.get(timeout=seconds + 120)
     writer.join()
@@ -269,11 +283,12 @@ def lag(rate: int, seconds: float, txn_rows: int, batch_size: int, max_wait_s: f
         return round(steady[min(len(steady) - 1, int(p * len(steady)))] / 1e6, 3) if steady else float("nan")
 
     busy = [c for c in cycles if c["changes"]]
-    return {"rate": rate, "seconds": seconds, "txn_rows": txn_rows, "written": wrote, "seen": len(samples),
+    return {"rate": rate, "seconds": seconds, "txn_rows": txn_rows, "single_row_statements": single, "written": wrote, "seen": len(samples),
             "measured": len(steady), "p50_s": pct(0.50), "p90_s": pct(0.90), "p99_s": pct(0.99), "max_s": pct(1.0),
             "cycles": len(busy), "mean_changes_per_cycle": round(sum(c["changes"] for c in busy) / max(1, len(busy))),
             "mean_wait_s": round(sum(c["wait_s"] for c in busy) / max(1, len(busy)), 3),
-            "mean_produce_s": round(sum(c["produce_s"] for c in busy) / max(1, len(busy)), 3)}  # fmt: skip
+            "mean_produce_s": round(sum(c["produce_s"] for c in busy) / max(1, len(busy)), 3),
+            "cycle_list": [[round(c["wait_s"], 2), round(c["produce_s"], 2), c["changes"]] for c in busy]}  # fmt: skip
 
 
 def main() -> None:
@@ -285,7 +300,8 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=5_000, help="rows/s written (lag)")
     parser.add_argument("--seconds", type=float, default=30.0, help="how long the writer writes (lag)")
     parser.add_argument("--txn-rows-lag", type=int, default=50, help="rows per written transaction (lag)")
-    parser.add_argument("--batch-size", type=int, default=2_000, help="trigger batch_size (lag)")
+    parser.add_argument("--single-row", action="store_true", help="single-row INSERT statements, not multi-row")
+    parser.add_argument("--batch-size", type=int, default=1_000_000, help="trigger batch_size (lag)")
     parser.add_argument("--max-wait", type=float, default=0.2, help="trigger max_wait_s (lag)")
     parser.add_argument("--poll", type=float, default=0.1, help="trigger poll_interval_s (lag)")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of rows left out of the lag figures")
@@ -298,14 +314,14 @@ def main() -> None:
     os.environ.setdefault("AIRFLOW_HOME", str(ROOT / ".services" / "airflow-bench"))
     logging.basicConfig(level=logging.WARNING)
     if args.part in ("throughput", "both"):
-        figures = throughput(args.rows, args.txn_rows, args.profile)
+        figures = throughput(args.rows, args.txn_rows, args.profile, args.single_row)
         profile = figures.pop("profile", None)
         print("throughput:", json.dumps(figures), flush=True)
         if profile:
             print(profile, flush=True)
     if args.part in ("lag", "both"):
         figures = lag(args.rate, args.seconds, args.txn_rows_lag, args.batch_size, args.max_wait, args.poll,
-                      args.warmup)  # fmt: skip
+                      args.warmup, args.single_row)  # fmt: skip
         print("lag:", json.dumps(figures), flush=True)
 
 

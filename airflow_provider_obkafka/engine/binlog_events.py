@@ -48,6 +48,8 @@ def header_commit_ts_us(timestamp_s: int) -> int:
 class Scope:
     """
     Which tables are synchronized: a set of `(database, table)` or a predicate `in_scope(database, table)`.
+    A predicate must depend on the names only: it is asked once per table (rows events ask per event, and
+    a project's pattern matching costs more than decoding a small row).
 
     :param tables: the set of in-scope tables, or a predicate
     """
@@ -55,7 +57,7 @@ class Scope:
     def __init__(self, tables: Iterable[tuple[str, str]] | InScope) -> None:
         self._test: InScope
         if callable(tables):
-            self._test = tables
+            self._test = _memoized(tables)
             self.tables: frozenset[tuple[str, str]] | None = None
         else:
             self.tables = frozenset((db, table) for db, table in tables)
@@ -63,6 +65,19 @@ class Scope:
 
     def __call__(self, database: str, table: str) -> bool:
         return self._test(database, table)
+
+
+def _memoized(predicate: InScope) -> InScope:
+    """`predicate` asked once per `(database, table)`."""
+    answers: dict[tuple[str, str], bool] = {}
+
+    def test(database: str, table: str) -> bool:
+        found = answers.get((database, table))
+        if found is None:
+            found = answers[database, table] = bool(predicate(database, table))
+        return found
+
+    return test
 
 
 # ---------------------------------------------------------------- neutral events (reader -> grouping)
