@@ -50,9 +50,12 @@ def copy_range(
     stop = end.sort_key()
     produced = in_batch = 0
     last = None
+    checkpoint, past_end = None, False  # a transaction's changes share their checkpoint: parse it once
     for item in items:
         if isinstance(item, RowChange):
-            if transaction_start(item).sort_key() >= stop:
+            if item.checkpoint != checkpoint:
+                checkpoint, past_end = item.checkpoint, transaction_start(item).sort_key() >= stop
+            if past_end:
                 return produced
             sent = send(item)
             produced, in_batch = produced + sent, in_batch + sent
