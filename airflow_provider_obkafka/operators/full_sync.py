@@ -16,7 +16,7 @@ from airflow_provider_obkafka.engine.partitioning import partition_rule
 from airflow_provider_obkafka.engine.serializers import serializer_for
 from airflow_provider_obkafka.engine.serializers.default import DefaultSerializer
 from airflow_provider_obkafka.engine.sink import SINK_PRODUCER_CONFIG, TransactionalSink
-from airflow_provider_obkafka.engine.sql import select_chunk_sql
+from airflow_provider_obkafka.engine.sql import qualified_name, select_chunk_sql
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.operators._project import checkpoint_state, fail_fast, load_project, project_arg
@@ -149,15 +149,18 @@ class FullSyncOperator(BaseOperator):
         else:
             try:
                 with contextlib.closing(source.get_conn()) as conn, conn.cursor() as cur:
-                    fix = render_sql.probe_json_quote(cur)
-            except Exception as exc:  # a server without JSON_QUOTE or CONVERT: the Python path works anyway
-                reason = f"probe failed ({exc})"
-            else:
-                found, reason = render_sql.plan(ctx, fix)
-                if found is not None:
-                    python = ", ".join(found.python_columns) or "none"
-                    self.log.info("%s: rendered on the server (columns rendered in Python: %s)", table, python)
-                    return found
+                    found, reason = render_sql.plan(ctx, render_sql.probe_json_quote(cur))
+                    if found is not None:  # the server must accept the SELECT list on a row of the table
+                        select = ", ".join(found.expressions).replace("%%", "%")
+                        cur.execute(f"SELECT {select} FROM {qualified_name(ctx.schema)} LIMIT 1")
+                        cur.fetchall()
+            except Exception as exc:  # a server lacking a function, a type it rejects: Python works anyway
+                self.log.warning("%s: server rendering is not possible here: %s", table, exc)
+                found, reason = None, f"the server rejected the rendering SQL ({exc})"
+            if found is not None:
+                python = ", ".join(found.python_columns) or "none"
+                self.log.info("%s: rendered on the server (columns rendered in Python: %s)", table, python)
+                return found
         self.log.info("%s: rendered in Python: %s", table, reason)
         return None
 

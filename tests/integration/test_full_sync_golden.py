@@ -248,3 +248,16 @@ def _epoch_text(instant: datetime) -> str:
     """The documented TIMESTAMP text: epoch seconds, the fraction without trailing zeros."""
     whole = int(instant.timestamp())
     return f"{whole}.{instant.microsecond:06d}".rstrip("0").rstrip(".")
+
+
+def test_sql_the_server_rejects_falls_back_to_python(server, monkeypatch):
+    """A rendering SELECT the server cannot run (here an unknown function) leaves the table to Python."""
+    real = render_sql.json_sql
+
+    def broken(column, name, fix):
+        sql = real(column, name, fix)
+        return None if sql is None else f"obkafka_no_such_function({sql})"
+
+    monkeypatch.setattr(render_sql, "json_sql", broken)
+    got = _normalized(_sync(server, "server"), server.db)
+    assert got == _parse((GOLDEN_DIR / f"full_default_{server.name}.json").read_bytes())
