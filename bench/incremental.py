@@ -302,8 +302,8 @@ def main() -> None:
     parser.add_argument("--txn-rows-lag", type=int, default=50, help="rows per written transaction (lag)")
     parser.add_argument("--single-row", action="store_true", help="single-row INSERT statements, not multi-row")
     parser.add_argument("--batch-size", type=int, default=1_000_000, help="trigger batch_size (lag)")
-    parser.add_argument("--max-wait", type=float, default=0.2, help="trigger max_wait_s (lag)")
-    parser.add_argument("--poll", type=float, default=0.1, help="trigger poll_interval_s (lag)")
+    parser.add_argument("--max-wait", type=float, default=0.1, help="trigger max_wait_s (lag)")
+    parser.add_argument("--poll", type=float, default=0.05, help="trigger poll_interval_s (lag)")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of rows left out of the lag figures")
     args = parser.parse_args()
     import logging
