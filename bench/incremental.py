@@ -135,29 +135,33 @@ def throughput(rows: int, txn_rows: int, profile: int, single: bool) -> dict[str
 
 def _read_only(source: Any, project: Any, start: Any, end: Any, mode: str) -> dict[str, Any]:
     """The change-log reader alone over the range (no Kafka): rows/s with the fast or the library decoder."""
-    from airflow_provider_obkafka.engine import binlog_reader
+    from airflow_provider_obkafka.engine import binlog_rows
     from airflow_provider_obkafka.engine.binlog_reader import BinlogReader
     from airflow_provider_obkafka.engine.change import RowChange
 
     tables = {(entry.database, table) for entry in project.objects for table in entry.tables}
-    original = binlog_reader._FastRows.images
+    original = binlog_rows.FastRows.images
     if mode == "library":
-        binlog_reader._FastRows.images = lambda self, event, record_type: None  # type: ignore[method-assign]
+        binlog_rows.FastRows.images = lambda self, event, record_type: None  # type: ignore[method-assign]
     rows, started_cpu, started = 0, time.process_time(), time.perf_counter()
     try:
-        with BinlogReader(source.binlog_connection_settings(), project.server_id + 7, start, tables) as reader:
+        with BinlogReader(
+            source.binlog_connection_settings(), project.server_id + 7, start, tables
+        ) as reader:
             for item in reader.iter_changes():
                 rows += isinstance(item, RowChange)
                 if reader.position.sort_key() >= end.sort_key():
                     break
     finally:
-        binlog_reader._FastRows.images = original  # type: ignore[method-assign]
+        binlog_rows.FastRows.images = original  # type: ignore[method-assign]
     elapsed, cpu = time.perf_counter() - started, time.process_time() - started_cpu
     return {"rows": rows, "rows_per_s": round(rows / elapsed), "rows_per_cpu_s": round(rows / cpu)}
 
 
 # ---------------------------------------------------------------- lag
-def _writer(db: str, rate: int, txn_rows: int, seconds: float, first_id: int, done: Any, single: bool) -> None:
+def _writer(
+    db: str, rate: int, txn_rows: int, seconds: float, first_id: int, done: Any, single: bool
+) -> None:
     """
     Commit `txn_rows`-row transactions at `rate` rows/s for `seconds`, as one multi-row INSERT each, or as
     `txn_rows` single-row INSERTs (`single`: one TABLE_MAP and one rows event per row, as obbinlog writes
@@ -178,7 +182,10 @@ def _writer(db: str, rate: int, txn_rows: int, seconds: float, first_id: int, do
         else:
             behind = max(behind, now - due)
         stamp = time.time_ns() // 1000
-        cur.executemany(sql, [(i, f"customer-{i}", *fixed, stamp, f"note {i}") for i in range(next_id, next_id + txn_rows)])
+        cur.executemany(
+            sql,
+            [(i, f"customer-{i}", *fixed, stamp, f"note {i}") for i in range(next_id, next_id + txn_rows)],
+        )
         conn.commit()
         next_id += txn_rows
         commits += 1
@@ -292,19 +299,29 @@ def lag(rate: int, seconds: float, txn_rows: int, batch_size: int, max_wait_s: f
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--part", choices=["throughput", "lag", "both"], default="both")
     parser.add_argument("--rows", type=int, default=500_000)
-    parser.add_argument("--txn-rows", type=int, default=1_000, help="rows per written transaction (throughput)")
-    parser.add_argument("--profile", type=int, default=0, metavar="N", help="cProfile, print the top N functions")
+    parser.add_argument(
+        "--txn-rows", type=int, default=1_000, help="rows per written transaction (throughput)"
+    )
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="N", help="cProfile, print the top N functions"
+    )
     parser.add_argument("--rate", type=int, default=5_000, help="rows/s written (lag)")
     parser.add_argument("--seconds", type=float, default=30.0, help="how long the writer writes (lag)")
     parser.add_argument("--txn-rows-lag", type=int, default=50, help="rows per written transaction (lag)")
-    parser.add_argument("--single-row", action="store_true", help="single-row INSERT statements, not multi-row")
+    parser.add_argument(
+        "--single-row", action="store_true", help="single-row INSERT statements, not multi-row"
+    )
     parser.add_argument("--batch-size", type=int, default=1_000_000, help="trigger batch_size (lag)")
     parser.add_argument("--max-wait", type=float, default=0.1, help="trigger max_wait_s (lag)")
     parser.add_argument("--poll", type=float, default=0.05, help="trigger poll_interval_s (lag)")
-    parser.add_argument("--warmup", type=float, default=3.0, help="seconds of rows left out of the lag figures")
+    parser.add_argument(
+        "--warmup", type=float, default=3.0, help="seconds of rows left out of the lag figures"
+    )
     args = parser.parse_args()
     import logging
 

@@ -49,9 +49,7 @@ from airflow_provider_obkafka.engine.binlog_events import (
     Transaction, group_transactions, ob_commit_ts_us,
 )  # fmt: skip
 from airflow_provider_obkafka.engine.binlog_count import column_layout, count_rows
-from airflow_provider_obkafka.engine.binlog_rows import (
-    ENUM, SET, STRING, VARCHAR, ColumnSpec, RowsDecoder, compile_decoder,
-)  # fmt: skip
+from airflow_provider_obkafka.engine.binlog_rows import FastRows
 from airflow_provider_obkafka.engine.change import Image, RecordType
 from airflow_provider_obkafka.exceptions import SchemaError, UnsupportedEventError
 from airflow_provider_obkafka.models.position import BinlogPosition
@@ -150,58 +148,6 @@ class _TableMapper:
         return image
 
 
-def _spec(column: Any) -> ColumnSpec:
-    """A library TABLE_MAP column (after `_TableMapper.prepare`) as the fast decoder's `ColumnSpec`."""
-    kind = column.type
-    length = column.max_length if kind in (VARCHAR, STRING) else getattr(column, "length_size", 0)
-    values = column.enum_values if kind == ENUM else column.set_values if kind == SET else None
-    return ColumnSpec(
-        kind, bool(column.unsigned), getattr(column, "size", 0) if kind in (ENUM, SET) else length or 0,
-        getattr(column, "precision", 0), getattr(column, "decimals", 0), getattr(column, "fsp", 0) or 0,
-        column.character_set_name, None if values is None else tuple(values),
-    )  # fmt: skip
-
-
-class _FastRows:
-    """Compiled row decoders (`engine/binlog_rows.py`), one per table layout, and when they apply."""
-
-    def __init__(self) -> None:
-        self.decoders: dict[tuple[Any, ...], RowsDecoder | None] = {}
-
-    def decoder(self, event: Any) -> RowsDecoder | None:
-        """The decoder of the event's table layout (memoized on the TABLE_MAP's table object), or None."""
-        table = event.table_map[event.table_id]
-        found = table.__dict__.get("_obkafka_decoder", self)
-        if found is self:
-            specs = tuple(_spec(column) for column in event.columns)
-            key = (specs, event._ignore_decode_errors)
-            if key not in self.decoders:
-                self.decoders[key] = compile_decoder(specs, ignore_decode_errors=event._ignore_decode_errors)
-            found = table._obkafka_decoder = self.decoders[key]
-        return found
-
-    def images(self, event: Any, record_type: RecordType) -> list[tuple[Image | None, Image | None]] | None:
-        """(before, after) images of every row, or None when the library must decode this event."""
-        decoder = self.decoder(event)
-        wrapper = event.packet
-        raw = wrapper.packet
-        count = len(event.columns)
-        full = b"\xff" * (count // 8) + (bytes([(1 << count % 8) - 1]) if count % 8 else b"")
-        if (
-            decoder is None or not event.complete or event.number_of_columns != count
-            or event.columns_present_bitmap != full
-            or getattr(event, "columns_present_bitmap2", full) != full
-            or wrapper._BinLogPacketWrapper__data_buffer or raw._position != 20 + wrapper.read_bytes
-        ):  # fmt: skip
-            return None
-        rows = decoder(raw._data, raw._position, 20 + event.event_size, record_type is RecordType.UPDATE)
-        if record_type is RecordType.INSERT:
-            return [(None, after) for after in rows]
-        if record_type is RecordType.DELETE:
-            return [(before, None) for before in rows]
-        return rows
-
-
 def _count(event: Any) -> int | None:
     """The rows of an event counted without decoding them, or None when it must be decoded to tell."""
     wrapper, raw = event.packet, event.packet.packet
@@ -218,7 +164,7 @@ def _count(event: Any) -> int | None:
 
 
 def _images(event: Any, record_type: RecordType) -> Iterator[tuple[Image | None, Image | None]]:
-    """(before, after) images of a rows event, decoded by the library (`.rows`): what `_FastRows` skips."""
+    """(before, after) images of a rows event, decoded by the library (`.rows`): what `FastRows` skips."""
     columns = event.columns
     for row in event.rows:
         if record_type is RecordType.INSERT:
@@ -267,7 +213,7 @@ class BinlogReader:
         self.start = start
         self.heartbeats = 0
         self._mapper = _TableMapper(describe)
-        self._fast = _FastRows()
+        self._fast = FastRows()
         self._grouper = ChangeGrouper(self.scope, start, oceanbase_commit_ts=oceanbase_commit_ts)
         names = self.scope.tables
         self._stream = BinLogStreamReader(
@@ -310,10 +256,11 @@ class BinlogReader:
                 yield item
 
     def _forget(self, database: str, table: str) -> None:
-        """After a DDL: drop the table's described schema and its parsed TABLE_MAPs (parsed again when next sent)."""
+        """After a DDL: drop the table's described schema and parsed TABLE_MAPs (parsed again when sent)."""
         self._mapper.forget(database, table)
         maps = self._stream.table_map
-        for table_id in [tid for tid, found in maps.items() if (found.schema, found.table) == (database, table)]:
+        ref = (database, table)
+        for table_id in [key for key, found in maps.items() if (found.schema, found.table) == ref]:
             del maps[table_id]
 
     def read_transactions(
@@ -363,9 +310,9 @@ class BinlogReader:
         if event.number_of_columns != len(event.columns):
             raise SchemaError(
                 f"table {event.schema}.{event.table}: a rows event at {self._stream.log_file}:"
-                f"{event.packet.log_pos} has {event.number_of_columns} columns, the table map read for its table "
-                f"id {len(event.columns)}: the table changed without a DDL in the log; read again from the last "
-                "checkpoint"
+                f"{event.packet.log_pos} has {event.number_of_columns} columns, the table map read for its "
+                f"table id {len(event.columns)}: the table changed without a DDL in the log; read again "
+                "from the last checkpoint"
             )
         if self.count_only and (counted := _count(event)) is not None:
             images = itertools.repeat((None, None), counted)

@@ -6,7 +6,8 @@ It gives exactly the values pymysqlreplication's own decoder gives (same types, 
 quirks such as YEAR 0 read as 1900), with zero dates and empty SETs already as the server's text, as
 `engine/binlog_reader.py` turns them. Layouts it does not know (JSON, BIT, GEOMETRY, the pre-5.6 temporal
 formats, MINIMAL row images) get no decoder: the reader then uses the library's decoder. No binlog library
-is imported here; column descriptions come in as `ColumnSpec`s.
+is imported here: `FastRows` reads the library's rows events duck-typed (their raw bytes and TABLE_MAP
+columns, turned into `ColumnSpec`s).
 """
 
 from __future__ import annotations
@@ -19,7 +20,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ColumnSpec", "RowsDecoder", "compile_decoder"]
+from airflow_provider_obkafka.engine.change import Image, RecordType
+
+INSERT_TYPE, UPDATE_TYPE, DELETE_TYPE = RecordType.INSERT, RecordType.UPDATE, RecordType.DELETE
+
+__all__ = ["ColumnSpec", "FastRows", "RowsDecoder", "column_spec", "compile_decoder"]
 
 # MySQL column type codes in a TABLE_MAP event (the FIELD_TYPE constants).
 TINY, SHORT, LONG, FLOAT, DOUBLE, LONGLONG, INT24, DATE, YEAR = 1, 2, 3, 4, 5, 8, 9, 10, 13
@@ -137,7 +142,13 @@ def _timestamp2_code(v: str, fsp: int) -> list[str]:
     read = "utc(from_bytes(d[p:p + 4], 'big', signed=True))"
     if not size:
         return [f"{v} = {read}", "p += 4"]
-    return [f"us = {us}", f"{v} = {read}", "if us:", f"    {v} = {v}.replace(microsecond=us)", f"p += {4 + size}"]
+    return [
+        f"us = {us}",
+        f"{v} = {read}",
+        "if us:",
+        f"    {v} = {v}.replace(microsecond=us)",
+        f"p += {4 + size}",
+    ]
 
 
 def _time2_code(v: str, fsp: int) -> list[str]:
@@ -240,3 +251,58 @@ def compile_decoder(specs: Sequence[ColumnSpec], *, ignore_decode_errors: bool =
     )  # fmt: skip
     exec(compile(source, "<binlog row decoder>", "exec"), ns)
     return ns["rows"]  # type: ignore[no-any-return]
+
+
+def column_spec(column: Any) -> ColumnSpec:
+    """A library TABLE_MAP column (after `_TableMapper.prepare`) as the fast decoder's `ColumnSpec`."""
+    kind = column.type
+    length = column.max_length if kind in (VARCHAR, STRING) else getattr(column, "length_size", 0)
+    values = column.enum_values if kind == ENUM else column.set_values if kind == SET else None
+    return ColumnSpec(
+        kind, bool(column.unsigned), getattr(column, "size", 0) if kind in (ENUM, SET) else length or 0,
+        getattr(column, "precision", 0), getattr(column, "decimals", 0), getattr(column, "fsp", 0) or 0,
+        column.character_set_name, None if values is None else tuple(values),
+    )  # fmt: skip
+
+
+class FastRows:
+    """
+    Compiled row decoders, one per table layout, and when they apply, for `engine/binlog_reader.py`: it
+    takes pymysqlreplication's rows events (read duck-typed, nothing imported) and reads their bytes.
+    """
+
+    def __init__(self) -> None:
+        self.decoders: dict[tuple[Any, ...], RowsDecoder | None] = {}
+
+    def decoder(self, event: Any) -> RowsDecoder | None:
+        """The decoder of the event's table layout (memoized on the TABLE_MAP's table object), or None."""
+        table = event.table_map[event.table_id]
+        found = table.__dict__.get("_obkafka_decoder", self)
+        if found is self:
+            specs = tuple(column_spec(column) for column in event.columns)
+            key = (specs, event._ignore_decode_errors)
+            if key not in self.decoders:
+                self.decoders[key] = compile_decoder(specs, ignore_decode_errors=event._ignore_decode_errors)
+            found = table._obkafka_decoder = self.decoders[key]
+        return found
+
+    def images(self, event: Any, record_type: RecordType) -> list[tuple[Image | None, Image | None]] | None:
+        """(before, after) images of every row, or None when the library must decode this event."""
+        decoder = self.decoder(event)
+        wrapper = event.packet
+        raw = wrapper.packet
+        count = len(event.columns)
+        full = b"\xff" * (count // 8) + (bytes([(1 << count % 8) - 1]) if count % 8 else b"")
+        if (
+            decoder is None or not event.complete or event.number_of_columns != count
+            or event.columns_present_bitmap != full
+            or getattr(event, "columns_present_bitmap2", full) != full
+            or wrapper._BinLogPacketWrapper__data_buffer or raw._position != 20 + wrapper.read_bytes
+        ):  # fmt: skip
+            return None
+        rows = decoder(raw._data, raw._position, 20 + event.event_size, record_type is UPDATE_TYPE)
+        if record_type is INSERT_TYPE:
+            return [(None, after) for after in rows]
+        if record_type is DELETE_TYPE:
+            return [(before, None) for before in rows]
+        return rows

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_obkafka.engine import binlog_reader
+from airflow_provider_obkafka.engine import binlog_rows
 from airflow_provider_obkafka.engine.binlog_reader import BinlogReader
 from airflow_provider_obkafka.engine.change import RowChange
 from airflow_provider_obkafka.models.position import BinlogPosition
@@ -63,14 +63,14 @@ def test_fast_decoder_equals_library_decoder(mariadb_database, mariadb_service, 
         cur.execute(f"DELETE FROM {name}.all_types WHERE id IN (2, 3, 12)")
     tables = {(name, "all_types")}
     fast = _read(settings, start, tables)
-    compiled = binlog_reader._FastRows.images
+    compiled = binlog_rows.FastRows.images
     calls = []
 
     def library_only(self, event, record_type):
         calls.append(compiled(self, event, record_type) is not None)
-        return None
+        return
 
-    monkeypatch.setattr(binlog_reader._FastRows, "images", library_only)
+    monkeypatch.setattr(binlog_rows.FastRows, "images", library_only)
     slow = _read(settings, start, tables)
     assert calls and all(calls), "the fast decoder handles every event of this table"
     assert len(fast) == len(slow) == len(ROWS) * (2 if many else 1) * 2 + (3 if many else 2)

@@ -51,11 +51,15 @@ class Writer(threading.Thread):
     def _one(self, cur) -> None:
         kind = self.rng.choice(["insert", "update", "update", "delete", "pk_up", "pk_down"])
         if kind == "insert":
-            cur.execute(f"INSERT INTO {self.table} VALUES (%s, %s, %s)", (self.next_id, f"new-{self.next_id}", 0))
+            cur.execute(
+                f"INSERT INTO {self.table} VALUES (%s, %s, %s)", (self.next_id, f"new-{self.next_id}", 0)
+            )
             self.ids.append(self.next_id)
             self.next_id += 1
         elif kind == "update":
-            cur.execute(f"UPDATE {self.table} SET v = %s, n = n + 1 WHERE id = %s", (f"upd-{self.ops}", self._pick()))
+            cur.execute(
+                f"UPDATE {self.table} SET v = %s, n = n + 1 WHERE id = %s", (f"upd-{self.ops}", self._pick())
+            )
         elif kind == "delete":
             cur.execute(f"DELETE FROM {self.table} WHERE id = %s", (self._pick(),))
             self.ids.pop()
@@ -65,7 +69,10 @@ class Writer(threading.Thread):
             else:
                 self.low_id -= 1
                 new = self.low_id
-            cur.execute(f"UPDATE {self.table} SET id = %s, v = %s WHERE id = %s", (new, f"moved-{self.ops}", self._pick()))
+            cur.execute(
+                f"UPDATE {self.table} SET id = %s, v = %s WHERE id = %s",
+                (new, f"moved-{self.ops}", self._pick()),
+            )
             self.ids[-1] = new
         self.ops += 1
 

@@ -29,7 +29,9 @@ def _worker(project: dict, event: dict, tmp_path: Path, name: str) -> dict:
     args = tmp_path / f"{name}.json"
     args.write_text(json.dumps({"project": project, "event": event}))
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    done = subprocess.run([sys.executable, __file__, str(args)], env=env, capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [sys.executable, __file__, str(args)], env=env, capture_output=True, text=True, timeout=900
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -62,7 +64,9 @@ def test_big_transaction_flat_memory_each_row_once(airflow_conn_env, mariadb_dat
     figures = {}
     for table, rows in (("small", SMALL), ("big", BIG)):
         start = source.binlog_position().model_dump(mode="json")
-        cur.execute(f"INSERT INTO {db}.{table} SELECT seq, REPEAT('x', 64), seq * 7 FROM {db}.seq_1_to_{rows}")
+        cur.execute(
+            f"INSERT INTO {db}.{table} SELECT seq, REPEAT('x', 64), seq * 7 FROM {db}.seq_1_to_{rows}"
+        )
         end = source.binlog_position().model_dump(mode="json")
         event = {"status": "ready", "start": start, "end": end, "changes": rows, "reached_end": True}
         figures[table] = _worker(project, event, tmp_path, table)
