@@ -205,13 +205,28 @@ class KafkaHook(KafkaBaseHook):
             if metadata is None or metadata.error is not None:
                 raise TopicError(f"topic {topic!r} does not exist")
             parts = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in sorted(metadata.partitions)]
-            marks = {p.partition: consumer.get_watermark_offsets(p, timeout=10, cached=False) for p in parts}
+            marks = {p.partition: _watermarks(consumer, p) for p in parts}
             # An empty partition (low == high) is read to its end before anything is fetched.
             ends = {partition: high for partition, (low, high) in marks.items() if high > low}
             consumer.assign(parts)
             yield from _drain(consumer, ends, time.monotonic() + timeout, idle)
         finally:
             consumer.close()
+
+
+_LEADER_MOVING = (KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE)
+
+
+def _watermarks(consumer: Consumer, partition: TopicPartition, attempts: int = 50) -> tuple[int, int]:
+    """A partition's (low, high) offsets; waits while a just-created topic's leader is being elected."""
+    for attempt in range(attempts):
+        try:
+            return consumer.get_watermark_offsets(partition, timeout=10, cached=False)
+        except KafkaException as exc:
+            if exc.args[0].code() not in _LEADER_MOVING or attempt == attempts - 1:
+                raise
+            time.sleep(0.1)
+    raise AssertionError("unreachable")
 
 
 def _drain(consumer: Consumer, ends: dict[int, int], deadline: float, idle: float) -> Iterator[Message]:

@@ -142,7 +142,7 @@ class FullSyncOperator(BaseOperator):
         table = ctx.schema.ref
         if not self.render_on_server:
             reason = "render_on_server=False"
-        elif not isinstance(serializer_for(project.options.serialization), DefaultSerializer):
+        elif type(serializer_for(project.options.serialization)) is not DefaultSerializer:
             reason = "only Default messages are rendered on the server"
         elif source.extras.charset.lower() != "utf8mb4":
             reason = f"the connection's charset is {source.extras.charset}, not utf8mb4"
