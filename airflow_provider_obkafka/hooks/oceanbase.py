@@ -42,6 +42,8 @@ def _timestamp(text: str) -> datetime | str:
 # pymysql parses DATETIME, TIME and DATE in Python, which dominates the cost of reading a row. For bulk reads
 # DATE, TIME and DATETIME stay the server's text (trailing fraction zeros removed, which is how they are
 # rendered anyway) and TIMESTAMP goes through the C parser.
+STREAM_QUERY_TIMEOUT_US = 7 * 24 * 3600 * 1_000_000  # a week: longer than any chunk should stream
+ER_UNKNOWN_SYSTEM_VARIABLE = 1193
 TEXT_TEMPORAL_CONVERSIONS = {
     **conversions,
     FIELD_TYPE.DATE: str,
@@ -267,6 +269,7 @@ class OceanBaseHook(DbApiHook):
         cur = conn.cursor()
         finished = False
         try:
+            _lift_query_timeout(cur)
             cur.execute(sql, parameters)
             if bytes_rows:
                 yield from read_bytes_rows(cur, batch_size)
@@ -281,6 +284,18 @@ class OceanBaseHook(DbApiHook):
         """Rows of a query one at a time, read with a server-side cursor (see `stream_batches`)."""
         for batch in self.stream_batches(sql, parameters):
             yield from batch
+
+
+def _lift_query_timeout(cur: pymysql.cursors.Cursor) -> None:
+    """
+    OceanBase ends any statement after `ob_query_timeout` (10 s by default), a streamed chunk included; the
+    session gets `STREAM_QUERY_TIMEOUT_US` instead. MySQL and MariaDB have no such variable (error 1193).
+    """
+    try:
+        cur.execute(f"SET SESSION ob_query_timeout = {STREAM_QUERY_TIMEOUT_US}")
+    except (pymysql.err.OperationalError, pymysql.err.InternalError) as exc:
+        if exc.args[0] != ER_UNKNOWN_SYSTEM_VARIABLE:
+            raise
 
 
 def _close_stream(conn: Connection, cur: pymysql.cursors.SSCursor, drained: bool) -> None:

@@ -8,7 +8,7 @@ import tracemalloc
 import pytest
 
 from airflow_provider_obkafka.exceptions import CapabilityError, SchemaError
-from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
+from airflow_provider_obkafka.hooks.oceanbase import STREAM_QUERY_TIMEOUT_US, OceanBaseHook
 from airflow_provider_obkafka.models.schema import TableRef
 
 MANY_TYPES = """
@@ -71,8 +71,22 @@ def test_describe_table_with_many_types(ob_hook, seekdb_db, seekdb_conn):
         cur.execute(MANY_TYPES.format(db=seekdb_db))
     schema = ob_hook.describe_table(seekdb_db, "many")
     assert schema.column_names == (
-        "id", "code", "amount", "ratio", "flags", "color", "tagset", "born", "at_time",
-        "created", "updated", "note", "raw", "doc", "yr", "twice",
+        "id",
+        "code",
+        "amount",
+        "ratio",
+        "flags",
+        "color",
+        "tagset",
+        "born",
+        "at_time",
+        "created",
+        "updated",
+        "note",
+        "raw",
+        "doc",
+        "yr",
+        "twice",
     )
     col = {c.name: c for c in schema.columns}
     assert col["id"].data_type == "bigint" and col["id"].unsigned and not col["id"].nullable
@@ -214,3 +228,19 @@ def test_binlog_endpoint_defaults_to_the_connection_and_follows_extras(monkeypat
     assert split.binlog_endpoint() == ("binlog1", 2983)
     assert split.binlog_connection_settings()["user"] == "u@t#c"
     assert (split.login.tenant, split.login.cluster) == ("t", "c")
+
+
+def test_a_stream_outlives_oceanbase_default_query_timeout(ob_hook, seekdb_conn):
+    """seekdb, as OceanBase, ends statements after ob_query_timeout (10 s); a streamed chunk must not end."""
+    with seekdb_conn().cursor() as cur:
+        cur.execute("SELECT @@ob_query_timeout")
+        assert cur.fetchone()[0] <= 10_000_000, "the server default this test is about"
+    assert list(ob_hook.stream_rows("SELECT @@ob_query_timeout")) == [(STREAM_QUERY_TIMEOUT_US,)]
+    started = time.monotonic()
+    assert list(ob_hook.stream_rows("SELECT SLEEP(11)")) == [(0,)]
+    assert time.monotonic() - started >= 11
+
+
+def test_a_stream_on_mariadb_has_no_oceanbase_variable_to_set(airflow_conn_env):
+    hook = OceanBaseHook(ob_conn_id="mariadb_binlog")
+    assert list(hook.stream_rows("SELECT 1")) == [(1,)]
