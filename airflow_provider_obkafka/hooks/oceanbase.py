@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from fnmatch import fnmatchcase
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import pymysql
 import pymysql.cursors
+from airflow.providers.common.sql.hooks.sql import DbApiHook
 from pymysql.constants import FIELD_TYPE
 from pymysql.converters import conversions
-from airflow.providers.common.sql.hooks.sql import DbApiHook
 
 from airflow_provider_obkafka.exceptions import CapabilityError, SchemaError
 from airflow_provider_obkafka.hooks import ob_metadata
