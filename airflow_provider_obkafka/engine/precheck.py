@@ -38,6 +38,7 @@ class Check(StrEnum):
     COLUMNS = "Columns to synchronize"
     NO_PRIMARY_KEY = "Tables without primary key"
     START_TIMESTAMP = "Incremental Synchronization Start Timestamp"
+    SNAPSHOT = "Full Synchronization snapshot"
     DESTINATION = "Destination Node connection"
     KAFKA_VERSION = "Kafka version"
     EXISTING_TOPICS = "Existing Topics"

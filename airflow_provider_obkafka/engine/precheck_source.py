@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
 REPLICATION_SLAVE = ("REPLICATION SLAVE",)
+DEFAULT_UNDO_RETENTION_S = 1800
 # MariaDB 10.5+ calls REPLICATION CLIENT "BINLOG MONITOR"; SUPER lets MySQL 5.7 read SHOW MASTER STATUS.
 REPLICATION_CLIENT = ("REPLICATION CLIENT", "BINLOG MONITOR", "SUPER")
 
@@ -29,6 +30,7 @@ class SourceFacts(NamedTuple):
     user: str
     grants: tuple[str, ...] | None
     grants_error: str = ""
+    undo_retention_s: int | None = None
 
 
 class BinlogFacts(NamedTuple):
@@ -57,6 +59,29 @@ def source_findings(facts: SourceFacts, full_sync: bool) -> list[Finding]:
             "caught up by incremental synchronization; for one consistent snapshot use OceanBase",
         )
     ]
+
+
+def snapshot_findings(facts: SourceFacts) -> list[Finding]:
+    """
+    OceanBase keeps a snapshot readable (`AS OF SNAPSHOT`) for `undo_retention` seconds: a full
+    synchronization that runs longer fails with "snapshot too old". Said when full sync reads OceanBase.
+    """
+    if not facts.is_oceanbase or facts.undo_retention_s is None:
+        return []
+    seconds = facts.undo_retention_s
+    found = (
+        f"undo_retention is {seconds} s: every chunk of a full synchronization reads AS OF its start "
+        f"snapshot, so the full synchronization must finish within {seconds} s"
+    )
+    fix = (
+        "raise it for the length of the full synchronization (ALTER SYSTEM SET undo_retention = 7200), "
+        "or add workers so the chunks finish sooner"
+    )
+    if seconds < DEFAULT_UNDO_RETENTION_S:
+        return [
+            warn(Check.SNAPSHOT, found + f", less than OceanBase's default {DEFAULT_UNDO_RETENTION_S} s", fix)
+        ]
+    return [ok(Check.SNAPSHOT, found)]
 
 
 def select_findings(

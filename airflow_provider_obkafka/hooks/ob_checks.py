@@ -54,7 +54,22 @@ def read_source(hook: OceanBaseHook) -> SourceFacts:
         cur.execute("SELECT CURRENT_USER()")
         user = str(cur.fetchone()[0])
         grants, error = _grants(cur)
-    return SourceFacts(endpoint, info.version, info.version_comment, info.is_oceanbase, user, grants, error)
+        retention = _undo_retention(cur) if info.is_oceanbase else None
+    return SourceFacts(
+        endpoint, info.version, info.version_comment, info.is_oceanbase, user, grants, error, retention
+    )
+
+
+def _undo_retention(cur: Any) -> int | None:
+    """OceanBase's `undo_retention` parameter in seconds, or None when the server does not report it."""
+    try:
+        cur.execute("SHOW PARAMETERS LIKE 'undo_retention'")
+    except pymysql.err.MySQLError:
+        return None
+    rows = cur.fetchall() if cur.description else ()
+    names = [column[0].lower() for column in cur.description or ()]
+    values = [row[names.index("value")] for row in rows if "value" in names]
+    return min(int(value) for value in values) if values else None
 
 
 def read_binlog(hook: OceanBaseHook) -> BinlogFacts:

@@ -21,6 +21,7 @@ from airflow_provider_obkafka.engine.precheck_objects import issue_findings, nam
 from airflow_provider_obkafka.engine.precheck_source import (
     binlog_findings,
     select_findings,
+    snapshot_findings,
     source_findings,
     start_findings,
 )
@@ -148,6 +149,8 @@ def _source_checks(project: SyncProject) -> tuple[SyncPlan | None, list[Finding]
     except Exception as exc:
         return None, [_error(Check.SOURCE, what, exc)]
     out = source_findings(facts, full_sync=SyncType.FULL in project.sync_types)
+    if SyncType.FULL in project.sync_types:
+        out += snapshot_findings(facts)
     try:
         plan = resolve(project, hook.list_tables, hook.describe_table)
     except Exception as exc:

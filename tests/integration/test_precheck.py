@@ -93,6 +93,11 @@ def test_source_kind_is_named_oceanbase_or_mysql_compatible(shop, seekdb_databas
     (finding,) = _only(on_seekdb, Check.SOURCE)
     assert finding.status is Status.OK
     assert "OceanBase answers at" in finding.found
+    assert _only(on_seekdb, Check.SNAPSHOT) == [], "schema sync alone reads no snapshot"
+    with_full = run_precheck(_project(seek_db, seek_db, ["t"], sync=("schema", "full"), source={}))
+    (snapshot,) = _only(with_full, Check.SNAPSHOT)
+    assert snapshot.status is Status.OK
+    assert "undo_retention is 1800 s" in snapshot.found, "seekdb's default, as OceanBase's"
     db, _ = shop
     on_mariadb = run_precheck(_project(db, db, ["orders"], sync=("schema",)))
     assert "a MySQL-compatible server, not OceanBase" in _only(on_mariadb, Check.SOURCE)[0].found

@@ -17,6 +17,7 @@ from airflow_provider_obkafka.engine.precheck_source import (
     SourceFacts,
     binlog_findings,
     select_findings,
+    snapshot_findings,
     source_findings,
     start_findings,
 )
@@ -101,6 +102,20 @@ def test_source_names_oceanbase_or_the_mysql_compatible_server():
     assert other.status is Status.WARN
     assert "MySQL-compatible server, not OceanBase" in other.found
     assert "AS OF one snapshot" in other.found
+
+
+@pytest.mark.parametrize(("retention", "status"), [(1800, Status.OK), (7200, Status.OK), (600, Status.WARN)])
+def test_snapshot_retention_bounds_the_full_sync(retention, status):
+    (found,) = snapshot_findings(_source(())._replace(undo_retention_s=retention))
+    assert found.status is status
+    assert f"undo_retention is {retention} s" in found.found
+    assert f"must finish within {retention} s" in found.found
+    assert ("ALTER SYSTEM SET undo_retention" in found.fix) is (status is Status.WARN)
+
+
+def test_snapshot_retention_is_not_said_without_oceanbase_or_the_parameter():
+    assert snapshot_findings(_source((), ob=False)._replace(undo_retention_s=1800)) == []
+    assert snapshot_findings(_source(())) == []
 
 
 def test_select_missing_on_a_database_fails_naming_it_and_the_grant():
