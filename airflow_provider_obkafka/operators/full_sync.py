@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
 from airflow_provider_obkafka.engine import checkpoints, render_sql
-from airflow_provider_obkafka.engine.change import DbType, RecordType, RowChange, TableContext, build_table_context
+from airflow_provider_obkafka.engine.change import (
+    DbType,
+    RecordType,
+    RowChange,
+    TableContext,
+    build_table_context,
+)
 from airflow_provider_obkafka.engine.chunking import Chunk
 from airflow_provider_obkafka.engine.full import ChunkResult, Encode, Progress, sync_rows, topic_sender
 from airflow_provider_obkafka.engine.partitioning import partition_rule
@@ -72,15 +79,23 @@ class FullSyncOperator(BaseOperator):
         kafka = KafkaHook(kafka_config_id=project.destination.conn_id)
         done_key = checkpoints.chunk_key(work["sync_id"], chunk.table.database, chunk.table.table, chunk.index)
         tid = checkpoints.transactional_id(project.slug, "full", work["sync_id"], str(chunk.table), str(chunk.index))
-        # init_transactions() fences an earlier try of this chunk before its done-record is looked for.
-        producer = kafka.producer(transactional_id=tid, **SINK_PRODUCER_CONFIG)
-        state = checkpoint_state(project, kafka)
+        # Kafka's setup (fencing, then the checkpoint read) and the source's (table description, rendering
+        # plan) are round trips to two services: they run side by side, which a chunk's start-up time halves.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="obkafka-fence") as pool:
+            fenced = pool.submit(_fence_and_read, project, kafka, tid)
+            try:
+                ctx = self._context(project, source, work)
+                fast, problem = self._server_rendering(project, source, ctx), None
+            except Exception as exc:  # raised below unless the chunk is done (its table may be gone since)
+                problem = exc
+            producer, state = fenced.result()
         if done_key in state:
             self.log.info("%s is already synchronized (%s): skipped", chunk.describe(), state[done_key])
             return {**state[done_key], "skipped": True}
-        with fail_fast():
-            ctx = self._context(project, source, work)
-        result = self._sync(project, source, producer, ctx, work, chunk, done_key)
+        if problem is not None:
+            with fail_fast():
+                raise problem
+        result = self._sync(project, source, producer, ctx, work, chunk, done_key, fast)
         self.log.info("%s: %d rows committed, checksum %d", chunk.describe(), result.rows, result.checksum)
         return self._record(work, chunk, result)
 
@@ -102,11 +117,10 @@ class FullSyncOperator(BaseOperator):
 
     def _sync(
         self, project: SyncProject, source: OceanBaseHook, producer: Any, ctx: TableContext,
-        work: Mapping[str, Any], chunk: Chunk, done_key: str,
+        work: Mapping[str, Any], chunk: Chunk, done_key: str, fast: render_sql.ServerRenderPlan | None,
     ) -> ChunkResult:  # fmt: skip
         """Stream, encode and produce the chunk's rows, then its done-record, in one transaction."""
         encode = _encoder(project, ctx)
-        fast = self._server_rendering(project, source, ctx)
         if fast is None:
             sql, params = select_chunk_sql(ctx.schema, ctx.image_columns, chunk.key_columns, chunk, work["scn"])
         else:
@@ -175,6 +189,15 @@ class FullSyncOperator(BaseOperator):
             "rows": result.rows,
             "checksum": result.checksum,
         }
+
+
+def _fence_and_read(project: SyncProject, kafka: KafkaHook, transactional_id: str) -> tuple[Any, dict]:
+    """
+    The chunk's transactional producer, and the project's checkpoints read after it: `init_transactions()`
+    fences (and aborts) an earlier try of this chunk before its done-record is looked for.
+    """
+    producer = kafka.producer(transactional_id=transactional_id, **SINK_PRODUCER_CONFIG)
+    return producer, checkpoint_state(project, kafka)
 
 
 def _encoder(project: SyncProject, ctx: TableContext) -> Encode:
