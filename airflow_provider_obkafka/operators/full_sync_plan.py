@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -64,18 +65,29 @@ class FullSyncPlanOperator(BaseOperator):
         for warning in plan.warnings:
             self.log.warning("%s", warning)
         sync_id = checkpoints.sync_id_for(f"{context['dag'].dag_id}/{context['run_id']}")
-        snapshot = self._snapshot(project, source, kafka, sync_id)
-        work = [item for table in plan.tables for item in self._chunks(source, table, sync_id, snapshot)]
+        snapshot, record = self._snapshot(project, source, kafka, sync_id)
+        # The snapshot's record commits to Kafka while the chunks are planned on the source; the work items
+        # are returned only once it is committed, so a retry of this task reuses the same snapshot.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="obkafka-snapshot") as pool:
+            recorded = pool.submit(record) if record is not None else None
+            work = [item for table in plan.tables for item in self._chunks(source, table, sync_id, snapshot)]
+            if recorded is not None:
+                recorded.result()
         self.log.info("full sync %s: %d tables in %d chunks at %s", sync_id, len(plan.tables), len(work), snapshot)
         return work
 
-    def _snapshot(self, project: SyncProject, source: OceanBaseHook, kafka: KafkaHook, sync_id: str) -> SnapshotPoint:
-        """The run's snapshot point: the recorded one on a retry, else a new one, recorded before use."""
+    def _snapshot(
+        self, project: SyncProject, source: OceanBaseHook, kafka: KafkaHook, sync_id: str
+    ) -> tuple[SnapshotPoint, Callable[[], None] | None]:
+        """
+        The run's snapshot point: the recorded one on a retry (and None), else a new one and the function
+        that records it in the checkpoint topic, to be done before the work items are handed out.
+        """
         key = checkpoints.snapshot_key(sync_id)
         state = checkpoint_state(project, kafka)
         if key in state:
             self.log.info("reusing the snapshot point recorded by an earlier try: %s", state[key])
-            return SnapshotPoint.model_validate(state[key])
+            return SnapshotPoint.model_validate(state[key]), None
         with fail_fast():
             is_oceanbase = source.server_info().is_oceanbase
             point = source.snapshot_point(require_scn=is_oceanbase)
@@ -85,14 +97,16 @@ class FullSyncPlanOperator(BaseOperator):
                 "the full sync are caught up by the incremental sync from binlog position %s",
                 point.binlog,
             )
-        producer = kafka.producer(transactional_id=checkpoints.transactional_id(project.slug, "snapshot", sync_id))
-        sink = TransactionalSink(producer, project.checkpoint_topic)
-        sink.begin()
-        record = point.model_dump(mode="json")
-        sink.checkpoint(key, {**record, "sync_id": sync_id})
-        sink.checkpoint(checkpoints.LAST_FULL_SYNC_KEY, {**record, "sync_id": sync_id})
-        sink.commit()
-        return point
+        def record() -> None:
+            producer = kafka.producer(transactional_id=checkpoints.transactional_id(project.slug, "snapshot", sync_id))
+            sink = TransactionalSink(producer, project.checkpoint_topic)
+            sink.begin()
+            data = {**point.model_dump(mode="json"), "sync_id": sync_id}
+            sink.checkpoint(key, data)
+            sink.checkpoint(checkpoints.LAST_FULL_SYNC_KEY, data)
+            sink.commit()
+
+        return point, record
 
     def _chunks(self, source: OceanBaseHook, table: TablePlan, sync_id: str, snapshot: SnapshotPoint) -> list[dict[str, Any]]:
         """The work items of one table's chunks, planned at the snapshot."""
