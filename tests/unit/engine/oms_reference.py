@@ -18,13 +18,24 @@ from airflow_provider_obkafka.models.schema import Column, TableSchema
 REFERENCE_NAME = "oms-kafka-formats.md"
 
 
-def reference_file() -> Path:
-    """The reference: in `$OBKAFKA_REFERENCE_DIR`, else in `shared/reference/` beside the checkout (CI)."""
+VENDORED = Path(__file__).resolve().parents[2] / "reference" / REFERENCE_NAME
+
+
+def shared_reference_file() -> Path | None:
+    """The team's reference, in `$OBKAFKA_REFERENCE_DIR` or `shared/reference/` beside the checkout, if there."""
     folder = os.environ.get("OBKAFKA_REFERENCE_DIR")
     candidates = [Path(folder) / REFERENCE_NAME] if folder else []
     candidates += [p / "shared" / "reference" / REFERENCE_NAME for p in Path(__file__).resolve().parents]
-    for candidate in candidates:
-        if candidate.is_file():
+    return next((candidate for candidate in candidates if candidate.is_file()), None)
+
+
+def reference_file() -> Path:
+    """
+    The reference: the team's copy when it is beside the checkout, else the copy vendored in
+    `tests/reference/` (a clean checkout on a CI machine has only that one; a test keeps the two equal).
+    """
+    for candidate in (shared_reference_file(), VENDORED):
+        if candidate is not None and candidate.is_file():
             return candidate
     raise FileNotFoundError(f"{REFERENCE_NAME} not found; set OBKAFKA_REFERENCE_DIR to the folder holding it")
 
