@@ -93,6 +93,7 @@ class RowChange:
 
 
 Plan = tuple[tuple[int, Callable[[Any], str]], ...]
+_LAST_KEY = "last key text"  # TableContext.cache: (image, its key text)
 
 
 def _joined_text(image: Image, plan: Plan) -> str:
@@ -190,11 +191,28 @@ class TableContext:
 
     def key_text(self, image: Image) -> str | None:
         """`record_primary_value`: the row key's values as text joined with U+0001; None without a key."""
-        return _joined_text(image, self._key_plan) if self._key_plan else None
+        if not self._key_plan:
+            return None
+        if self.partition_columns == self.key_columns:
+            return self._shared_key_text(image)
+        return _joined_text(image, self._key_plan)
 
     def partition_text(self, image: Image) -> str | None:
         """The Kafka key text: the partition columns' values joined with U+0001; None without such columns."""
-        return _joined_text(image, self._partition_plan) if self._partition_plan else None
+        if not self._partition_plan:
+            return None
+        if self.partition_columns == self.key_columns:
+            return self._shared_key_text(image)
+        return _joined_text(image, self._partition_plan)
+
+    def _shared_key_text(self, image: Image) -> str:
+        """The key text when the row key is also the Kafka key: a serializer asks for both of one image."""
+        last = self.cache.get(_LAST_KEY)
+        if last is not None and last[0] is image:  # the cache holds the image, so its identity is not reused
+            return last[1]
+        text = _joined_text(image, self._key_plan)
+        self.cache[_LAST_KEY] = (image, text)
+        return text
 
 
 def _in_table_order(schema: TableSchema, names: Sequence[str], what: str) -> tuple[str, ...]:

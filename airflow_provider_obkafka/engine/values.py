@@ -301,7 +301,12 @@ def renderer_for(column: Column) -> ValueRenderer:
         return ValueRenderer(kind, _other, text)
     if kind in _SIMPLE:
         render = _SIMPLE[kind]
-        text = decimal_text if kind == "decimal" else lambda value: text_of(render(value))
+        if kind == "decimal":
+            text = decimal_text
+        elif kind == "integer":  # the common key type: str() of an int is text_of's answer, without the calls
+            text = lambda value: str(value) if type(value) is int else text_of(render(value))  # noqa: E731
+        else:
+            text = lambda value: text_of(render(value))  # noqa: E731
         return ValueRenderer(kind, render, text, kind in _PASSTHROUGH)
     render = _parametrized(kind, column)
     return ValueRenderer(kind, render, render, kind in _PASSTHROUGH)
