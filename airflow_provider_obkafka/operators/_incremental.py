@@ -14,6 +14,7 @@ from airflow_provider_obkafka.engine import checkpoints
 from airflow_provider_obkafka.engine.binlog_reader import BinlogReader
 from airflow_provider_obkafka.engine.change import DbType, RowChange, TableContext, build_table_context
 from airflow_provider_obkafka.engine.change_range import copy_range
+from airflow_provider_obkafka.engine.full import Send, topic_sender
 from airflow_provider_obkafka.engine.partitioning import partition_rule
 from airflow_provider_obkafka.engine.retry import Backoff, Retrier, retry_call
 from airflow_provider_obkafka.engine.serializers import serializer_for
@@ -164,6 +165,9 @@ def in_scope(project: SyncProject, database: str, table: str) -> bool:
         return False
 
 
+POLL_EVERY = 10_000  # messages between two polls of the producer
+
+
 class Router:
     """Per table: topic, serialization context; per change: key, value, partition."""
 
@@ -178,6 +182,9 @@ class Router:
         self.dml = {str(kind) for kind in project.incremental.dml}
         self.db_type = DbType.OB_MYSQL if source.server_info().is_oceanbase else DbType.MYSQL
         self.tables: dict[tuple[str, str], tuple[str, TableContext] | None] = {}
+        self._sink: TransactionalSink | None = None
+        self._senders: dict[str, Send] = {}
+        self._unpolled = 0
 
     def in_scope(self, database: str, table: str) -> bool:
         return in_scope(self.project, database, table)
@@ -201,9 +208,18 @@ class Router:
         return found
 
     def send(self, change: RowChange, sink: TransactionalSink) -> int:
+        """Produce one change into `sink`'s open transaction; 0 for a DML type the project leaves out."""
         if change.record_type.value not in self.dml:
             return 0
         topic, ctx = self._route(change)
-        key = self.serializer.key(change, ctx)
-        sink.send(topic, self.serializer.value(change, ctx), key, self.rule.partition_for(key))
+        if sink is not self._sink:
+            self._sink, self._senders = sink, {}
+        sender = self._senders.get(topic)
+        if sender is None:  # one direct produce per message, as the full sync does (engine.full.topic_sender)
+            sender = self._senders[topic] = topic_sender(sink, topic, self.rule)
+        sender(self.serializer.key(change, ctx), self.serializer.value(change, ctx))
+        self._unpolled += 1
+        if self._unpolled >= POLL_EVERY:  # serve delivery reports (only failures are reported)
+            self._unpolled = 0
+            sink.producer.poll(0)
         return 1
