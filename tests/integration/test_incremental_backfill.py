@@ -13,12 +13,11 @@ from airflow.utils.types import DagRunType
 from airflow_provider_obkafka.engine import checkpoints
 from airflow_provider_obkafka.exceptions import SchemaError
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
-from airflow_provider_obkafka.models.loader import parse_project
 from airflow_provider_obkafka.operators import _incremental
 from airflow_provider_obkafka.operators._project import checkpoint_state
 from airflow_provider_obkafka.operators.incremental_sync import IncrementalSyncOperator
 from airflow_provider_obkafka.operators.schema_sync import SchemaSyncOperator
-from tests.integration.test_incremental_start import _next_second
+from tests.integration.incremental_helpers import incremental_project, next_second
 
 
 def _context(begin: datetime, finish: datetime, run_type=DagRunType.BACKFILL_JOB) -> dict:
@@ -41,17 +40,14 @@ def test_backfill_reproduces_exactly_its_interval_and_a_retry_does_not_duplicate
     cur = conn.cursor()
     cur.execute(f"CREATE TABLE {db}.t (id INT PRIMARY KEY, phase VARCHAR(10))")
     _write(cur, [f"INSERT INTO {db}.t VALUES ({i}, 'early')" for i in range(1, 6)])
-    begin = _next_second()
+    begin = next_second()
     _write(cur, [f"INSERT INTO {db}.t VALUES ({i}, 'inside')" for i in range(100, 130)])
     _write(cur, [f"UPDATE {db}.t SET phase = 'inside' WHERE id = 1", f"DELETE FROM {db}.t WHERE id = 2"])
-    finish = _next_second()
+    finish = next_second()
     _write(cur, [f"INSERT INTO {db}.t VALUES ({i}, 'late')" for i in range(200, 205)])
     _write(cur, [f"UPDATE {db}.t SET phase = 'late' WHERE id = 100"])
     topic = f"{db}.t"
-    project = parse_project(
-        {"name": db, "sync_types": ["schema", "incremental"], "source": {"conn_id": "mariadb_binlog"},
-         "objects": [{"database": db, "tables": ["t"], "topic": {"mode": "new", "name": topic}}]}
-    )  # fmt: skip
+    project = incremental_project(db)
     SchemaSyncOperator(task_id="schema_sync", project=project).execute({})
     operator = IncrementalSyncOperator(task_id="incremental_sync", project=project, batch_size=5)
 
@@ -90,10 +86,7 @@ def test_backfill_reproduces_exactly_its_interval_and_a_retry_does_not_duplicate
 def test_backfill_of_an_interval_the_log_no_longer_holds_is_a_clear_error(airflow_conn_env, mariadb_database):
     db, conn = mariadb_database
     conn.cursor().execute(f"CREATE TABLE {db}.t (id INT PRIMARY KEY)")
-    project = parse_project(
-        {"name": db, "sync_types": ["schema", "incremental"], "source": {"conn_id": "mariadb_binlog"},
-         "objects": [{"database": db, "tables": ["t"], "topic": {"mode": "new", "name": f"{db}.t"}}]}
-    )  # fmt: skip
+    project = incremental_project(db)
     SchemaSyncOperator(task_id="schema_sync", project=project).execute({})
     begin, finish = datetime(2000, 1, 1, tzinfo=UTC), datetime(2000, 1, 2, tzinfo=UTC)
     operator = IncrementalSyncOperator(task_id="incremental_sync", project=project)

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
-from airflow_provider_obkafka.models.loader import parse_project
 from airflow_provider_obkafka.operators._project import project_arg
 from airflow_provider_obkafka.operators.schema_sync import SchemaSyncOperator
+from tests.integration.incremental_helpers import incremental_project
 
 SMALL, BIG = 50_000, 500_000
 
@@ -53,11 +53,7 @@ def test_big_transaction_flat_memory_each_row_once(airflow_conn_env, mariadb_dat
     cur = conn.cursor()
     for table in ("small", "big"):
         cur.execute(f"CREATE TABLE {db}.{table} (id INT PRIMARY KEY, pad VARCHAR(64), n BIGINT)")
-    parsed = parse_project(
-        {"name": db, "sync_types": ["schema", "incremental"], "source": {"conn_id": "mariadb_binlog"},
-         "objects": [{"database": db, "tables": [table], "topic": {"mode": "new", "name": f"{db}.{table}"}}
-                     for table in ("small", "big")]}
-    )  # fmt: skip
+    parsed = incremental_project(db, ["small", "big"])
     SchemaSyncOperator(task_id="schema_sync", project=parsed).execute({})
     project = project_arg(parsed)
     source = OceanBaseHook(ob_conn_id="mariadb_binlog")

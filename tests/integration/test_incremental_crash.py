@@ -14,10 +14,10 @@ from confluent_kafka import TopicPartition
 
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
-from airflow_provider_obkafka.models.loader import parse_project
 from airflow_provider_obkafka.operators._project import project_arg
 from airflow_provider_obkafka.operators.incremental_sync import IncrementalSyncOperator
 from airflow_provider_obkafka.operators.schema_sync import SchemaSyncOperator
+from tests.integration.incremental_helpers import incremental_project
 
 ROWS = 100_000
 
@@ -32,10 +32,7 @@ def test_sigkill_mid_range_then_resume_gives_every_change_once(airflow_conn_env,
     cur = conn.cursor()
     cur.execute(f"CREATE TABLE {db}.t (id INT PRIMARY KEY, payload VARCHAR(40))")
     topic = f"{db}.t"
-    project = parse_project(
-        {"name": db, "sync_types": ["schema", "incremental"], "source": {"conn_id": "mariadb_binlog"},
-         "objects": [{"database": db, "tables": ["t"], "topic": {"mode": "new", "name": topic}}]}
-    )  # fmt: skip
+    project = incremental_project(db)
     SchemaSyncOperator(task_id="schema_sync", project=project).execute({})
     source = OceanBaseHook(ob_conn_id="mariadb_binlog")
     start = source.binlog_position().model_dump(mode="json")

@@ -27,13 +27,13 @@ from airflow_provider_obkafka.engine.binlog_seek import earliest_event_time, pos
 from airflow_provider_obkafka.exceptions import CheckpointError
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
-from airflow_provider_obkafka.models.loader import parse_project
 from airflow_provider_obkafka.operators._project import project_arg
 from airflow_provider_obkafka.operators.incremental_sync import IncrementalSyncOperator
 from airflow_provider_obkafka.operators.schema_sync import SchemaSyncOperator
 from airflow_provider_obkafka.triggers.incremental_sync import IncrementalSyncTrigger
 from devservices.kafka import KafkaService
 from devservices.mariadb import MariadbService
+from tests.integration.incremental_helpers import incremental_project
 
 ROWS = 100_000
 PRIVATE = "private_source"
@@ -85,10 +85,7 @@ def private_kafka(tmp_path_factory):
 
 
 def _project(db: str, conn_id: str):
-    return parse_project(
-        {"name": db, "sync_types": ["schema", "incremental"], "source": {"conn_id": conn_id},
-         "objects": [{"database": db, "tables": ["t"], "topic": {"mode": "new", "name": f"{db}.t"}}]}
-    )  # fmt: skip
+    return incremental_project(db, conn_id=conn_id)
 
 
 @pytest.fixture

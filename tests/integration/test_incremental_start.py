@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import math
 import re
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -16,12 +14,12 @@ from airflow_provider_obkafka.engine.binlog_seek import earliest_event_time, pos
 from airflow_provider_obkafka.exceptions import CheckpointError
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
-from airflow_provider_obkafka.models.loader import parse_project
 from airflow_provider_obkafka.models.position import BinlogPosition
 from airflow_provider_obkafka.operators._project import project_arg
 from airflow_provider_obkafka.operators.incremental_sync import IncrementalSyncOperator
 from airflow_provider_obkafka.operators.schema_sync import SchemaSyncOperator
 from tests.integration.dag_files import _write_and_load, write_incremental_dag
+from tests.integration.incremental_helpers import incremental_project, next_second
 
 SEEK_ID = 4711
 TEMPLATED_DAG = """
@@ -45,21 +43,8 @@ with DAG(dag_id={dag_id!r}, schedule=None, start_date=pendulum.datetime(2024, 1,
 """
 
 
-def _next_second() -> datetime:
-    """Sleep until just past the next whole second and return it: earlier commits have an earlier time."""
-    now = time.time()
-    boundary = math.floor(now) + 1
-    time.sleep(boundary - now + 0.05)
-    return datetime.fromtimestamp(boundary, tz=UTC)
-
-
 def _project(db: str, **incremental):
-    return parse_project(
-        {"name": db, "sync_types": ["schema", "incremental"], "source": {"conn_id": "mariadb_binlog"},
-         "objects": [{"database": db, "tables": ["orders"],
-                      "topic": {"mode": "new", "name": f"{db}.orders"}}],
-         **({"incremental": incremental} if incremental else {})}
-    )  # fmt: skip
+    return incremental_project(db, ["orders"], **incremental)
 
 
 def _before_and_after(cur, db: str) -> datetime:
@@ -67,7 +52,7 @@ def _before_and_after(cur, db: str) -> datetime:
     cur.execute(f"CREATE TABLE {db}.orders (id INT PRIMARY KEY, phase VARCHAR(10))")
     cur.execute(f"INSERT INTO {db}.orders VALUES (1, 'before'), (2, 'before')")
     cur.execute(f"UPDATE {db}.orders SET phase = 'before2' WHERE id = 1")
-    when = _next_second()
+    when = next_second()
     cur.execute(f"INSERT INTO {db}.orders VALUES (3, 'after')")
     cur.execute(f"UPDATE {db}.orders SET phase = 'after' WHERE id = 2")
     cur.execute(f"DELETE FROM {db}.orders WHERE id = 1")
@@ -125,7 +110,7 @@ def test_seek_across_a_file_boundary_returns_the_end_of_the_previous_file(
     origin = BinlogPosition(file=(row := cur.fetchone())[0], position=row[1])
     cur.execute(f"INSERT INTO {db}.orders VALUES (1, 'before')")
     cur.execute("FLUSH BINARY LOGS")  # the next transaction may be the first of a new file
-    when = _next_second()
+    when = next_second()
     cur.execute(f"INSERT INTO {db}.orders VALUES (2, 'after')")
 
     found = position_for_timestamp(settings, SEEK_ID, when)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
-from airflow_provider_obkafka.models.loader import parse_project
 from tests.integration.dag_files import write_incremental_dag
+from tests.integration.incremental_helpers import incremental_project
 
 
 def test_runs_defer_resume_and_deliver_each_change_once(airflow_db, airflow_conn_env, mariadb_database):
@@ -15,10 +15,7 @@ def test_runs_defer_resume_and_deliver_each_change_once(airflow_db, airflow_conn
     cur.execute(f"CREATE TABLE {db}.orders (id INT PRIMARY KEY, status VARCHAR(10), total DECIMAL(8,2))")
     cur.execute(f"CREATE TABLE {db}.skipped (id INT PRIMARY KEY)")
     topic = f"{db}.orders"
-    project = parse_project(
-        {"name": db, "sync_types": ["schema", "incremental"], "source": {"conn_id": "mariadb_binlog"},
-         "objects": [{"database": db, "tables": ["orders"], "topic": {"mode": "new", "name": topic}}]}
-    )  # fmt: skip
+    project = incremental_project(db, ["orders"])
     dag = write_incremental_dag(airflow_db, f"inc_{project.slug}", project)
     assert str(dag.test().state) == "success"  # first run: starts now, records the checkpoint
 
