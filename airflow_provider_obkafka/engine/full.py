@@ -8,10 +8,11 @@ import zlib
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
+from airflow_provider_obkafka.engine.sink import Send
+
 log = logging.getLogger(__name__)
 
 Encode = Callable[[tuple[Any, ...]], tuple[bytes | None, bytes]]
-Send = Callable[[bytes | None, bytes], None]
 CHECKSUM_MASK = (1 << 64) - 1
 
 
@@ -69,33 +70,6 @@ class Progress:
             line += f", {min(done / self.expected, 1.0):.0%} of about {self.expected}, about {eta} left"
         self.lines.append(line)
         log.info("%s", line)
-
-
-def topic_sender(sink: Any, topic: str, rule: Any) -> Send:
-    """
-    `sink.send(topic, value, key, rule.partition_for(key))` with a third of its per-message cost, for the
-    full-sync loop: one direct `produce` with the sink's delivery callback, so a failed delivery still fails
-    the sink's commit. A full local queue goes through `sink.send`, which waits for room. Call
-    `sink.producer.poll(0)` between batches (the sink polls every 10,000 messages it sends itself).
-
-    :param sink: a `TransactionalSink` with an open transaction
-    :param topic: the topic of every message
-    :param rule: the `PartitionRule`
-    """
-    produce, on_delivery = sink.producer.produce, sink.on_delivery
-    fixed, null_key = rule.fixed_partition, rule.null_key_partition
-
-    def send(key: bytes | None, value: bytes) -> None:
-        partition = fixed if fixed is not None else null_key if key is None else None
-        try:
-            if partition is None:
-                produce(topic, value, key, on_delivery=on_delivery)
-            else:
-                produce(topic, value, key, partition, on_delivery=on_delivery)
-        except BufferError:
-            sink.send(topic, value, key, partition)
-
-    return send
 
 
 def sync_rows(batches: Iterable[list[tuple[Any, ...]]], encode: Encode, send: Send, progress: Progress) -> ChunkResult:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import KafkaError, KafkaException
@@ -14,7 +14,10 @@ from airflow_provider_obkafka.exceptions import DeliveryError
 if TYPE_CHECKING:
     from confluent_kafka import Message, Producer
 
+    from airflow_provider_obkafka.engine.partitioning import PartitionRule
+
 log = logging.getLogger(__name__)
+Send = Callable[[bytes | None, bytes], None]  # (key, value) into one topic
 
 # Producer settings the sink relies on: only failed deliveries call back (cheap), and keys are hashed
 # with murmur2 as the Java client does, so a key lands on the same partition from any producer.
@@ -66,6 +69,31 @@ class TransactionalSink:
         self.sent += 1
         if self.sent % 10_000 == 0:
             self.producer.poll(0)
+
+    def sender(self, topic: str, rule: PartitionRule) -> Send:
+        """
+        `send(topic, value, key, rule.partition_for(key))` for one topic with a third of its per-message
+        cost, for the loops that produce row after row: one direct `produce` with this sink's delivery
+        callback, so a failed delivery still fails the commit. A full local queue goes through `send`, which
+        waits for room. The caller polls the producer now and then (`send` polls every 10,000 messages).
+
+        :param topic: the topic of every message
+        :param rule: the project's partitioning rule
+        """
+        produce, on_delivery = self.producer.produce, self.on_delivery
+        fixed, null_key = rule.fixed_partition, rule.null_key_partition
+
+        def send(key: bytes | None, value: bytes) -> None:
+            partition = fixed if fixed is not None else null_key if key is None else None
+            try:
+                if partition is None:
+                    produce(topic, value, key, on_delivery=on_delivery)
+                else:
+                    produce(topic, value, key, partition, on_delivery=on_delivery)
+            except BufferError:
+                self.send(topic, value, key, partition)
+
+        return send
 
     def checkpoint(self, key: str, value: Mapping[str, Any]) -> None:
         """Queue a checkpoint record in the open transaction."""

@@ -14,11 +14,10 @@ from airflow_provider_obkafka.engine import checkpoints
 from airflow_provider_obkafka.engine.binlog_reader import BinlogReader
 from airflow_provider_obkafka.engine.change import DbType, RowChange, TableContext, build_table_context
 from airflow_provider_obkafka.engine.change_range import copy_range
-from airflow_provider_obkafka.engine.full import Send, topic_sender
 from airflow_provider_obkafka.engine.partitioning import partition_rule
 from airflow_provider_obkafka.engine.retry import Backoff, Retrier, retry_call
 from airflow_provider_obkafka.engine.serializers import serializer_for
-from airflow_provider_obkafka.engine.sink import SINK_PRODUCER_CONFIG, TransactionalSink
+from airflow_provider_obkafka.engine.sink import SINK_PRODUCER_CONFIG, Send, TransactionalSink
 from airflow_provider_obkafka.exceptions import ConfigError
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
@@ -215,8 +214,8 @@ class Router:
         if sink is not self._sink:
             self._sink, self._senders = sink, {}
         sender = self._senders.get(topic)
-        if sender is None:  # one direct produce per message, as the full sync does (engine.full.topic_sender)
-            sender = self._senders[topic] = topic_sender(sink, topic, self.rule)
+        if sender is None:  # one direct produce per message, as the full sync does
+            sender = self._senders[topic] = sink.sender(topic, self.rule)
         sender(self.serializer.key(change, ctx), self.serializer.value(change, ctx))
         self._unpolled += 1
         if self._unpolled >= POLL_EVERY:  # serve delivery reports (only failures are reported)

@@ -18,7 +18,7 @@ from airflow_provider_obkafka.engine.change import (
     build_table_context,
 )
 from airflow_provider_obkafka.engine.chunking import Chunk
-from airflow_provider_obkafka.engine.full import ChunkResult, Encode, Progress, sync_rows, topic_sender
+from airflow_provider_obkafka.engine.full import ChunkResult, Encode, Progress, sync_rows
 from airflow_provider_obkafka.engine.partitioning import partition_rule
 from airflow_provider_obkafka.engine.serializers import serializer_for
 from airflow_provider_obkafka.engine.serializers.default import DefaultSerializer
@@ -129,7 +129,7 @@ class FullSyncOperator(BaseOperator):
             )
             encode = fast.encode
         sink = TransactionalSink(producer, project.checkpoint_topic)
-        send = topic_sender(sink, work["topic"], partition_rule(project.options.partitioning))
+        send = sink.sender(work["topic"], partition_rule(project.options.partitioning))
 
         def polled(batches: Iterator[list[tuple[Any, ...]]]) -> Iterator[list[tuple[Any, ...]]]:
             for batch in batches:

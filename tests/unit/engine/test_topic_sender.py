@@ -1,8 +1,7 @@
-"""`topic_sender`: the full-sync loop's direct produce gives what `TransactionalSink.send` would."""
+"""`TransactionalSink.sender`: the row loops' direct produce gives what `TransactionalSink.send` would."""
 
 from __future__ import annotations
 
-from airflow_provider_obkafka.engine.full import topic_sender
 from airflow_provider_obkafka.engine.partitioning import partition_rule
 from airflow_provider_obkafka.engine.sink import TransactionalSink
 
@@ -28,7 +27,7 @@ class FakeProducer:
 def test_hash_rule_lets_the_partitioner_hash_keys_and_puts_keyless_messages_on_partition_0():
     producer = FakeProducer()
     sink = TransactionalSink(producer, "checkpoints")
-    send = topic_sender(sink, "t", partition_rule("Hash"))
+    send = sink.sender("t", partition_rule("Hash"))
     send(b"k", b"v1")
     send(None, b"v2")
     assert producer.calls == [("t", b"v1", b"k", -1, sink.on_delivery), ("t", b"v2", None, 0, sink.on_delivery)]
@@ -37,13 +36,13 @@ def test_hash_rule_lets_the_partitioner_hash_keys_and_puts_keyless_messages_on_p
 def test_one_rule_sends_everything_to_partition_0():
     producer = FakeProducer()
     sink = TransactionalSink(producer, "checkpoints")
-    topic_sender(sink, "t", partition_rule("One"))(b"k", b"v")
+    sink.sender("t", partition_rule("One"))(b"k", b"v")
     assert producer.calls == [("t", b"v", b"k", 0, sink.on_delivery)]
 
 
 def test_a_full_queue_waits_through_the_sink():
     producer = FakeProducer(full=2)  # the direct call and the sink's first try find the queue full
     sink = TransactionalSink(producer, "checkpoints")
-    topic_sender(sink, "t", partition_rule("Hash"))(b"k", b"v")
+    sink.sender("t", partition_rule("Hash"))(b"k", b"v")
     assert producer.polls == 1
     assert [call[:3] for call in producer.calls] == [("t", b"v", b"k")]
