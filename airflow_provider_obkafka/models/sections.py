@@ -1,97 +1,48 @@
 """
 The sections of a synchronization project (source, destination, incremental settings, object mapping, options,
 topic defaults) as frozen pydantic models, with their field rules. `project.SyncProject` assembles them.
+The annotated field types they share (lists without repeats, enum sets, strict numbers) are in `field_types`.
 """
 
 from __future__ import annotations
 
 import fnmatch
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 import pendulum
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from airflow_provider_obkafka.models.field_types import (
+    ColumnList,
+    DmlTypes,
+    StrictBool,
+    StrictInt,
+    TableList,
+    _between,
+    _listed_once,
+)
+from airflow_provider_obkafka.models.field_types import ServerId as ServerId  # re-export
+from airflow_provider_obkafka.models.field_types import SyncTypes as SyncTypes  # re-export
 from airflow_provider_obkafka.models.naming import (
     BusinessId,
-    ColumnName,
     ConnId,
     Dml,
-    DmlName,
     ObjectName,
     Partitioning,
     PartitioningName,
     Serialization,
     SerializationName,
-    SyncType,
-    SyncTypeName,
     TopicName,
     batch_topic_name,
     is_pattern,
 )
-
-if TYPE_CHECKING:
-    from collections.abc import Sequence
 
 START_RULE = (
     "must be an ISO 8601 time with a time zone, such as '2024-05-01T08:00:00+08:00' or "
     "'2024-05-01T00:00:00Z', or Unix epoch seconds such as 1714521600"
 )
 SKEW = pendulum.duration(seconds=60)
-
-
-def _listed_once(what: str, empty: str | None = None, *, repeats: bool = False) -> AfterValidator:
-    """A check that a list has no repeated item (unless `repeats`) and, when `empty` is set, is not empty."""
-
-    def check(items: tuple[Any, ...]) -> tuple[Any, ...]:
-        if not items and empty:
-            raise ValueError(empty)
-        repeated = [] if repeats else sorted({str(item) for item in items if items.count(item) > 1})
-        if repeated:
-            raise ValueError(
-                f"{what} {', '.join(map(repr, repeated))} is listed more than once; list each once"
-            )
-        return items
-
-    return AfterValidator(check)
-
-
-def _canonical(order: Sequence[Any], empty: str) -> AfterValidator:
-    """A set of enum members: not empty, repeats dropped, in the enum's order."""
-
-    def check(items: tuple[Any, ...]) -> tuple[Any, ...]:
-        if not items:
-            raise ValueError(empty)
-        return tuple(member for member in order if member in items)
-
-    return AfterValidator(check)
-
-
-def _between(low: int, high: int, what: str) -> AfterValidator:
-    def check(value: int) -> int:
-        if not low <= value <= high:
-            raise ValueError(f"{what} must be {low} to {high}")
-        return value
-
-    return AfterValidator(check)
-
-
-StrictInt = Annotated[int, Strict()]
-StrictBool = Annotated[bool, Strict()]
-ColumnList = Annotated[
-    tuple[ColumnName, ...], _listed_once("column", "must not be empty; leave it out to use the default")
-]
-TableList = Annotated[
-    tuple[ObjectName, ...], _listed_once("table", "must list at least one table name or pattern")
-]
-SyncTypes = Annotated[
-    tuple[SyncTypeName, ...],
-    _canonical(list(SyncType), "must select at least one of schema, full, incremental"),
-]
-DmlTypes = Annotated[
-    tuple[DmlName, ...], _canonical(list(Dml), "must name at least one of INSERT, UPDATE, DELETE")
-]
-ServerId = Annotated[StrictInt, _between(1, 2**32 - 1, "a MySQL server_id")]
 
 
 class _Frozen(BaseModel):
