@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import io
 import json
 import multiprocessing
@@ -87,6 +88,27 @@ def _event(start: Any, end: Any, changes: int) -> dict[str, Any]:
             "changes": changes, "reached_end": True}  # fmt: skip
 
 
+class _GcTimer:
+    """Time spent in the garbage collector while in the `with` block (all generations)."""
+
+    def __init__(self) -> None:
+        self.seconds, self.collections, self._at = 0.0, {0: 0, 1: 0, 2: 0}, 0.0
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._at = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._at
+            self.collections[info["generation"]] += 1
+
+    def __enter__(self) -> _GcTimer:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+
 def throughput(rows: int, txn_rows: int, profile: int, single: bool) -> dict[str, Any]:
     """Write `rows` rows (`single`: one INSERT statement per row), then produce them with one
     execute_complete; the figures."""
@@ -113,17 +135,20 @@ def throughput(rows: int, txn_rows: int, profile: int, single: bool) -> dict[str
     reader_figures = {mode: _read_only(source, project, start, end, mode) for mode in ("fast", "library")}
     operator = IncrementalSyncOperator(task_id="incremental_sync", project=project)
     profiler = cProfile.Profile() if profile else None
+    gc_time = _GcTimer()
     started_cpu, started = time.process_time(), time.perf_counter()
     if profiler is not None:
         profiler.enable()
-    result = operator.execute_complete({}, _event(start, end, rows))
+    with gc_time:
+        result = operator.execute_complete({}, _event(start, end, rows))
     if profiler is not None:
         profiler.disable()
     elapsed, cpu = time.perf_counter() - started, time.process_time() - started_cpu
     cur.execute(f"DROP DATABASE {db}")
     figures = {"single_row_statements": single, "rows": result["changes"], "transactions": -(-rows // txn_rows), "seconds": round(elapsed, 2),
                "rows_per_s": round(result["changes"] / elapsed), "cpu_s": round(cpu, 2),
-               "rows_per_cpu_s": round(result["changes"] / cpu), "reader_alone": reader_figures}  # fmt: skip
+               "rows_per_cpu_s": round(result["changes"] / cpu), "gc_s": round(gc_time.seconds, 2),
+               "gc_collections": gc_time.collections, "reader_alone": reader_figures}  # fmt: skip
     if profiler is not None:
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out)
@@ -135,25 +160,18 @@ def throughput(rows: int, txn_rows: int, profile: int, single: bool) -> dict[str
 
 def _read_only(source: Any, project: Any, start: Any, end: Any, mode: str) -> dict[str, Any]:
     """The change-log reader alone over the range (no Kafka): rows/s with the fast or the library decoder."""
-    from airflow_provider_obkafka.engine import binlog_rows
     from airflow_provider_obkafka.engine.binlog_reader import BinlogReader
     from airflow_provider_obkafka.engine.change import RowChange
 
     tables = {(entry.database, table) for entry in project.objects for table in entry.tables}
-    original = binlog_rows.FastRows.images
-    if mode == "library":
-        binlog_rows.FastRows.images = lambda self, event, record_type: None  # type: ignore[method-assign]
     rows, started_cpu, started = 0, time.process_time(), time.perf_counter()
-    try:
-        with BinlogReader(
-            source.binlog_connection_settings(), project.server_id + 7, start, tables
-        ) as reader:
-            for item in reader.iter_changes():
-                rows += isinstance(item, RowChange)
-                if reader.position.sort_key() >= end.sort_key():
-                    break
-    finally:
-        binlog_rows.FastRows.images = original  # type: ignore[method-assign]
+    with BinlogReader(
+        source.binlog_connection_settings(), project.server_id + 7, start, tables, fast_rows=mode == "fast"
+    ) as reader:
+        for item in reader.iter_changes():
+            rows += isinstance(item, RowChange)
+            if reader.position.sort_key() >= end.sort_key():
+                break
     elapsed, cpu = time.perf_counter() - started, time.process_time() - started_cpu
     return {"rows": rows, "rows_per_s": round(rows / elapsed), "rows_per_cpu_s": round(rows / cpu)}
 

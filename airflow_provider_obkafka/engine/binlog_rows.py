@@ -1,13 +1,14 @@
 """
 A fast decoder of binlog row images: the rows of a WRITE/UPDATE/DELETE rows event, straight from the event's
 bytes into image tuples, with one function compiled per table layout (the speed of incremental sync).
+`engine/binlog_reader.py` calls it on the raw rows events it reads.
 
 It gives exactly the values pymysqlreplication's own decoder gives (same types, same text decoding, same
 quirks such as YEAR 0 read as 1900), with zero dates and empty SETs already as the server's text, as
 `engine/binlog_reader.py` turns them. Layouts it does not know (JSON, BIT, GEOMETRY, the pre-5.6 temporal
-formats, MINIMAL row images) get no decoder: the reader then uses the library's decoder. No binlog library
-is imported here: `FastRows` reads the library's rows events duck-typed (their raw bytes and TABLE_MAP
-columns, turned into `ColumnSpec`s).
+formats) get no decoder, nor do partial (MINIMAL) row images: the reader then uses the library's decoder.
+No binlog library is imported here: `FastRows` reads the library's TABLE_MAP columns duck-typed, turned into
+`ColumnSpec`s.
 """
 
 from __future__ import annotations
@@ -19,10 +20,6 @@ import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-from airflow_provider_obkafka.engine.change import Image, RecordType
-
-INSERT_TYPE, UPDATE_TYPE, DELETE_TYPE = RecordType.INSERT, RecordType.UPDATE, RecordType.DELETE
 
 __all__ = ["ColumnSpec", "FastRows", "RowsDecoder", "column_spec", "compile_decoder"]
 
@@ -266,43 +263,14 @@ def column_spec(column: Any) -> ColumnSpec:
 
 
 class FastRows:
-    """
-    Compiled row decoders, one per table layout, and when they apply, for `engine/binlog_reader.py`: it
-    takes pymysqlreplication's rows events (read duck-typed, nothing imported) and reads their bytes.
-    """
+    """Compiled row decoders, one per table layout, shared by the tables of one layout."""
 
     def __init__(self) -> None:
-        self.decoders: dict[tuple[Any, ...], RowsDecoder | None] = {}
+        self.decoders: dict[tuple[ColumnSpec, ...], RowsDecoder | None] = {}
 
-    def decoder(self, event: Any) -> RowsDecoder | None:
-        """The decoder of the event's table layout (memoized on the TABLE_MAP's table object), or None."""
-        table = event.table_map[event.table_id]
-        found = table.__dict__.get("_obkafka_decoder", self)
-        if found is self:
-            specs = tuple(column_spec(column) for column in event.columns)
-            key = (specs, event._ignore_decode_errors)
-            if key not in self.decoders:
-                self.decoders[key] = compile_decoder(specs, ignore_decode_errors=event._ignore_decode_errors)
-            found = table._obkafka_decoder = self.decoders[key]
-        return found
-
-    def images(self, event: Any, record_type: RecordType) -> list[tuple[Image | None, Image | None]] | None:
-        """(before, after) images of every row, or None when the library must decode this event."""
-        decoder = self.decoder(event)
-        wrapper = event.packet
-        raw = wrapper.packet
-        count = len(event.columns)
-        full = b"\xff" * (count // 8) + (bytes([(1 << count % 8) - 1]) if count % 8 else b"")
-        if (
-            decoder is None or not event.complete or event.number_of_columns != count
-            or event.columns_present_bitmap != full
-            or getattr(event, "columns_present_bitmap2", full) != full
-            or wrapper._BinLogPacketWrapper__data_buffer or raw._position != 20 + wrapper.read_bytes
-        ):  # fmt: skip
-            return None
-        rows = decoder(raw._data, raw._position, 20 + event.event_size, record_type is UPDATE_TYPE)
-        if record_type is INSERT_TYPE:
-            return [(None, after) for after in rows]
-        if record_type is DELETE_TYPE:
-            return [(before, None) for before in rows]
-        return rows
+    def for_columns(self, columns: Sequence[Any]) -> RowsDecoder | None:
+        """The decoder of these TABLE_MAP columns (library `Column`s, names and types completed), or None."""
+        specs = tuple(column_spec(column) for column in columns)
+        if specs not in self.decoders:
+            self.decoders[specs] = compile_decoder(specs)
+        return self.decoders[specs]

@@ -28,7 +28,8 @@ from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.event import FormatDescriptionEvent, GtidEvent, QueryEvent, RotateEvent, XidEvent
 
 from airflow_provider_obkafka.engine.binlog_events import Commit
-from airflow_provider_obkafka.engine.binlog_reader import BinlogReader, _connect_with_checksum
+from airflow_provider_obkafka.engine.binlog_reader import BinlogReader
+from airflow_provider_obkafka.engine.binlog_wire import connect_with_checksum
 from airflow_provider_obkafka.exceptions import CapabilityError, CheckpointError, ConfigError
 from airflow_provider_obkafka.models.position import BinlogPosition
 
@@ -67,7 +68,7 @@ def _sql_settings(settings: dict[str, Any]) -> dict[str, Any]:
 def list_binary_logs(settings: dict[str, Any]) -> tuple[list[str], bool]:
     """The binary log files, oldest first, and whether the endpoint is OceanBase (its handshake says so)."""
     endpoint = f"{settings.get('host')}:{settings.get('port')}"
-    with contextlib.closing(_connect_with_checksum(**_sql_settings(settings))) as conn, conn.cursor() as cur:
+    with contextlib.closing(connect_with_checksum(**_sql_settings(settings))) as conn, conn.cursor() as cur:
         oceanbase = _is_oceanbase(conn.get_server_info())
         try:
             cur.execute("SHOW BINARY LOGS")
@@ -89,7 +90,7 @@ def file_start_time(settings: dict[str, Any], server_id: int, file: str) -> date
     """When `file` was started: the header time of its first event (the format description), UTC."""
     stream = BinLogStreamReader(
         connection_settings=dict(settings), server_id=server_id, resume_stream=True, log_file=file, log_pos=4,
-        blocking=False, only_events=_PROBE_EVENTS, pymysql_wrapper=_connect_with_checksum,
+        blocking=False, only_events=_PROBE_EVENTS, pymysql_wrapper=connect_with_checksum,
         enable_logging=False,
     )  # fmt: skip
     try:

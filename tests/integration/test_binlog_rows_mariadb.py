@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_obkafka.engine import binlog_rows
 from airflow_provider_obkafka.engine.binlog_reader import BinlogReader
 from airflow_provider_obkafka.engine.change import RowChange
 from airflow_provider_obkafka.models.position import BinlogPosition
@@ -37,13 +36,14 @@ ROWS = [
 ]
 
 
-def _read(settings: dict, start: BinlogPosition, tables: set) -> list[RowChange]:
-    with BinlogReader(settings, 4343, start, tables) as reader:
-        return [item for item in reader.iter_changes() if isinstance(item, RowChange)]
+def _read(settings: dict, start: BinlogPosition, tables: set, **kwargs) -> tuple[list[RowChange], int]:
+    """The changes read, and how many rows events the library decoded."""
+    with BinlogReader(settings, 4343, start, tables, **kwargs) as reader:
+        return [item for item in reader.iter_changes() if isinstance(item, RowChange)], reader.library_decoded
 
 
 @pytest.mark.parametrize("many", [False, True], ids=["row-per-statement", "multi-row-events"])
-def test_fast_decoder_equals_library_decoder(mariadb_database, mariadb_service, monkeypatch, many):
+def test_fast_decoder_equals_library_decoder(mariadb_database, mariadb_service, many):
     name, conn = mariadb_database
     settings = {"host": mariadb_service.host, "port": mariadb_service.port, "user": "root", "password": "",
                 "charset": "utf8mb4"}  # fmt: skip
@@ -62,17 +62,10 @@ def test_fast_decoder_equals_library_decoder(mariadb_database, mariadb_service, 
         cur.execute(f"UPDATE {name}.all_types SET vc = CONCAT(vc, '!'), d2 = -d2, tm = '-00:00:01'")
         cur.execute(f"DELETE FROM {name}.all_types WHERE id IN (2, 3, 12)")
     tables = {(name, "all_types")}
-    fast = _read(settings, start, tables)
-    compiled = binlog_rows.FastRows.images
-    calls = []
-
-    def library_only(self, event, record_type):
-        calls.append(compiled(self, event, record_type) is not None)
-        return
-
-    monkeypatch.setattr(binlog_rows.FastRows, "images", library_only)
-    slow = _read(settings, start, tables)
-    assert calls and all(calls), "the fast decoder handles every event of this table"
+    fast, fast_library = _read(settings, start, tables)
+    slow, slow_library = _read(settings, start, tables, fast_rows=False)
+    assert fast_library == 0, "the fast decoder handles every event of this table"
+    assert slow_library > 0, "the library decodes every event when fast_rows is off"
     assert len(fast) == len(slow) == len(ROWS) * (2 if many else 1) * 2 + (3 if many else 2)
     for a, b in zip(fast, slow, strict=True):
         assert (a.record_type, a.sequence) == (b.record_type, b.sequence)

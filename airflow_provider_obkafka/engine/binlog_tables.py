@@ -1,0 +1,235 @@
+"""
+The tables of a binlog stream: each TABLE_MAP parsed once, then recognised by its bytes; and the few events
+that pymysqlreplication still parses from the raw bytes `engine/binlog_wire.py` reads.
+
+The OceanBase Binlog Service (and any single-row statement) sends a TABLE_MAP before every rows event. A
+TABLE_MAP whose bytes equal the last one of its table id is the same table: nothing is parsed. A new one is
+parsed by the library (its column metadata and optional metadata rules are many), its columns completed
+from `describe` when the binlog lacks names (`binlog_row_metadata` not FULL), and its row decoder compiled
+(`engine/binlog_rows.py`). Tables outside the scope are recognised by name alone and never parsed.
+
+The library also parses the FORMAT_DESCRIPTION event (once per connection) and the rows events the compiled
+decoder does not cover (JSON, BIT, GEOMETRY, pre-5.6 temporal types, partial row images).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pymysql.protocol import MysqlPacket
+from pymysqlreplication.constants import NONE_SOURCE
+from pymysqlreplication.event import FormatDescriptionEvent
+from pymysqlreplication.packet import BinLogPacketWrapper
+from pymysqlreplication.row_event import DeleteRowsEvent, TableMapEvent, UpdateRowsEvent, WriteRowsEvent
+
+from airflow_provider_obkafka.engine.binlog_count import column_layout
+from airflow_provider_obkafka.engine.binlog_rows import FastRows, RowsDecoder
+from airflow_provider_obkafka.engine.change import Image, RecordType
+from airflow_provider_obkafka.exceptions import SchemaError
+
+if TYPE_CHECKING:
+    from airflow_provider_obkafka.models.schema import TableSchema
+
+__all__ = ["Describe", "LibraryEvents", "TableInfo", "TableMapper", "library_images", "table_names"]
+
+Describe = Callable[[str, str], "TableSchema"]
+_ROWS_CLASS = {RecordType.INSERT: WriteRowsEvent, RecordType.UPDATE: UpdateRowsEvent,
+               RecordType.DELETE: DeleteRowsEvent}  # fmt: skip
+
+
+@dataclass(slots=True, eq=False)
+class TableInfo:
+    """
+    One TABLE_MAP, as the reader needs it for the rows events that follow.
+
+    :param database: the table's database
+    :param table: the table's name
+    :param body: the TABLE_MAP's bytes after the event header: the same bytes are the same table
+    :param in_scope: whether the table is synchronized; out-of-scope tables have nothing else
+    :param columns: column names in order
+    :param key: the row key's columns (primary key, else the described unique key)
+    :param count: the number of columns
+    :param full_bitmap: the columns-present bitmap of a full row image
+    :param decoder: the compiled row decoder, or None (the library decodes)
+    :param layout: value sizes for counting rows without decoding them, or None
+    :param library_table: the library's table object, for the library's decoder
+    """
+
+    database: str
+    table: str
+    body: bytes
+    in_scope: bool
+    columns: tuple[str, ...] = ()
+    key: tuple[str, ...] = ()
+    count: int = 0
+    full_bitmap: bytes = b""
+    decoder: RowsDecoder | None = None
+    layout: Any = None
+    library_table: Any = None
+
+
+def table_names(data: bytes) -> tuple[str, str]:
+    """Database and table names of a raw TABLE_MAP event (OK byte and header first, 6-byte table id)."""
+    at = 28
+    db_len = data[at]
+    database = data[at + 1 : at + 1 + db_len].decode()
+    at += db_len + 2
+    table = data[at + 1 : at + 1 + data[at]].decode()
+    return database, table
+
+
+class _Control:
+    """What the library asks of its metadata connection while parsing: the charset and the server kind."""
+
+    def __init__(self, charset: str, dbms: str) -> None:
+        self.charset = charset
+        self.dbms = dbms
+
+    def _get_dbms(self) -> str:
+        return self.dbms
+
+
+class LibraryEvents:
+    """
+    pymysqlreplication's parsers applied to raw events (no connection of its own).
+
+    :param charset: the connection charset (the library decodes names with it)
+    :param is_mariadb: the server is MariaDB (optional metadata differs)
+    :param checksum: events end with a CRC32
+    """
+
+    def __init__(self, charset: str, *, is_mariadb: bool, checksum: bool) -> None:
+        self._control = _Control(charset, "mariadb" if is_mariadb else "mysql")
+        self.checksum = checksum
+        self.table_map: dict[int, Any] = {}
+        self.mysql_version: tuple[int, int, int] = (0, 0, 0)
+        self.post_header_len: tuple[int, ...] | None = None
+
+    def parse(self, data: bytes, event_class: type) -> Any:
+        """The library's event of class `event_class` for the raw event `data`, or None if it skips it."""
+        wrapper = BinLogPacketWrapper(
+            MysqlPacket(data, "utf8"), self.table_map, self._control, self.mysql_version, self.checksum,
+            frozenset((event_class,)), None, None, None, None, False, False, False, True, False, False,
+            self.post_header_len,
+        )  # fmt: skip
+        return wrapper.event
+
+    def format_description(self, data: bytes, *, checksum: bool) -> int | None:
+        """
+        Take the server version and post-header lengths from a FORMAT_DESCRIPTION event; return its checksum
+        algorithm (0 none, 1 CRC32), or None from a server older than checksums.
+        """
+        self.checksum = checksum
+        event = self.parse(data, FormatDescriptionEvent)
+        self.mysql_version = event.mysql_version
+        self.post_header_len = event.post_header_len
+        return event.checksum_algorithm  # type: ignore[no-any-return]
+
+    def table(self, data: bytes) -> Any:
+        """The library's table object of a raw TABLE_MAP event (also kept in `table_map`)."""
+        return self.parse(data, TableMapEvent).get_table()
+
+    def rows_event(self, data: bytes, record_type: RecordType) -> Any:
+        """The library's rows event for a raw rows event whose TABLE_MAP `table` parsed."""
+        return self.parse(data, _ROWS_CLASS[record_type])
+
+
+class TableMapper:
+    """
+    TABLE_MAPs turned into `TableInfo`s: column names and keys (binlog metadata, else `describe`), and the
+    compiled decoder. Described schemas are kept per table until `forget` (after a DDL).
+
+    :param describe: `describe(database, table) -> TableSchema`, or None
+    :param library: the library's parsers
+    """
+
+    def __init__(self, describe: Describe | None, library: LibraryEvents) -> None:
+        self.describe = describe
+        self.library = library
+        self.schemas: dict[tuple[str, str], TableSchema] = {}
+        self._fast = FastRows()
+
+    def forget(self, database: str, table: str) -> None:
+        self.schemas.pop((database, table), None)
+
+    def _schema(self, ref: tuple[str, str], count: int) -> TableSchema:
+        schema = self.schemas.get(ref)
+        if schema is None or len(schema.columns) != count:
+            if self.describe is None:
+                raise SchemaError(f"table {ref[0]}.{ref[1]}: the binlog has no column names and no describe")
+            schema = self.schemas[ref] = self.describe(*ref)
+        if len(schema.columns) != count:
+            raise SchemaError(
+                f"table {ref[0]}.{ref[1]}: the binlog row has {count} columns, the table has "
+                f"{len(schema.columns)}: the schema changed after this event; resync the table"
+            )
+        return schema
+
+    def info(self, data: bytes, body: bytes, database: str, table: str) -> TableInfo:
+        """An in-scope table's `TableInfo` from its raw TABLE_MAP event."""
+        library_table = self.library.table(data)
+        columns = library_table.columns
+        names, key = self._prepare(database, table, columns)
+        count = len(columns)
+        full = b"\xff" * (count // 8) + (bytes([(1 << count % 8) - 1]) if count % 8 else b"")
+        return TableInfo(
+            database, table, body, True, names, key, count, full, self._fast.for_columns(columns),
+            column_layout(columns), library_table,
+        )  # fmt: skip
+
+    def _prepare(self, database: str, table: str, columns: list[Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Column names and key columns; fills in what the TABLE_MAP lacks (names, UNSIGNED, ENUM/SET)."""
+        if all(col.name for col in columns):
+            key = tuple(col.name for col in columns if col.is_primary)
+            if key or self.describe is None:
+                return tuple(col.name for col in columns), key
+        schema = self._schema((database, table), len(columns))
+        for col, described in zip(columns, schema.columns, strict=True):
+            col.name = col.name or described.name
+            col.unsigned = col.unsigned or described.unsigned
+            if described.data_type == "enum" and not col.enum_values:
+                col.enum_values = [""] + list(described.enum_values)
+            if described.data_type == "set" and not col.set_values:
+                col.set_values = list(described.enum_values)
+        return schema.column_names, schema.row_key()
+
+
+def _zero_text(column: Any, source: str) -> str | None:
+    """The server's text for a value the library returns as None (zero date, empty SET), else None."""
+    if source == NONE_SOURCE.EMPTY_SET:
+        return ""
+    if source == NONE_SOURCE.OUT_OF_DATE_RANGE:
+        return "0000-00-00"
+    if source in (NONE_SOURCE.OUT_OF_DATETIME_RANGE, NONE_SOURCE.OUT_OF_DATETIME2_RANGE):
+        fsp = getattr(column, "fsp", 0) or 0
+        return "0000-00-00 00:00:00" + ("." + "0" * fsp if fsp else "")
+    return None
+
+
+def _image(values: dict[str, Any], none_sources: dict[str, str], columns: list[Any]) -> Image:
+    """A library row dict as a tuple in column order, zero dates and empty SETs as the server's text."""
+    image = tuple(values.values())
+    if any(source != NONE_SOURCE.NULL for source in none_sources.values()):
+        names = list(values)
+        fixed = list(image)
+        for name, source in none_sources.items():
+            if name in values:
+                i = names.index(name)
+                fixed[i] = _zero_text(columns[i], source)
+        image = tuple(fixed)
+    return image
+
+
+def library_images(event: Any, record_type: RecordType) -> Iterator[tuple[Image | None, Image | None]]:
+    """(before, after) images of a library rows event, decoded by the library: what `FastRows` skips."""
+    columns = event.columns
+    for row in event.rows:
+        if record_type is RecordType.INSERT:
+            yield None, _image(row["values"], row["none_sources"], columns)
+        elif record_type is RecordType.DELETE:
+            yield _image(row["values"], row["none_sources"], columns), None
+        else:
+            before = _image(row["before_values"], row["before_none_sources"], columns)
+            yield before, _image(row["after_values"], row["after_none_sources"], columns)

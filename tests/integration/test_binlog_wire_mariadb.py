@@ -1,0 +1,147 @@
+"""The binlog stream read off the wire (`engine/binlog_wire.py`, `engine/binlog_reader.py`) on MariaDB."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pymysql
+import pytest
+
+from airflow_provider_obkafka.engine.binlog_events import Commit, Transaction
+from airflow_provider_obkafka.engine.binlog_reader import BinlogReader
+from airflow_provider_obkafka.engine.binlog_tables import LibraryEvents, TableMapper
+from airflow_provider_obkafka.engine.binlog_wire import DumpStream
+from airflow_provider_obkafka.engine.change import RowChange
+from airflow_provider_obkafka.exceptions import UnsupportedEventError
+from airflow_provider_obkafka.models.position import BinlogPosition
+
+SERVER_ID = 4747
+
+
+def _settings(service) -> dict:
+    return {"host": service.host, "port": service.port, "user": "root", "password": "", "charset": "utf8mb4"}
+
+
+def _position(cur) -> BinlogPosition:
+    cur.execute("SHOW MASTER STATUS")
+    file, pos = cur.fetchone()[:2]
+    return BinlogPosition(file=file, position=pos)
+
+
+def _transactions(service, start, tables, **kwargs) -> list[Transaction]:
+    with BinlogReader(_settings(service), SERVER_ID, start, tables, **kwargs) as reader:
+        return [item for item in reader.read_transactions() if isinstance(item, Transaction)]
+
+
+def _images(transactions) -> list:
+    return [(c.table, c.record_type, c.before, c.after) for t in transactions for c in t.changes]
+
+
+@pytest.fixture
+def table(mariadb_database):
+    name, conn = mariadb_database
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE {name}.t (id INT PRIMARY KEY, v VARCHAR(40), b LONGBLOB)")
+    return name, conn
+
+
+def test_checksums_follow_each_file_whatever_the_session_asked(table, mariadb_service):
+    """Asked for no checksum, the server still sends the file's CRC32 (as obbinlog does): read the same."""
+    name, conn = table
+    with conn.cursor() as cur:
+        cur.execute("SHOW GLOBAL VARIABLES LIKE 'binlog_checksum'")
+        assert cur.fetchone()[1] == "CRC32"
+        start = _position(cur)
+        for i in range(3):
+            cur.execute(f"INSERT INTO {name}.t VALUES ({i}, 'v{i}', NULL)")
+        cur.execute(f"UPDATE {name}.t SET v = 'x' WHERE id = 1")
+    asked = _transactions(mariadb_service, start, {(name, "t")})
+    not_asked = _transactions(mariadb_service, start, {(name, "t")}, checksum=False)
+    assert len(asked) == 4 and _images(asked) == _images(not_asked)
+    assert [t.end for t in asked] == [t.end for t in not_asked]
+
+
+def test_rotation_and_an_event_split_over_packets(table, mariadb_service):
+    """Reading on across FLUSH BINARY LOGS, and a 17 MiB row: one event sent as two packets."""
+    name, conn = table
+    big = bytes(range(256)) * (17 * 4096)  # 17 MiB
+    with conn.cursor() as cur:
+        cur.execute("SET GLOBAL max_allowed_packet = 64 * 1024 * 1024")
+    fresh = pymysql.connect(**_settings(mariadb_service), autocommit=True, max_allowed_packet=64 * 1024 * 1024)
+    with fresh.cursor() as cur:
+        start = _position(cur)
+        cur.execute(f"INSERT INTO {name}.t VALUES (1, 'before', NULL)")
+        cur.execute("FLUSH BINARY LOGS")
+        cur.execute(f"INSERT INTO {name}.t VALUES (2, 'big', %s)", (big,))
+        cur.execute(f"INSERT INTO {name}.t VALUES (3, 'after', NULL)")
+    fresh.close()
+    found = _transactions(mariadb_service, start, {(name, "t")})
+    assert [c.after[:2] for t in found for c in t.changes] == [(1, "before"), (2, "big"), (3, "after")]
+    assert found[1].changes[0].after[2] == big
+    assert found[0].end.file == start.file and found[1].end.file != start.file
+    again = _transactions(mariadb_service, found[0].end, {(name, "t")})
+    assert [c.after[0] for t in again for c in t.changes] == [2, 3]
+
+
+def test_a_corrupt_event_fails_its_checksum(table, mariadb_service, monkeypatch):
+    """One byte changed in a rows event's row data: the CRC32 check stops the read, nothing is yielded."""
+    name, conn = table
+    with conn.cursor() as cur:
+        start = _position(cur)
+        cur.execute(f"INSERT INTO {name}.t VALUES (1, 'abcdefgh', NULL)")
+    stream = DumpStream(_settings(mariadb_service), SERVER_ID, start)
+    packets = list(stream.packets())
+    rows = [i for i, data in enumerate(packets) if data[5] in (23, 30)]
+    assert len(rows) == 1 and stream.checksum
+    good = packets[rows[0]]
+    at = good.index(b"abcdefgh")
+    packets[rows[0]] = good[:at] + b"X" + good[at + 1 :]
+
+    class Replay:
+        checksum, is_mariadb = True, True
+
+        def packets(self):
+            return iter(packets)
+
+        def close(self):
+            pass
+
+    def replay(self):
+        self._stream = Replay()
+        self._mapper = TableMapper(None, LibraryEvents("utf8mb4", is_mariadb=True, checksum=True))
+        return self._stream
+
+    monkeypatch.setattr(BinlogReader, "_open", replay)
+    seen = []
+    with pytest.raises(UnsupportedEventError, match="fails its CRC32 check"):
+        with BinlogReader(_settings(mariadb_service), SERVER_ID, start, {(name, "t")}) as reader:
+            seen.extend(item for item in reader.iter_changes() if isinstance(item, RowChange))
+    assert seen == []
+
+
+def test_heartbeats_are_counted_and_never_move_the_position(table, mariadb_service):
+    """A blocking reader on an idle log gets heartbeats; the position moves only at the commit."""
+    name, conn = table
+    with conn.cursor() as cur:
+        start = _position(cur)
+
+    def write_later() -> None:
+        time.sleep(1.5)
+        with conn.cursor() as cur:
+            cur.execute(f"INSERT INTO {name}.t VALUES (7, 'late', NULL)")
+
+    writer = threading.Thread(target=write_later)
+    writer.start()
+    try:
+        with BinlogReader(_settings(mariadb_service), SERVER_ID, start, {(name, "t")}, blocking=True,
+                          heartbeat_s=0.2) as reader:  # fmt: skip
+            for item in reader.iter_changes():
+                if isinstance(item, RowChange):
+                    assert reader.heartbeats >= 2 and reader.position == start
+                    assert item.after[:2] == (7, "late")
+                if isinstance(item, Commit):
+                    assert item.start == start and reader.position == item.end
+                    break
+    finally:
+        writer.join()
