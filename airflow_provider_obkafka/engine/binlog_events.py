@@ -221,7 +221,7 @@ class ChangeGrouper:
     def feed(self, event: LogEvent) -> Iterator[StreamItem]:
         """The items one event gives (none for BEGIN, one per row, a Commit, SchemaChanges)."""
         if isinstance(event, LogRows):
-            return self._rows(event)
+            return iter(self.row_changes(event))
         if isinstance(event, LogCommit):
             return iter((self._commit(event.xid, event.timestamp, event.end),))
         if isinstance(event, LogQuery):
@@ -233,17 +233,20 @@ class ChangeGrouper:
     def _transaction_id(self) -> str:
         return self._gtid or f"{self.position.file}:{self.position.position}"
 
-    def _rows(self, event: LogRows) -> Iterator[RowChange]:
+    def row_changes(self, event: LogRows) -> list[RowChange]:
+        """The numbered changes of one rows event (as many as the event holds: its size bounds them)."""
         self._open = True
         ts = self._ob_ts if self.oceanbase_commit_ts and self._ob_ts is not None else None
         ts = ts if ts is not None else header_commit_ts_us(self._begin_ts or event.timestamp)
         txn, checkpoint = self._transaction_id(), f"{self.position.file}:{self.position.position}"
+        database, table, kind, columns, key = event.database, event.table, event.record_type, event.columns, event.key_columns
+        count = self._count
+        changes = []
         for before, after in event.images:
-            self._count += 1
-            yield RowChange(
-                event.database, event.table, event.record_type, event.columns, before, after,
-                event.key_columns, ts, checkpoint, txn, self._count,
-            )  # fmt: skip
+            count += 1
+            changes.append(RowChange(database, table, kind, columns, before, after, key, ts, checkpoint, txn, count))
+        self._count = count
+        return changes
 
     def _commit(self, xid: int | None, timestamp: int, end: BinlogPosition) -> Commit:
         ob = self.oceanbase_commit_ts and self._ob_ts is not None

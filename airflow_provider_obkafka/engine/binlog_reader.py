@@ -33,18 +33,22 @@ from __future__ import annotations
 
 import itertools
 import logging
-import struct
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from airflow_provider_obkafka.engine.binlog_count import count_rows
+from airflow_provider_obkafka.engine.binlog_rows import DELETE_ROWS, INSERT_ROWS, UPDATE_ROWS
 from airflow_provider_obkafka.engine.binlog_events import (
     ChangeGrouper, LogBegin, LogCommit, LogEvent, LogQuery, LogRows, SchemaChange, Scope, StreamItem,
-    Transaction, group_transactions, ob_commit_ts_us,
+    Transaction, group_transactions,
+)  # fmt: skip
+from airflow_provider_obkafka.engine.binlog_parse import (
+    COMPRESSED_QUERY, COMPRESSED_ROWS, FORMAT_DESCRIPTION, GTID, HEADER, HEARTBEATS, MARIADB_GTID, PARTIAL_UPDATE,
+    QUERY, ROTATE, ROWS, ROWS_V2, TABLE_MAP, TRANSACTION_PAYLOAD, XID, checksum_ok, gtid, mariadb_gtid, packed_int,
+    query, rotate_file, table_id, table_names,
 )  # fmt: skip
 from airflow_provider_obkafka.engine.binlog_tables import (
-    Describe, LibraryEvents, TableInfo, TableMapper, library_images, table_names,
+    Describe, LibraryEvents, TableInfo, TableMapper, library_images,
 )  # fmt: skip
 from airflow_provider_obkafka.engine.binlog_wire import DumpStream
 from airflow_provider_obkafka.engine.change import RecordType
@@ -54,24 +58,8 @@ from airflow_provider_obkafka.models.position import BinlogPosition
 __all__ = ["BinlogReader", "UnsupportedEventError"]
 
 log = logging.getLogger(__name__)
-QUERY, ROTATE, FORMAT_DESCRIPTION, XID, TABLE_MAP, GTID, PARTIAL_UPDATE = 2, 4, 15, 16, 19, 33, 39
-MARIADB_GTID = 162
-_HEARTBEATS = frozenset((27, 41))
-_ROWS = {23: RecordType.INSERT, 24: RecordType.UPDATE, 25: RecordType.DELETE,
-         30: RecordType.INSERT, 31: RecordType.UPDATE, 32: RecordType.DELETE, PARTIAL_UPDATE: RecordType.UPDATE}  # fmt: skip
-_V2 = frozenset((30, 31, 32, PARTIAL_UPDATE))
-_COMPRESSED_ROWS = frozenset(range(166, 172))  # MariaDB log_bin_compress
-_COMPRESSED_QUERY, _TRANSACTION_PAYLOAD = 165, 40
-_HEADER = struct.Struct("<IBIIIH")
-
-
-def _packed_int(data: bytes, at: int) -> tuple[int, int]:
-    """A length-encoded integer at `at`, and the offset after it."""
-    first = data[at]
-    if first < 0xFB:
-        return first, at + 1
-    width = {0xFC: 2, 0xFD: 3, 0xFE: 8}[first]
-    return int.from_bytes(data[at + 1 : at + 1 + width], "little"), at + 1 + width
+_MODES = {kind: ({RecordType.INSERT: INSERT_ROWS, RecordType.DELETE: DELETE_ROWS}.get(record_type, UPDATE_ROWS),
+                 record_type) for kind, record_type in ROWS.items()}  # fmt: skip
 
 
 class BinlogReader:
@@ -123,6 +111,7 @@ class BinlogReader:
         self._tables: dict[int, TableInfo] = {}
         self._mapper: TableMapper | None = None
         self._file = start.file
+        self._body_at: dict[int, int] = {}  # rows event kind -> where its body starts (post-header sizes)
 
     @property
     def position(self) -> BinlogPosition:
@@ -149,8 +138,12 @@ class BinlogReader:
         With `oceanbase_commit_ts` off, a change's `commit_ts_us` is the transaction's first event time;
         the `Commit` carries the exact commit time (the XID header).
         """
+        grouper = self._grouper
         for event in self._log_events():
-            for item in self._grouper.feed(event):
+            if event.__class__ is LogRows:  # the hot path: no per-event generator
+                yield from grouper.row_changes(event)  # type: ignore[arg-type]
+                continue
+            for item in grouper.feed(event):
                 if isinstance(item, SchemaChange):
                     self._forget(item.database, item.table)
                     if item.renamed_to is not None:
@@ -168,8 +161,8 @@ class BinlogReader:
         if self._mapper is not None:
             self._mapper.forget(database, table)
         ref = (database, table)
-        for table_id in [key for key, info in self._tables.items() if (info.database, info.table) == ref]:
-            del self._tables[table_id]
+        for number in [key for key, info in self._tables.items() if (info.database, info.table) == ref]:
+            del self._tables[number]
 
     def _open(self) -> DumpStream:
         self._stream = stream = DumpStream(start=self.start, **self._dump)
@@ -182,57 +175,63 @@ class BinlogReader:
         """The neutral events of the stream, parsed from raw packets (see the module docstring)."""
         stream = self._stream or self._open()
         tail = 4 if stream.checksum else 0
-        header, crc32, tables, rows_kinds = _HEADER.unpack_from, zlib.crc32, self._tables, _ROWS
+        header, tables, rows_kinds = HEADER.unpack_from, self._tables, ROWS
         for data in stream.packets():
             timestamp, kind, server_id, _size, log_pos, _flags = header(data, 1)
-            if kind in _HEARTBEATS:
+            if kind in HEARTBEATS:
                 self.heartbeats += 1
                 continue
             if kind == FORMAT_DESCRIPTION:  # says whether this file's events end with a CRC32
                 tail = self._format_description(data, tail)
             end = len(data) - tail
-            if tail and crc32(data[1:end]) != int.from_bytes(data[end:], "little"):
+            if tail and not checksum_ok(data, end):
                 raise UnsupportedEventError(
                     f"binlog event of type {kind} ending at {self._file}:{log_pos} fails its CRC32 check: the "
                     "stream is corrupt; read again from the last checkpoint"
                 )
             if kind in rows_kinds:
-                info = tables.get(int.from_bytes(data[20:26], "little"))
+                info = tables.get(table_id(data))
                 if info is not None and info.in_scope:
                     yield self._rows(data, end, kind, info, timestamp, log_pos)
             elif kind == TABLE_MAP:
                 self._table_map(data, end)
             elif kind == XID:
                 xid = int.from_bytes(data[20:28], "little")
-                yield LogCommit(xid, timestamp, BinlogPosition.model_construct(file=self._file, position=log_pos))
+                yield LogCommit(xid, timestamp, self._at(log_pos))
             elif kind == GTID:
-                yield self._gtid(data, end, timestamp)
+                text, ob_ts = gtid(data, end)
+                yield LogBegin(text, timestamp, ob_ts, opens=False)
             elif kind == MARIADB_GTID:
-                seq, domain, flags = struct.unpack_from("<QIB", data, 20)
-                yield LogBegin(f"{domain}-{server_id}-{seq}", timestamp, None, opens=not flags & 1)
+                text, opens = mariadb_gtid(data, server_id)
+                yield LogBegin(text, timestamp, None, opens=opens)
             elif kind == QUERY:
-                yield self._query(data, end, timestamp, log_pos)
+                schema, statement = query(data, end, self._post_header(QUERY, 13))
+                yield LogQuery(statement, schema, timestamp, self._at(log_pos))
             else:
-                self._other(kind, data, end, timestamp)
+                self._other(kind, data, end)
 
-    def _other(self, kind: int, data: bytes, end: int, timestamp: int) -> None:
+    def _at(self, log_pos: int) -> BinlogPosition:
+        """The position `log_pos` in the current file (built unvalidated: the server gave it)."""
+        return BinlogPosition.model_construct(file=self._file, position=log_pos)
+
+    def _other(self, kind: int, data: bytes, end: int) -> None:
         """ROTATE, FORMAT_DESCRIPTION, and events this reader cannot open; the rest is ignored."""
         if kind == ROTATE:
-            self._file = data[28:end].decode()
+            self._file = rotate_file(data, end)
             self._tables.clear()  # table ids are per server run; a new file may follow a restart
-        elif kind == _TRANSACTION_PAYLOAD:
+        elif kind == TRANSACTION_PAYLOAD:
             raise UnsupportedEventError(
                 f"a compressed transaction (TRANSACTION_PAYLOAD_EVENT) in {self._file}: it cannot be read; "
                 "set binlog_transaction_compression=OFF on the source"
             )
-        elif kind in _COMPRESSED_ROWS:
-            info = self._tables.get(int.from_bytes(data[20:26], "little"))
+        elif kind in COMPRESSED_ROWS:
+            info = self._tables.get(table_id(data))
             if info is not None and info.in_scope:
                 raise UnsupportedEventError(
                     f"table {info.database}.{info.table}: a compressed rows event in {self._file} cannot be "
                     "read; set log_bin_compress=OFF on the source"
                 )
-        elif kind == _COMPRESSED_QUERY:
+        elif kind == COMPRESSED_QUERY:
             log.warning("a compressed statement in %s was not read (DDL in it is not recognised); set "
                         "log_bin_compress=OFF on the source", self._file)  # fmt: skip
 
@@ -243,6 +242,7 @@ class BinlogReader:
         """
         assert self._mapper is not None
         library = self._mapper.library
+        self._body_at.clear()
         algorithm = library.format_description(data, checksum=tail > 0)
         if algorithm is not None:
             tail = 4 if algorithm == 1 else 0
@@ -250,83 +250,61 @@ class BinlogReader:
         return tail
 
     def _table_map(self, data: bytes, end: int) -> None:
-        table_id = int.from_bytes(data[20:26], "little")
+        number = table_id(data)
         body = data[20:end]
-        known = self._tables.get(table_id)
+        known = self._tables.get(number)
         if known is not None and known.body == body:
             return
         database, table = table_names(data)
         if not self.scope(database, table):
-            self._tables[table_id] = TableInfo(database, table, body, False)
+            self._tables[number] = TableInfo(database, table, body, False)
             return
         assert self._mapper is not None
-        self._tables[table_id] = self._mapper.info(data, body, database, table)
-
-    def _gtid(self, data: bytes, end: int, timestamp: int) -> LogBegin:
-        """A MySQL / OceanBase GTID event; OceanBase writes the commit time in its logical-clock fields."""
-        sid = data[21:37].hex()
-        gno = int.from_bytes(data[37:45], "little")
-        gtid = f"{sid[:8]}-{sid[8:12]}-{sid[12:16]}-{sid[16:20]}-{sid[20:]}:{gno}"
-        ob_ts = None
-        if end >= 62:  # lt_type, last_committed, sequence_number (MySQL 5.7 and later; obbinlog)
-            last_committed, sequence_number = struct.unpack_from("<QQ", data, 46)
-            ob_ts = ob_commit_ts_us(last_committed, sequence_number)
-        return LogBegin(gtid, timestamp, ob_ts, opens=False)
-
-    def _query(self, data: bytes, end: int, timestamp: int, log_pos: int) -> LogQuery:
-        """A QUERY event: its statement and default database."""
-        db_len = data[28]
-        status_len = int.from_bytes(data[31:33], "little")
-        at = 20 + self._post_header(QUERY, 13) + status_len
-        schema = data[at : at + db_len].decode("utf-8", errors="backslashreplace")
-        statement = data[at + db_len + 1 : end].decode("utf-8", errors="backslashreplace")
-        return LogQuery(statement, schema, timestamp, BinlogPosition.model_construct(file=self._file, position=log_pos))
+        self._tables[number] = self._mapper.info(data, body, database, table)
 
     def _post_header(self, kind: int, default: int) -> int:
         lengths = self._mapper.library.post_header_len if self._mapper is not None else None
         return lengths[kind - 1] if lengths and len(lengths) >= kind else default
 
     def _rows(self, data: bytes, end: int, kind: int, info: TableInfo, timestamp: int, log_pos: int) -> LogRows:
-        """An in-scope rows event: its images, decoded (or counted) lazily by the consumer."""
-        record_type = _ROWS[kind]
-        where = f"{self._file}:{log_pos}"
+        """An in-scope rows event: its images (decoded now; one event's rows at most), or their count."""
         if kind == PARTIAL_UPDATE:
             raise UnsupportedEventError(
-                f"table {info.database}.{info.table}: PARTIAL_UPDATE_ROWS_EVENT (JSON partial update) at {where} "
-                "cannot be synchronized: its after image lacks unchanged JSON values; set "
-                "binlog_row_value_options='' on the source"
+                f"table {info.database}.{info.table}: PARTIAL_UPDATE_ROWS_EVENT (JSON partial update) at "
+                f"{self._file}:{log_pos} cannot be synchronized: its after image lacks unchanged JSON values; "
+                "set binlog_row_value_options='' on the source"
             )
-        at = 20 + self._post_header(kind, 10 if kind in _V2 else 8)
-        if kind in _V2:
-            at += int.from_bytes(data[28:30], "little") - 2
-        count, at = _packed_int(data, at)
+        at = self._body_at.get(kind) or self._rows_body_at(kind)
+        if kind in ROWS_V2:
+            at += data[28] | data[29] << 8
+        count = data[at]
+        if count < 0xFB:
+            at += 1
+        else:
+            count, at = packed_int(data, at)
         if count != info.count:
             raise SchemaError(
-                f"table {info.database}.{info.table}: a rows event at {where} has {count} columns, the table "
-                f"map read for it {info.count}: the table changed without a DDL in the log; read again from "
-                "the last checkpoint"
+                f"table {info.database}.{info.table}: a rows event at {self._file}:{log_pos} has {count} "
+                f"columns, the table map read for it {info.count}: the table changed without a DDL in the log; "
+                "read again from the last checkpoint"
             )
-        width = (count + 7) // 8
-        bitmaps = [data[at : at + width]]
-        at += width
-        if record_type is RecordType.UPDATE:
-            bitmaps.append(data[at : at + width])
+        mode, record_type = _MODES[kind]
+        full = info.full_bitmap
+        width = len(full)
+        bitmaps_at = at
+        present = data[at : at + width] == full
+        if mode == UPDATE_ROWS:
+            present = present and data[at + width : at + 2 * width] == full
             at += width
+        at += width
         if self.count_only and info.layout is not None:
+            bitmaps = [data[start : start + width] for start in range(bitmaps_at, at, width)]
             counted = count_rows(data, at, end, info.layout, bitmaps)
             if counted is not None:
                 return LogRows(info.database, info.table, record_type, (), (), itertools.repeat((None, None), counted),
                                timestamp)  # fmt: skip
-        images: Any
-        full = info.full_bitmap
-        if self.fast_rows and info.decoder is not None and all(bitmap == full for bitmap in bitmaps):
-            rows = info.decoder(data, at, end, record_type is RecordType.UPDATE)
-            if record_type is RecordType.INSERT:
-                images = [(None, after) for after in rows]
-            elif record_type is RecordType.DELETE:
-                images = [(before, None) for before in rows]
-            else:
-                images = rows
+        if present and self.fast_rows and info.decoder is not None:
+            images: Any = info.decoder(data, at, end, mode)
         else:
             assert self._mapper is not None
             self.library_decoded += 1
@@ -334,3 +312,9 @@ class BinlogReader:
             library.table_map[info.library_table.table_id] = info.library_table
             images = library_images(library.rows_event(data, record_type), record_type)
         return LogRows(info.database, info.table, record_type, info.columns, info.key, images, timestamp)
+
+    def _rows_body_at(self, kind: int) -> int:
+        """Where a rows event's body starts (v2: before its extra data), from the server's post-header sizes."""
+        v2 = kind in ROWS_V2
+        at = self._body_at[kind] = 20 + self._post_header(kind, 10 if v2 else 8) - (2 if v2 else 0)
+        return at

@@ -21,7 +21,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ColumnSpec", "FastRows", "RowsDecoder", "column_spec", "compile_decoder"]
+__all__ = [
+    "DELETE_ROWS", "INSERT_ROWS", "UPDATE_ROWS", "ColumnSpec", "FastRows", "RowsDecoder", "column_spec",
+    "compile_decoder",
+]  # fmt: skip
 
 # MySQL column type codes in a TABLE_MAP event (the FIELD_TYPE constants).
 TINY, SHORT, LONG, FLOAT, DOUBLE, LONGLONG, INT24, DATE, YEAR = 1, 2, 3, 4, 5, 8, 9, 10, 13
@@ -218,32 +221,40 @@ def _string_code(v: str, spec: ColumnSpec, errors: str) -> list[str]:
     return lines
 
 
-RowsDecoder = Callable[[bytes, int, int, bool], list[Any]]
+RowsDecoder = Callable[[bytes, int, int, int], list[Any]]
+INSERT_ROWS, DELETE_ROWS, UPDATE_ROWS = 0, 1, 2  # a decoder's modes
 
 
 def compile_decoder(specs: Sequence[ColumnSpec], *, ignore_decode_errors: bool = False) -> RowsDecoder | None:
     """
     A decoder for full row images of a table with these columns, or None when a column type is not
-    supported. `decoder(data, pos, end, update)` returns the images of the rows in `data[pos:end]`, or
-    `(before, after)` pairs when `update`.
+    supported. `decoder(data, pos, end, mode)` returns the `(before, after)` pairs of the rows in
+    `data[pos:end]`: `(None, image)` for mode `INSERT_ROWS`, `(image, None)` for `DELETE_ROWS`, and a
+    before and an after image for `UPDATE_ROWS`.
     """
     ns: dict[str, Any] = {"from_bytes": int.from_bytes, "date": _date, "Decimal": decimal.Decimal,
                           "DT": datetime.datetime, "TD": datetime.timedelta, "utc": _UTC_FROM_TS}  # fmt: skip
     errors = "ignore" if ignore_decode_errors else "strict"
     null_bytes = (len(specs) + 7) // 8
-    image = [f"nulls = from_bytes(d[p:p + {null_bytes}], 'little')", f"p += {null_bytes}"]
+    nulls = "d[p]" if null_bytes == 1 else f"from_bytes(d[p:p + {null_bytes}], 'little')"
+    image = [f"nulls = {nulls}", f"p += {null_bytes}"]
     for i, spec in enumerate(specs):
         code = _column_code(i, spec, ns, errors)
         if code is None:
             return None
         image += [f"if nulls & {1 << i}:", f"    v{i} = None", "else:", *(f"    {line}" for line in code)]
     values = "(" + "".join(f"v{i}, " for i in range(len(specs))) + ")"
+    inline = [f"        {line}" for line in image]
     source = "\n".join(
         ["def image(d, p):", *(f"    {line}" for line in image), f"    return {values}, p",
-         "def rows(d, p, end, update):", "    out = []", "    append = out.append", "    if update:",
+         "def rows(d, p, end, mode):", "    out = []", "    append = out.append",
+         f"    if mode == {UPDATE_ROWS}:",
          "        while p < end:", "            b, p = image(d, p)", "            a, p = image(d, p)",
          "            append((b, a))", "        return out",
-         "    while p < end:", *(f"        {line}" for line in image), f"        append({values})",
+         f"    if mode == {INSERT_ROWS}:",
+         "        while p < end:", *(f"    {line}" for line in inline), f"            append((None, {values}))",
+         "        return out",
+         "    while p < end:", *inline, f"        append(({values}, None))",
          "    return out", ""]
     )  # fmt: skip
     exec(compile(source, "<binlog row decoder>", "exec"), ns)

@@ -32,7 +32,7 @@ from airflow_provider_obkafka.exceptions import SchemaError
 if TYPE_CHECKING:
     from airflow_provider_obkafka.models.schema import TableSchema
 
-__all__ = ["Describe", "LibraryEvents", "TableInfo", "TableMapper", "library_images", "table_names"]
+__all__ = ["Describe", "LibraryEvents", "TableInfo", "TableMapper", "library_images"]
 
 Describe = Callable[[str, str], "TableSchema"]
 _ROWS_CLASS = {RecordType.INSERT: WriteRowsEvent, RecordType.UPDATE: UpdateRowsEvent,
@@ -68,16 +68,6 @@ class TableInfo:
     decoder: RowsDecoder | None = None
     layout: Any = None
     library_table: Any = None
-
-
-def table_names(data: bytes) -> tuple[str, str]:
-    """Database and table names of a raw TABLE_MAP event (OK byte and header first, 6-byte table id)."""
-    at = 28
-    db_len = data[at]
-    database = data[at + 1 : at + 1 + db_len].decode()
-    at += db_len + 2
-    table = data[at + 1 : at + 1 + data[at]].decode()
-    return database, table
 
 
 class _Control:
