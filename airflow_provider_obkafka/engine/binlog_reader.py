@@ -52,6 +52,7 @@ from airflow_provider_obkafka.engine.binlog_tables import (
 )  # fmt: skip
 from airflow_provider_obkafka.engine.binlog_wire import DumpStream
 from airflow_provider_obkafka.engine.change import RecordType
+from airflow_provider_obkafka.engine.gtid import GtidTracker
 from airflow_provider_obkafka.exceptions import SchemaError, UnsupportedEventError
 from airflow_provider_obkafka.models.position import BinlogPosition
 
@@ -80,6 +81,10 @@ class BinlogReader:
     :param fast_rows: decode rows with the compiled decoder (False: with the library's, to compare them)
     :param checksum: ask the server for CRC32 checksums when its binlog has them; either way, each file's
         FORMAT_DESCRIPTION says whether its events carry one, and they are verified when they do
+    :param by_gtid: start after `start.gtid_set` (the server finds where), not at `start`'s file position
+
+    When `start` has a GTID set, every position the reader gives (commit ends, DDL positions) carries the
+    executed GTID set at that point: the start's set plus each transaction's GTID read since.
     """
 
     def __init__(
@@ -96,6 +101,7 @@ class BinlogReader:
         count_only: bool = False,
         fast_rows: bool = True,
         checksum: bool = True,
+        by_gtid: bool = False,
     ) -> None:
         self.scope = Scope(tables)
         self.count_only = count_only
@@ -106,7 +112,9 @@ class BinlogReader:
         self._describe = describe
         self._grouper = ChangeGrouper(self.scope, start, oceanbase_commit_ts=oceanbase_commit_ts)
         self._dump = {"settings": dict(settings), "server_id": server_id, "blocking": blocking,
-                      "heartbeat_s": heartbeat_s, "checksum": checksum}  # fmt: skip
+                      "heartbeat_s": heartbeat_s, "checksum": checksum, "by_gtid": by_gtid}  # fmt: skip
+        self._gtids = GtidTracker(start.gtid_set, start.gtid_flavor) if start.gtid_set else None
+        self._located = not by_gtid  # by GTID: the first transaction's position comes from the stream
         self._stream: DumpStream | None = None
         self._tables: dict[int, TableInfo] = {}
         self._mapper: TableMapper | None = None
@@ -177,7 +185,7 @@ class BinlogReader:
         tail = 4 if stream.checksum else 0
         header, tables, rows_kinds = HEADER.unpack_from, self._tables, ROWS
         for data in stream.packets():
-            timestamp, kind, server_id, _size, log_pos, _flags = header(data, 1)
+            timestamp, kind, server_id, size, log_pos, _flags = header(data, 1)
             if kind in HEARTBEATS:
                 self.heartbeats += 1
                 continue
@@ -200,9 +208,11 @@ class BinlogReader:
                 yield LogCommit(xid, timestamp, self._at(log_pos))
             elif kind == GTID:
                 text, ob_ts = gtid(data, end)
+                self._begin(text, log_pos - size)
                 yield LogBegin(text, timestamp, ob_ts, opens=False)
             elif kind == MARIADB_GTID:
                 text, opens = mariadb_gtid(data, server_id)
+                self._begin(text, log_pos - size)
                 yield LogBegin(text, timestamp, None, opens=opens)
             elif kind == QUERY:
                 schema, statement = query(data, end, self._post_header(QUERY, 13))
@@ -211,8 +221,20 @@ class BinlogReader:
                 self._other(kind, data, end)
 
     def _at(self, log_pos: int) -> BinlogPosition:
-        """The position `log_pos` in the current file (built unvalidated: the server gave it)."""
-        return BinlogPosition.model_construct(file=self._file, position=log_pos)
+        """The position `log_pos` in the current file (unvalidated: the server gave it), with the GTID set."""
+        if self._gtids is None:
+            return BinlogPosition.model_construct(file=self._file, position=log_pos)
+        return BinlogPosition.model_construct(
+            file=self._file, position=log_pos, gtid_set=str(self._gtids), gtid_flavor=self._gtids.flavor
+        )
+
+    def _begin(self, text: str, event_start: int) -> None:
+        """A transaction's GTID: where a GTID start really begins, and the GTID counted as executed."""
+        if not self._located:  # before adding it: the set executed before this transaction
+            self._located = True
+            self._grouper.position = self._at(event_start)
+        if self._gtids is not None:
+            self._gtids.add(text)
 
     def _other(self, kind: int, data: bytes, end: int) -> None:
         """ROTATE, FORMAT_DESCRIPTION, and events this reader cannot open; the rest is ignored."""

@@ -30,13 +30,15 @@ from pymysql.constants import CR
 from pymysql.err import OperationalError
 from pymysql.protocol import MysqlPacket
 
+from airflow_provider_obkafka.engine.gtid import flavor_of, mysql_gtid_set_payload
+from airflow_provider_obkafka.exceptions import ConfigError
 from airflow_provider_obkafka.models.position import BinlogPosition
 
 __all__ = ["DumpStream", "connect_with_checksum"]
 
 log = logging.getLogger(__name__)
-COM_BINLOG_DUMP = 0x12
-BINLOG_DUMP_NON_BLOCK = 0x01
+COM_BINLOG_DUMP, COM_BINLOG_DUMP_GTID = 0x12, 0x1E
+BINLOG_DUMP_NON_BLOCK, BINLOG_THROUGH_GTID = 0x01, 0x04
 _MAX_PACKET = 0xFFFFFF
 _MAX_HEARTBEAT_S = 4294967
 
@@ -68,7 +70,8 @@ class DumpStream:
     :param start: the first event to read
     :param blocking: wait for new events (True) or end at the end of the log (False)
     :param heartbeat_s: heartbeat period asked of the server, seconds; 0 asks for none
-    :param checksum: ask for CRC32 checksums when the server has them (False: events come without)
+    :param checksum: ask for CRC32 checksums when the server has them
+    :param by_gtid: start after `start.gtid_set` (the server finds the position), not at the file position
     """
 
     def __init__(
@@ -80,6 +83,7 @@ class DumpStream:
         blocking: bool = False,
         heartbeat_s: float = 1.0,
         checksum: bool = True,
+        by_gtid: bool = False,
     ) -> None:
         self.conn = connect_with_checksum(**settings)
         try:
@@ -93,15 +97,34 @@ class DumpStream:
                     period = min(timeout / 2.0, heartbeat_s, _MAX_HEARTBEAT_S)
                     cur.execute("SET @master_heartbeat_period = %s", (int(period * 1_000_000_000),))
                 cur.execute("SET @mariadb_slave_capability = 4")
-            flags = 0 if blocking else BINLOG_DUMP_NON_BLOCK
+            self.is_mariadb = "mariadb" in self.server_info.lower()
+            request = self._dump_request(start, server_id, blocking, by_gtid)
             self.conn._next_seq_id = 0
-            self.conn.write_packet(
-                struct.pack("<BIHI", COM_BINLOG_DUMP, start.position, flags, server_id) + start.file.encode()
-            )
+            self.conn.write_packet(request)
         except BaseException:
             self.conn.close()
             raise
-        self.is_mariadb = "mariadb" in self.server_info.lower()
+
+    def _dump_request(self, start: BinlogPosition, server_id: int, blocking: bool, by_gtid: bool) -> bytes:
+        """
+        `COM_BINLOG_DUMP` from the file and position; with `by_gtid`, from the GTID set instead: MariaDB takes
+        it as `@slave_connect_state`, MySQL and obbinlog in `COM_BINLOG_DUMP_GTID`.
+        """
+        flags = 0 if blocking else BINLOG_DUMP_NON_BLOCK
+        if not by_gtid:
+            return struct.pack("<BIHI", COM_BINLOG_DUMP, start.position, flags, server_id) + start.file.encode()
+        if not start.gtid_set:
+            raise ConfigError(f"reading by GTID from {start.file}:{start.position}: the position has no GTID set")
+        if flavor_of(start.gtid_set, start.gtid_flavor) == "mariadb":
+            with self.conn.cursor() as cur:
+                cur.execute("SET @slave_connect_state = %s", (start.gtid_set,))
+                cur.execute("SET @slave_gtid_strict_mode = 1")
+                cur.execute("SET @slave_gtid_ignore_duplicates = 0")
+            return struct.pack("<BIHI", COM_BINLOG_DUMP, 4, flags, server_id)
+        payload = mysql_gtid_set_payload(start.gtid_set)
+        return struct.pack("<BHII", COM_BINLOG_DUMP_GTID, flags | BINLOG_THROUGH_GTID, server_id, 0) + struct.pack(
+            "<QI", 4, len(payload)
+        ) + payload
 
     def _server_checksum(self) -> bool:
         """Whether the server's binlog carries checksums (`binlog_checksum` other than NONE)."""
@@ -146,8 +169,8 @@ class DumpStream:
                 raise _lost("the server closed the connection")
             if head[3] != seq:
                 self.close()
-                if head[3] == 0:  # MariaDB sends its shutdown error with sequence 0, as pymysql knows
-                    raise _lost("the server is shutting down")
+                if data[:1] == b"\xff":  # an error out of sequence (MariaDB's shutdown error has 0)
+                    MysqlPacket(data, "utf8").raise_for_error()
                 raise _lost(f"packet sequence {head[3]} where {seq} was expected")
             seq = (seq + 1) & 0xFF
             if length == _MAX_PACKET:

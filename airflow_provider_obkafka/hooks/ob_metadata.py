@@ -130,10 +130,11 @@ def read_binlog_position(cur: Any, endpoint: str) -> BinlogPosition:
     values = dict(zip(names, row, strict=False))
     gtid = values.get("executed_gtid_set") or None
     flavor = "mysql" if gtid else None
+    file, position = str(values["file"]), int(values["position"])
     if gtid is None:
-        gtid = _mariadb_gtid(cur)
+        gtid = _mariadb_gtid(cur, file, position)
         flavor = "mariadb" if gtid else None
-    return BinlogPosition(file=str(values["file"]), position=int(values["position"]), gtid_set=gtid, gtid_flavor=flavor)
+    return BinlogPosition(file=file, position=position, gtid_set=gtid, gtid_flavor=flavor)
 
 
 def read_snapshot_binlog_position(cur: Any, current: BinlogPosition) -> BinlogPosition | None:
@@ -142,7 +143,7 @@ def read_snapshot_binlog_position(cur: Any, current: BinlogPosition) -> BinlogPo
     `_position`). `SHOW MASTER STATUS` counts a transaction once it is written to the binlog, a moment before
     the storage engine makes it visible; a read in that moment would miss it and a replay from the position
     would skip it. At the snapshot's position every earlier transaction is committed in the engine, so the
-    full sync's chunk reads see them. The GTID set is left out: MariaDB reports none for the snapshot.
+    full sync's chunk reads see them. The GTID set is the one MariaDB computes for that position.
     """
     if current.gtid_flavor != "mariadb" and "mariadb" not in str(cur.connection.get_server_info()).lower():
         return None
@@ -155,14 +156,18 @@ def read_snapshot_binlog_position(cur: Any, current: BinlogPosition) -> BinlogPo
     file, position = values.get("binlog_snapshot_file"), values.get("binlog_snapshot_position")
     if not file or not position:
         return None
-    return BinlogPosition(file=str(file), position=int(position), gtid_flavor="mariadb")
+    gtid = _mariadb_gtid(cur, str(file), int(position))
+    return BinlogPosition(file=str(file), position=int(position), gtid_set=gtid, gtid_flavor="mariadb")
 
 
-def _mariadb_gtid(cur: Any) -> str | None:
-    """MariaDB keeps its GTID position in `gtid_binlog_pos` (not in SHOW MASTER STATUS)."""
+def _mariadb_gtid(cur: Any, file: str, position: int) -> str | None:
+    """
+    MariaDB's GTID position at a binlog position (`BINLOG_GTID_POS`: exact for that position, where
+    `gtid_binlog_pos`, read in another statement, may already count later commits); None elsewhere.
+    """
     try:
-        cur.execute("SHOW GLOBAL VARIABLES LIKE 'gtid_binlog_pos'")
+        cur.execute("SELECT BINLOG_GTID_POS(%s, %s)", (file, position))
     except Exception:
         return None
     row = cur.fetchone() if cur.description else None
-    return str(row[1]) if row and row[1] else None
+    return str(row[0]) if row and row[0] else None

@@ -1,0 +1,52 @@
+"""GTID sets: parsing, following transaction by transaction, and the MySQL dump payload."""
+
+from __future__ import annotations
+
+import pytest
+from pymysqlreplication.gtid import GtidSet
+
+from airflow_provider_obkafka.engine.gtid import GtidTracker, flavor_of, mysql_gtid_set_payload
+from airflow_provider_obkafka.exceptions import ConfigError
+
+A = "3e11fa47-71ca-11e1-9e33-c80aa9429562"
+B = "0a1b2c3d-0000-4000-8000-000000000001"
+
+
+def test_flavors():
+    assert flavor_of(f"{A}:1-5") == "mysql"
+    assert flavor_of("0-1-100,1-2-7") == "mariadb"
+    assert flavor_of("0-1-100", "mysql") == "mysql"
+
+
+def test_mysql_set_follows_transactions():
+    tracker = GtidTracker(f"{A.upper()}:1-5:7, {B}:3")
+    assert str(tracker) == f"{B}:3,{A}:1-5:7"  # normalised: lower case, sorted, single numbers bare
+    for number in (6, 8, 9):  # 6 closes the gap, 8 and 9 extend
+        tracker.add(f"{A}:{number}")
+    tracker.add(f"{B}:10")
+    assert str(tracker) == f"{B}:3:10,{A}:1-9"
+    tracker.add(f"{A}:4")  # already executed: no change
+    assert str(tracker) == f"{B}:3:10,{A}:1-9"
+
+
+def test_mariadb_set_keeps_the_last_gtid_per_domain():
+    tracker = GtidTracker("0-1-100,1-2-7", "mariadb")
+    tracker.add("0-1-101")
+    tracker.add("2-1-1")
+    tracker.add("0-3-102")  # another server id in domain 0 after a failover
+    assert str(tracker) == "0-3-102,1-2-7,2-1-1"
+
+
+@pytest.mark.parametrize("bad", [f"{A}", f"{A}:0-3", f"{A}:5-3", "not-a-uuid:1-3"])
+def test_bad_mysql_sets_name_the_value(bad):
+    with pytest.raises(ConfigError, match=r"GTID set .*has no valid interval|GTID set .*is not uuid"):
+        GtidTracker(bad, "mysql")
+
+
+def test_bad_mariadb_set():
+    with pytest.raises(ConfigError, match="'0-1' is not domain-server-sequence"):
+        GtidTracker("0-1", "mariadb")
+
+
+def test_dump_payload_matches_the_protocol_encoding():
+    assert mysql_gtid_set_payload(f"{A}:1-5:7-9,{B}:3") == GtidSet(f"{B}:3,{A}:1-5:7-9").encoded()  # sids sorted
