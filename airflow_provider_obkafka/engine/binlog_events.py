@@ -1,8 +1,7 @@
 """
 Binlog events turned into transactions, without any binlog library: the pure half of the binlog reader.
 
-`engine/binlog_reader.py` (the only module importing pymysqlreplication) translates library events into the
-small neutral events below (`LogBegin`, `LogRows`, `LogQuery`, `LogCommit`); `stream_changes` groups them into
+`engine/binlog_reader.py` parses raw binlog events into the small neutral events below (`LogBegin`, `LogRows`, `LogQuery`, `LogCommit`); `stream_changes` groups them into
 numbered `RowChange`s, `Commit` markers and `SchemaChange`s, one row at a time (bounded memory), and
 `group_transactions` collects them into whole `Transaction`s. Unit tests feed plain lists.
 
