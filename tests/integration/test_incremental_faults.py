@@ -153,11 +153,11 @@ def _exactly_once(topic: str, count: int) -> None:
     assert sorted(ids) == list(range(1, count + 1)), "every change exactly once"
 
 
-def test_broker_restart_mid_range_loses_and_duplicates_nothing(
-    private_kafka, mariadb_service, mariadb_database, monkeypatch, tmp_path
-):
-    for key, value in devservices.airflow_env(kafka=private_kafka.info, mariadb=mariadb_service).items():
-        monkeypatch.setenv(key, value)
+def _worker_through_broker_outage(private_kafka, mariadb_database, tmp_path, outage_s: float) -> str:
+    """
+    A worker producing ROWS changes (ten source transactions) while the private broker is stopped for
+    `outage_s` mid-range; checks it ends well with every change once, and returns its log.
+    """
     db, conn = mariadb_database
     cur = conn.cursor()
     cur.execute(f"CREATE TABLE {db}.t (id INT PRIMARY KEY, payload VARCHAR(40))")
@@ -182,7 +182,7 @@ def test_broker_restart_mid_range_loses_and_duplicates_nothing(
         try:
             _wait_written(f"{db}.t", lambda: worker.poll() is None)
             private_kafka.stop()
-            time.sleep(3)
+            time.sleep(outage_s)
             private_kafka.start()
             assert worker.wait(300) == 0, log_path.read_text()[-3000:]
         finally:
@@ -191,6 +191,28 @@ def test_broker_restart_mid_range_loses_and_duplicates_nothing(
     result = json.loads(log_path.read_text().strip().splitlines()[-1])
     assert result["changes"] == ROWS
     _exactly_once(f"{db}.t", ROWS)
+    return log_path.read_text()
+
+
+def test_broker_restart_mid_range_loses_and_duplicates_nothing(
+    private_kafka, mariadb_service, mariadb_database, monkeypatch, tmp_path
+):
+    for key, value in devservices.airflow_env(kafka=private_kafka.info, mariadb=mariadb_service).items():
+        monkeypatch.setenv(key, value)
+    _worker_through_broker_outage(private_kafka, mariadb_database, tmp_path, 3)
+
+
+def test_broker_down_past_the_delivery_timeout_is_retried_by_the_worker(
+    private_kafka, mariadb_service, mariadb_database, monkeypatch, tmp_path
+):
+    """Deliveries time out (4 s) while the broker is down (15 s): the worker's own retry path resumes."""
+    for key, value in devservices.airflow_env(kafka=private_kafka.info, mariadb=mariadb_service).items():
+        monkeypatch.setenv(key, value)
+    extra = {"bootstrap.servers": private_kafka.info.bootstrap, "message.timeout.ms": 4000}
+    monkeypatch.setenv("AIRFLOW_CONN_KAFKA_DEFAULT", json.dumps({"conn_type": "kafka", "extra": extra}))
+    logged = _worker_through_broker_outage(private_kafka, mariadb_database, tmp_path, 15)
+    assert "Kafka" in logged and "unreachable" in logged, logged[-3000:]
+    assert "retrying in" in logged and "(attempt 1)" in logged
 
 
 def test_source_restart_while_the_trigger_waits_is_retried_and_resumes(
