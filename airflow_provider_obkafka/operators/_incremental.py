@@ -6,6 +6,8 @@ Used by `IncrementalSyncOperator` for the ranges its trigger reports and for bac
 
 from __future__ import annotations
 
+import itertools
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -24,14 +26,15 @@ from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.operators._project import checkpoint_state
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
-    from airflow_provider_obkafka.engine.binlog_events import SchemaChange
+    from airflow_provider_obkafka.engine.binlog_events import SchemaChange, StreamItem
     from airflow_provider_obkafka.models.position import BinlogPosition
     from airflow_provider_obkafka.models.project import SyncProject
 
 START_FORMAT = "ISO 8601 with a time zone, e.g. 2024-05-01T08:00:00+08:00 or 2024-05-01T00:00:00Z"
 SKEW = timedelta(minutes=1)
+READ_AHEAD = 10_000  # changes read from the change log while the Kafka side is set up (bounded memory)
 
 
 def parse_start_timestamp(value: str | datetime | None, now: datetime | None = None) -> datetime | None:
@@ -99,28 +102,61 @@ def produce_range(project: SyncProject, job: RangeJob, retry: Retrier, log: Any)
     return committed[0]
 
 
-def _attempt(project: SyncProject, job: RangeJob, committed: list[int], at: list[Any], log: Any) -> None:
+def _kafka_side(project: SyncProject, job: RangeJob) -> tuple[Any, dict[str, Any] | None]:
+    """The transactional producer (fencing any earlier try of this unit), then the committed checkpoint."""
     kafka = KafkaHook(kafka_config_id=project.destination.conn_id)
     txn_id = checkpoints.transactional_id(project.slug, *job.txn_parts)
     producer = kafka.producer(txn_id, **SINK_PRODUCER_CONFIG)
     # the producer fenced any earlier try of this unit before the checkpoint is read
-    record = checkpoint_state(project, kafka).get(job.key)
+    return producer, checkpoint_state(project, kafka).get(job.key)
+
+
+def _read_ahead(items: Iterator[StreamItem], until: Future[Any], limit: int) -> list[StreamItem]:
+    """Up to `limit` items read while `until` runs (the Kafka side releases the GIL while it waits)."""
+    ahead: list[StreamItem] = []
+    while not until.done() and len(ahead) < limit:
+        item = next(items, None)
+        if item is None:
+            break
+        ahead.append(item)
+    return ahead
+
+
+def _attempt(project: SyncProject, job: RangeJob, committed: list[int], at: list[Any], log: Any) -> None:
+    """
+    One try at the range. The Kafka side (fencing, then the checkpoint: 0.05–0.6 s) runs in a thread while
+    the source side connects and reads ahead from where this range (or the last try) stands; what was read
+    ahead is kept when the checkpoint says to start there, else dropped. Nothing is produced before the fence.
+    """
+    guess: BinlogPosition = at[0] or job.start
+    source = OceanBaseHook(ob_conn_id=project.source.conn_id, session_time_zone="+00:00")
+    with ThreadPoolExecutor(1, thread_name_prefix="obkafka-fence") as pool:
+        kafka_side = pool.submit(_kafka_side, project, job)
+        router = Router(project, source)
+        reader = _reader(source, router, job, guess)
+        try:
+            items = reader.iter_changes()
+            ahead = _read_ahead(items, kafka_side, READ_AHEAD) if guess.sort_key() < job.end.sort_key() else []
+            producer, record = kafka_side.result()
+        except BaseException:
+            reader.close()
+            raise
     start = job.start
     if record is not None and job.resume_of(record).sort_key() > start.sort_key():
         start = job.resume_of(record)  # resume after what is already committed
     at[0] = start
     sink = TransactionalSink(producer, project.checkpoint_topic)
     if start.sort_key() >= job.end.sort_key():
+        reader.close()
         if record is None:  # nothing to read: record where the next range starts
             sink.begin()
             sink.checkpoint(job.key, job.value_of(start, True))
             sink.commit()
         return
-    source = OceanBaseHook(ob_conn_id=project.source.conn_id, session_time_zone="+00:00")
-    router = Router(project, source)
-    reader = BinlogReader(source.binlog_connection_settings(), job.server_id, start, router.in_scope,
-                          describe=source.describe_table, blocking=False,
-                          oceanbase_commit_ts=router.db_type is DbType.OB_MYSQL)  # fmt: skip
+    if start.sort_key() != guess.sort_key():  # the read-ahead started elsewhere: read again from the start
+        reader.close()
+        reader, ahead = _reader(source, router, job, start), []
+        items = reader.iter_changes()
     pending = [0]
 
     def send(change: RowChange) -> int:
@@ -146,7 +182,7 @@ def _attempt(project: SyncProject, job: RangeJob, committed: list[int], at: list
 
     sink.begin()
     try:
-        copy_range(reader.iter_changes(), job.end, send=send, on_batch=batch, on_schema_change=on_ddl,
+        copy_range(itertools.chain(ahead, items), job.end, send=send, on_batch=batch, on_schema_change=on_ddl,
                    batch_size=job.batch_size, position=lambda: reader.position)  # fmt: skip
         commit(job.end, True)
     except BaseException:
@@ -154,6 +190,12 @@ def _attempt(project: SyncProject, job: RangeJob, committed: list[int], at: list
         raise
     finally:
         reader.close()
+
+
+def _reader(source: OceanBaseHook, router: Router, job: RangeJob, start: BinlogPosition) -> BinlogReader:
+    return BinlogReader(source.binlog_connection_settings(), job.server_id, start, router.in_scope,
+                        describe=source.describe_table, blocking=False,
+                        oceanbase_commit_ts=router.db_type is DbType.OB_MYSQL)  # fmt: skip
 
 
 def in_scope(project: SyncProject, database: str, table: str) -> bool:
