@@ -16,7 +16,7 @@ from airflow_provider_obkafka.engine.change import RecordType
 __all__ = [
     "COMPRESSED_QUERY", "COMPRESSED_ROWS", "FORMAT_DESCRIPTION", "GTID", "HEADER", "HEARTBEATS", "MARIADB_GTID", "PARTIAL_UPDATE", "QUERY", "ROTATE",
     "ROWS", "ROWS_V2", "TABLE_MAP", "TRANSACTION_PAYLOAD", "XID", "checksum_ok", "gtid", "mariadb_gtid", "packed_int", "query",
-    "rotate_file", "table_id", "table_names",
+    "rotate_file", "table_id", "table_names", "unreadable",
 ]  # fmt: skip
 
 QUERY, ROTATE, FORMAT_DESCRIPTION, XID, TABLE_MAP, GTID, PARTIAL_UPDATE = 2, 4, 15, 16, 19, 33, 39
@@ -92,3 +92,17 @@ def query(data: bytes, end: int, post_header: int = 13) -> tuple[str, str]:
     at = 20 + post_header + status_len
     schema = data[at : at + db_len].decode("utf-8", errors="backslashreplace")
     return schema, data[at + db_len + 1 : end].decode("utf-8", errors="backslashreplace")
+
+
+def unreadable(kind: int, in_scope_table: str | None, file: str) -> str | None:
+    """
+    The error for an event this reader cannot open and that may hold changes to synchronize, else None:
+    MySQL's compressed transaction payload (any table), MariaDB's compressed rows event of an in-scope table.
+    """
+    if kind == TRANSACTION_PAYLOAD:
+        return (f"a compressed transaction (TRANSACTION_PAYLOAD_EVENT) in {file} cannot be read; set "
+                "binlog_transaction_compression=OFF on the source")  # fmt: skip
+    if kind in COMPRESSED_ROWS and in_scope_table is not None:
+        return (f"table {in_scope_table}: a compressed rows event in {file} cannot be read; set "
+                "log_bin_compress=OFF on the source")  # fmt: skip
+    return None

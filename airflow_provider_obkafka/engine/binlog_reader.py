@@ -44,8 +44,8 @@ from airflow_provider_obkafka.engine.binlog_events import (
 )  # fmt: skip
 from airflow_provider_obkafka.engine.binlog_parse import (
     COMPRESSED_QUERY, COMPRESSED_ROWS, FORMAT_DESCRIPTION, GTID, HEADER, HEARTBEATS, MARIADB_GTID, PARTIAL_UPDATE,
-    QUERY, ROTATE, ROWS, ROWS_V2, TABLE_MAP, TRANSACTION_PAYLOAD, XID, checksum_ok, gtid, mariadb_gtid, packed_int,
-    query, rotate_file, table_id, table_names,
+    QUERY, ROTATE, ROWS, ROWS_V2, TABLE_MAP, XID, checksum_ok, gtid, mariadb_gtid, packed_int, query, rotate_file,
+    table_id, table_names, unreadable,
 )  # fmt: skip
 from airflow_provider_obkafka.engine.binlog_tables import (
     Describe, LibraryEvents, TableInfo, TableMapper, library_images,
@@ -237,23 +237,17 @@ class BinlogReader:
             self._gtids.add(text)
 
     def _other(self, kind: int, data: bytes, end: int) -> None:
-        """ROTATE, FORMAT_DESCRIPTION, and events this reader cannot open; the rest is ignored."""
+        """ROTATE, and events this reader cannot open (an error when they may hold in-scope rows)."""
         if kind == ROTATE:
             self._file = rotate_file(data, end)
             self._tables.clear()  # table ids are per server run; a new file may follow a restart
-        elif kind == TRANSACTION_PAYLOAD:
-            raise UnsupportedEventError(
-                f"a compressed transaction (TRANSACTION_PAYLOAD_EVENT) in {self._file}: it cannot be read; "
-                "set binlog_transaction_compression=OFF on the source"
-            )
-        elif kind in COMPRESSED_ROWS:
-            info = self._tables.get(table_id(data))
-            if info is not None and info.in_scope:
-                raise UnsupportedEventError(
-                    f"table {info.database}.{info.table}: a compressed rows event in {self._file} cannot be "
-                    "read; set log_bin_compress=OFF on the source"
-                )
-        elif kind == COMPRESSED_QUERY:
+            return
+        info = self._tables.get(table_id(data)) if kind in COMPRESSED_ROWS else None
+        table = f"{info.database}.{info.table}" if info is not None and info.in_scope else None
+        problem = unreadable(kind, table, self._file)
+        if problem is not None:
+            raise UnsupportedEventError(problem)
+        if kind == COMPRESSED_QUERY:
             log.warning("a compressed statement in %s was not read (DDL in it is not recognised); set "
                         "log_bin_compress=OFF on the source", self._file)  # fmt: skip
 

@@ -75,3 +75,11 @@ def test_query_with_status_variables():
     assert bp.query(data, end) == ("shop", statement.decode())
     bad, bad_end = _event(bp.QUERY, struct.pack("<IIBHH", 5, 0, 0, 0, 0) + b"\x00" + b"SET x = '\xff'")
     assert bp.query(bad, bad_end) == ("", "SET x = '\\xff'")  # undecodable bytes kept visible, as the library
+
+
+def test_unreadable_events():
+    assert "binlog_transaction_compression=OFF" in bp.unreadable(bp.TRANSACTION_PAYLOAD, None, "f.000001")
+    assert "table shop.orders" in bp.unreadable(166, "shop.orders", "f.000001")
+    assert "log_bin_compress=OFF" in bp.unreadable(169, "shop.orders", "f.000001")
+    assert bp.unreadable(166, None, "f.000001") is None  # a compressed event of an out-of-scope table
+    assert bp.unreadable(bp.XID, None, "f.000001") is None
