@@ -31,37 +31,29 @@ server's text.
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from airflow_provider_obkafka.engine.binlog_count import count_rows
-from airflow_provider_obkafka.engine.binlog_rows import DELETE_ROWS, INSERT_ROWS, UPDATE_ROWS
 from airflow_provider_obkafka.engine.binlog_events import (
     ChangeGrouper, LogBegin, LogCommit, LogEvent, LogQuery, LogRows, SchemaChange, Scope, StreamItem,
     Transaction, group_transactions,
 )  # fmt: skip
 from airflow_provider_obkafka.engine.binlog_parse import (
-    COMPRESSED_QUERY, COMPRESSED_ROWS, FORMAT_DESCRIPTION, GTID, HEADER, HEARTBEATS, MARIADB_GTID, PARTIAL_UPDATE,
-    QUERY, ROTATE, ROWS, ROWS_V2, TABLE_MAP, XID, checksum_ok, gtid, mariadb_gtid, packed_int, query, rotate_file,
-    table_id, table_names, unreadable,
+    COMPRESSED_QUERY, COMPRESSED_ROWS, FORMAT_DESCRIPTION, GTID, HEADER, HEARTBEATS, MARIADB_GTID, QUERY, ROTATE,
+    ROWS, TABLE_MAP, XID, checksum_ok, gtid, mariadb_gtid, query, rotate_file, table_id, table_names, unreadable,
 )  # fmt: skip
 from airflow_provider_obkafka.engine.binlog_tables import (
-    Describe, LibraryEvents, TableInfo, TableMapper, library_images,
+    Describe, LibraryEvents, RowsParser, TableInfo, TableMapper,
 )  # fmt: skip
 from airflow_provider_obkafka.engine.binlog_wire import DumpStream
-from airflow_provider_obkafka.engine.change import RecordType
 from airflow_provider_obkafka.engine.gtid import GtidTracker
-from airflow_provider_obkafka.exceptions import SchemaError, UnsupportedEventError
+from airflow_provider_obkafka.exceptions import UnsupportedEventError
 from airflow_provider_obkafka.models.position import BinlogPosition
 
 __all__ = ["BinlogReader", "UnsupportedEventError"]
 
 log = logging.getLogger(__name__)
-_MODES = {kind: ({RecordType.INSERT: INSERT_ROWS, RecordType.DELETE: DELETE_ROWS}.get(record_type, UPDATE_ROWS),
-                 record_type) for kind, record_type in ROWS.items()}  # fmt: skip
-
 
 class BinlogReader:
     """
@@ -108,7 +100,6 @@ class BinlogReader:
         self.fast_rows = fast_rows
         self.start = start
         self.heartbeats = 0
-        self.library_decoded = 0
         self._describe = describe
         self._grouper = ChangeGrouper(self.scope, start, oceanbase_commit_ts=oceanbase_commit_ts)
         self._dump = {"settings": dict(settings), "server_id": server_id, "blocking": blocking,
@@ -118,8 +109,9 @@ class BinlogReader:
         self._stream: DumpStream | None = None
         self._tables: dict[int, TableInfo] = {}
         self._mapper: TableMapper | None = None
+        self._library: LibraryEvents = LibraryEvents("utf8mb4", is_mariadb=False, checksum=False)  # until _open
+        self._rows: RowsParser | None = None
         self._file = start.file
-        self._body_at: dict[int, int] = {}  # rows event kind -> where its body starts (post-header sizes)
 
     @property
     def position(self) -> BinlogPosition:
@@ -174,16 +166,26 @@ class BinlogReader:
 
     def _open(self) -> DumpStream:
         self._stream = stream = DumpStream(start=self.start, **self._dump)
-        charset = self._dump["settings"].get("charset") or "utf8mb4"
-        library = LibraryEvents(charset, is_mariadb=stream.is_mariadb, checksum=stream.checksum)
-        self._mapper = TableMapper(self._describe, library)
+        self._parsers(is_mariadb=stream.is_mariadb, checksum=stream.checksum)
         return stream
+
+    def _parsers(self, *, is_mariadb: bool, checksum: bool) -> None:
+        """The parsers of one stream: the library's, the TABLE_MAP mapper and the rows parser."""
+        charset = self._dump["settings"].get("charset") or "utf8mb4"
+        self._library = LibraryEvents(charset, is_mariadb=is_mariadb, checksum=checksum)
+        self._mapper = TableMapper(self._describe, self._library)
+        self._rows = RowsParser(self._library, count_only=self.count_only, fast_rows=self.fast_rows)
+
+    @property
+    def library_decoded(self) -> int:
+        """How many rows events the library decoded (types or images the compiled decoder does not cover)."""
+        return self._rows.library_decoded if self._rows is not None else 0
 
     def _log_events(self) -> Iterator[LogEvent]:
         """The neutral events of the stream, parsed from raw packets (see the module docstring)."""
         stream = self._stream or self._open()
         tail = 4 if stream.checksum else 0
-        header, tables, rows_kinds = HEADER.unpack_from, self._tables, ROWS
+        header, tables, rows_kinds, rows = HEADER.unpack_from, self._tables, ROWS, self._rows
         for data in stream.packets():
             timestamp, kind, server_id, size, log_pos, _flags = header(data, 1)
             if kind in HEARTBEATS:
@@ -200,7 +202,7 @@ class BinlogReader:
             if kind in rows_kinds:
                 info = tables.get(table_id(data))
                 if info is not None and info.in_scope:
-                    yield self._rows(data, end, kind, info, timestamp, log_pos)
+                    yield rows.parse(data, end, kind, info, timestamp, f"{self._file}:{log_pos}")
             elif kind == TABLE_MAP:
                 self._table_map(data, end)
             elif kind == XID:
@@ -215,7 +217,7 @@ class BinlogReader:
                 self._begin(text, log_pos - size)
                 yield LogBegin(text, timestamp, None, opens=opens)
             elif kind == QUERY:
-                schema, statement = query(data, end, self._post_header(QUERY, 13))
+                schema, statement = query(data, end, self._library.post_header(QUERY, 13))
                 yield LogQuery(statement, schema, timestamp, self._at(log_pos))
             else:
                 self._other(kind, data, end)
@@ -256,13 +258,11 @@ class BinlogReader:
         Read a FORMAT_DESCRIPTION: the checksum length of the events that follow (its algorithm byte: a
         server keeps checksums as each file was written, whatever the session asked), and post-header sizes.
         """
-        assert self._mapper is not None
-        library = self._mapper.library
-        self._body_at.clear()
-        algorithm = library.format_description(data, checksum=tail > 0)
+        self._rows.reset()
+        algorithm = self._library.format_description(data, checksum=tail > 0)
         if algorithm is not None:
             tail = 4 if algorithm == 1 else 0
-        library.checksum = tail > 0
+        self._library.checksum = tail > 0
         return tail
 
     def _table_map(self, data: bytes, end: int) -> None:
@@ -277,60 +277,3 @@ class BinlogReader:
             return
         assert self._mapper is not None
         self._tables[number] = self._mapper.info(data, body, database, table)
-
-    def _post_header(self, kind: int, default: int) -> int:
-        lengths = self._mapper.library.post_header_len if self._mapper is not None else None
-        return lengths[kind - 1] if lengths and len(lengths) >= kind else default
-
-    def _rows(self, data: bytes, end: int, kind: int, info: TableInfo, timestamp: int, log_pos: int) -> LogRows:
-        """An in-scope rows event: its images (decoded now; one event's rows at most), or their count."""
-        if kind == PARTIAL_UPDATE:
-            raise UnsupportedEventError(
-                f"table {info.database}.{info.table}: PARTIAL_UPDATE_ROWS_EVENT (JSON partial update) at "
-                f"{self._file}:{log_pos} cannot be synchronized: its after image lacks unchanged JSON values; "
-                "set binlog_row_value_options='' on the source"
-            )
-        at = self._body_at.get(kind) or self._rows_body_at(kind)
-        if kind in ROWS_V2:
-            at += data[28] | data[29] << 8
-        count = data[at]
-        if count < 0xFB:
-            at += 1
-        else:
-            count, at = packed_int(data, at)
-        if count != info.count:
-            raise SchemaError(
-                f"table {info.database}.{info.table}: a rows event at {self._file}:{log_pos} has {count} "
-                f"columns, the table map read for it {info.count}: the table changed without a DDL in the log; "
-                "read again from the last checkpoint"
-            )
-        mode, record_type = _MODES[kind]
-        full = info.full_bitmap
-        width = len(full)
-        bitmaps_at = at
-        present = data[at : at + width] == full
-        if mode == UPDATE_ROWS:
-            present = present and data[at + width : at + 2 * width] == full
-            at += width
-        at += width
-        if self.count_only and info.layout is not None:
-            bitmaps = [data[start : start + width] for start in range(bitmaps_at, at, width)]
-            counted = count_rows(data, at, end, info.layout, bitmaps)
-            if counted is not None:
-                return LogRows(info.database, info.table, record_type, (), (), itertools.repeat((None, None), counted),
-                               timestamp)  # fmt: skip
-        if present and self.fast_rows and info.decoder is not None:
-            images: Any = info.decoder(data, at, end, mode)
-        else:
-            assert self._mapper is not None
-            self.library_decoded += 1
-            library = self._mapper.library
-            library.table_map[info.library_table.table_id] = info.library_table
-            images = library_images(library.rows_event(data, record_type), record_type)
-        return LogRows(info.database, info.table, record_type, info.columns, info.key, images, timestamp)
-
-    def _rows_body_at(self, kind: int) -> int:
-        """Where a rows event's body starts (v2: before its extra data), from the server's post-header sizes."""
-        v2 = kind in ROWS_V2
-        at = self._body_at[kind] = 20 + self._post_header(kind, 10 if v2 else 8) - (2 if v2 else 0)
-        return at

@@ -9,11 +9,13 @@ from `describe` when the binlog lacks names (`binlog_row_metadata` not FULL), an
 (`engine/binlog_rows.py`). Tables outside the scope are recognised by name alone and never parsed.
 
 The library also parses the FORMAT_DESCRIPTION event (once per connection) and the rows events the compiled
-decoder does not cover (JSON, BIT, GEOMETRY, pre-5.6 temporal types, partial row images).
+decoder does not cover (JSON, BIT, GEOMETRY, pre-5.6 temporal types, partial row images). `RowsParser`
+reads a rows event's header and bitmaps and picks the decoder.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -24,17 +26,21 @@ from pymysqlreplication.event import FormatDescriptionEvent
 from pymysqlreplication.packet import BinLogPacketWrapper
 from pymysqlreplication.row_event import DeleteRowsEvent, TableMapEvent, UpdateRowsEvent, WriteRowsEvent
 
-from airflow_provider_obkafka.engine.binlog_count import column_layout
-from airflow_provider_obkafka.engine.binlog_rows import FastRows, RowsDecoder
+from airflow_provider_obkafka.engine.binlog_count import column_layout, count_rows
+from airflow_provider_obkafka.engine.binlog_events import LogRows
+from airflow_provider_obkafka.engine.binlog_parse import PARTIAL_UPDATE, ROWS, ROWS_V2, packed_int
+from airflow_provider_obkafka.engine.binlog_rows import DELETE_ROWS, INSERT_ROWS, UPDATE_ROWS, FastRows, RowsDecoder
 from airflow_provider_obkafka.engine.change import Image, RecordType
-from airflow_provider_obkafka.exceptions import SchemaError
+from airflow_provider_obkafka.exceptions import SchemaError, UnsupportedEventError
 
 if TYPE_CHECKING:
     from airflow_provider_obkafka.models.schema import TableSchema
 
-__all__ = ["Describe", "LibraryEvents", "TableInfo", "TableMapper", "library_images"]
+__all__ = ["Describe", "LibraryEvents", "RowsParser", "TableInfo", "TableMapper", "library_images"]
 
 Describe = Callable[[str, str], "TableSchema"]
+_MODES = {kind: ({RecordType.INSERT: INSERT_ROWS, RecordType.DELETE: DELETE_ROWS}.get(record_type, UPDATE_ROWS),
+                 record_type) for kind, record_type in ROWS.items()}  # fmt: skip
 _ROWS_CLASS = {RecordType.INSERT: WriteRowsEvent, RecordType.UPDATE: UpdateRowsEvent,
                RecordType.DELETE: DeleteRowsEvent}  # fmt: skip
 
@@ -117,6 +123,11 @@ class LibraryEvents:
         self.post_header_len = event.post_header_len
         return event.checksum_algorithm  # type: ignore[no-any-return]
 
+    def post_header(self, kind: int, default: int) -> int:
+        """The post-header size of events of `kind` the FORMAT_DESCRIPTION gave, else `default`."""
+        lengths = self.post_header_len
+        return lengths[kind - 1] if lengths and len(lengths) >= kind else default
+
     def table(self, data: bytes) -> Any:
         """The library's table object of a raw TABLE_MAP event (also kept in `table_map`)."""
         return self.parse(data, TableMapEvent).get_table()
@@ -184,6 +195,77 @@ class TableMapper:
             if described.data_type == "set" and not col.set_values:
                 col.set_values = list(described.enum_values)
         return schema.column_names, schema.row_key()
+
+
+class RowsParser:
+    """
+    Rows events of in-scope tables, from their raw bytes: the rows decoded by the table's compiled decoder,
+    else by the library (types it does not cover, partial images), or only counted (`count_only`).
+
+    :param library: the library's parsers (post-header sizes, fallback decoding)
+    :param count_only: count rows without decoding them where the layout allows
+    :param fast_rows: use the compiled decoder (False: always the library's)
+    """
+
+    def __init__(self, library: LibraryEvents, *, count_only: bool = False, fast_rows: bool = True) -> None:
+        self.library, self.count_only, self.fast_rows = library, count_only, fast_rows
+        self.library_decoded = 0
+        self._body_at: dict[int, int] = {}  # rows event kind -> where its body starts
+
+    def reset(self) -> None:
+        """A new FORMAT_DESCRIPTION: post-header sizes may differ."""
+        self._body_at.clear()
+
+    def _body_start(self, kind: int) -> int:
+        """Where a rows event's body starts (v2: before its extra data), from the server's post-header sizes."""
+        v2 = kind in ROWS_V2
+        at = self._body_at[kind] = 20 + self.library.post_header(kind, 10 if v2 else 8) - (2 if v2 else 0)
+        return at
+
+    def parse(self, data: bytes, end: int, kind: int, info: TableInfo, timestamp: int, where: str) -> LogRows:
+        """An in-scope rows event (`where`: its position, for errors): its images, decoded now, or a count."""
+        if kind == PARTIAL_UPDATE:
+            raise UnsupportedEventError(
+                f"table {info.database}.{info.table}: PARTIAL_UPDATE_ROWS_EVENT (JSON partial update) at {where} "
+                "cannot be synchronized: its after image lacks unchanged JSON values; set "
+                "binlog_row_value_options='' on the source"
+            )
+        at = self._body_at.get(kind) or self._body_start(kind)
+        if kind in ROWS_V2:
+            at += data[28] | data[29] << 8
+        count = data[at]
+        if count < 0xFB:
+            at += 1
+        else:
+            count, at = packed_int(data, at)
+        if count != info.count:
+            raise SchemaError(
+                f"table {info.database}.{info.table}: a rows event at {where} has {count} columns, the table "
+                f"map read for it {info.count}: the table changed without a DDL in the log; read again from "
+                "the last checkpoint"
+            )
+        mode, record_type = _MODES[kind]
+        full = info.full_bitmap
+        width = len(full)
+        bitmaps_at = at
+        present = data[at : at + width] == full
+        if mode == UPDATE_ROWS:
+            present = present and data[at + width : at + 2 * width] == full
+            at += width
+        at += width
+        if self.count_only and info.layout is not None:
+            bitmaps = [data[start : start + width] for start in range(bitmaps_at, at, width)]
+            counted = count_rows(data, at, end, info.layout, bitmaps)
+            if counted is not None:
+                return LogRows(info.database, info.table, record_type, (), (), itertools.repeat((None, None), counted),
+                               timestamp)  # fmt: skip
+        if present and self.fast_rows and info.decoder is not None:
+            images: Any = info.decoder(data, at, end, mode)
+        else:
+            self.library_decoded += 1
+            self.library.table_map[info.library_table.table_id] = info.library_table
+            images = library_images(self.library.rows_event(data, record_type), record_type)
+        return LogRows(info.database, info.table, record_type, info.columns, info.key, images, timestamp)
 
 
 def _zero_text(column: Any, source: str) -> str | None:

@@ -10,7 +10,6 @@ import pytest
 
 from airflow_provider_obkafka.engine.binlog_events import Commit, Transaction
 from airflow_provider_obkafka.engine.binlog_reader import BinlogReader
-from airflow_provider_obkafka.engine.binlog_tables import LibraryEvents, TableMapper
 from airflow_provider_obkafka.engine.binlog_wire import DumpStream
 from airflow_provider_obkafka.engine.change import RowChange
 from airflow_provider_obkafka.exceptions import ConfigError, UnsupportedEventError
@@ -109,7 +108,7 @@ def test_a_corrupt_event_fails_its_checksum(table, mariadb_service, monkeypatch)
 
     def replay(self):
         self._stream = Replay()
-        self._mapper = TableMapper(None, LibraryEvents("utf8mb4", is_mariadb=True, checksum=True))
+        self._parsers(is_mariadb=True, checksum=True)
         return self._stream
 
     monkeypatch.setattr(BinlogReader, "_open", replay)
