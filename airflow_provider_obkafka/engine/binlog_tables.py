@@ -107,8 +107,10 @@ class LibraryEvents:
         """The library's event of class `event_class` for the raw event `data`, or None if it skips it."""
         wrapper = BinLogPacketWrapper(
             MysqlPacket(data, "utf8"), self.table_map, self._control, self.mysql_version, self.checksum,
-            frozenset((event_class,)), None, None, None, None, False, False, False, True, False, False,
-            self.post_header_len,
+            frozenset((event_class,)), only_tables=None, ignored_tables=None, only_schemas=None,
+            ignored_schemas=None, freeze_schema=False, ignore_decode_errors=False, verify_checksum=False,
+            optional_meta_data=True, enable_logging=False, use_column_name_cache=False,
+            post_header_lengths=self.post_header_len,
         )  # fmt: skip
         return wrapper.event
 
