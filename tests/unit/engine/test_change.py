@@ -209,3 +209,18 @@ def test_a_value_no_renderer_takes_names_the_column(column: str, value: Any, mat
     image = tuple(value if name == column else item for name, item in zip(NAMES, ROW, strict=True))
     with pytest.raises(ValueError, match=f"table shop.orders: {match}"):
         ctx.render_image(image)
+
+
+def test_row_change_init_keeps_the_dataclass_contract() -> None:
+    """`RowChange.__init__` fills slots directly: same defaults, keywords, frozenness, replace()."""
+    minimal = RowChange("db", "t", RecordType.INSERT, ("id",))
+    assert (minimal.before, minimal.after, minimal.key_columns, minimal.sequence) == (None, None, (), None)
+    by_keyword = RowChange(database="db", table="t", record_type=RecordType.DELETE, columns=("id",), before=(1,),
+                           key_columns=("id",), sequence=4)  # fmt: skip
+    assert by_keyword == RowChange("db", "t", RecordType.DELETE, ("id",), (1,), None, ("id",), None, None, None, 4)
+    assert hash(by_keyword) == hash(dataclasses.replace(by_keyword))
+    assert dataclasses.replace(by_keyword, sequence=5).sequence == 5 and by_keyword.sequence == 4
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        by_keyword.sequence = 6  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        RowChange("db", "t")  # type: ignore[call-arg]
