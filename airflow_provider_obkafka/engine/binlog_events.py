@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 
-from airflow_provider_obkafka.engine.change import Image, RecordType, RowChange
+from airflow_provider_obkafka.engine.change import Image, RecordType, RowChange, slot_setting_init
 from airflow_provider_obkafka.engine.ddl import DdlTarget, parse_ddl, statement_head
 from airflow_provider_obkafka.models.position import BinlogPosition
 from airflow_provider_obkafka.models.schema import TableRef
@@ -90,6 +90,7 @@ class LogBegin:
     opens: bool = False
 
 
+@slot_setting_init  # one per rows event: built without object.__setattr__ per field
 @dataclass(frozen=True, slots=True)
 class LogRows:
     """An in-scope rows event: its table, kind, image columns, and `(before, after)` images (lazy)."""
@@ -216,6 +217,7 @@ class ChangeGrouper:
         self._ob_ts: int | None = None
         self._open = False
         self._count = 0
+        self._stamp: tuple[int, str, str] | None = None  # commit time, transaction id, checkpoint
 
     def feed(self, event: LogEvent) -> Iterator[StreamItem]:
         """The items one event gives (none for BEGIN, one per row, a Commit, SchemaChanges)."""
@@ -226,7 +228,7 @@ class ChangeGrouper:
         if isinstance(event, LogQuery):
             return self._query(event)
         self._gtid, self._begin_ts, self._ob_ts = event.gtid, event.timestamp, event.ob_commit_ts_us
-        self._open, self._count = event.opens, 0
+        self._open, self._count, self._stamp = event.opens, 0, None
         return iter(())
 
     def _transaction_id(self) -> str:
@@ -235,9 +237,12 @@ class ChangeGrouper:
     def row_changes(self, event: LogRows) -> list[RowChange]:
         """The numbered changes of one rows event (as many as the event holds: its size bounds them)."""
         self._open = True
-        ts = self._ob_ts if self.oceanbase_commit_ts and self._ob_ts is not None else None
-        ts = ts if ts is not None else header_commit_ts_us(self._begin_ts or event.timestamp)
-        txn, checkpoint = self._transaction_id(), f"{self.position.file}:{self.position.position}"
+        stamp = self._stamp
+        if stamp is None:  # once per transaction
+            ts = self._ob_ts if self.oceanbase_commit_ts and self._ob_ts is not None else None
+            ts = ts if ts is not None else header_commit_ts_us(self._begin_ts or event.timestamp)
+            stamp = self._stamp = (ts, self._transaction_id(), f"{self.position.file}:{self.position.position}")
+        ts, txn, checkpoint = stamp
         database, table, kind, columns, key = event.database, event.table, event.record_type, event.columns, event.key_columns
         count = self._count
         changes = []

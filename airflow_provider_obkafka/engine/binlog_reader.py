@@ -194,6 +194,10 @@ class BinlogReader:
             if kind == FORMAT_DESCRIPTION:  # says whether this file's events end with a CRC32
                 tail = self._format_description(data, tail)
             end = len(data) - tail
+            if kind == TABLE_MAP:
+                known = tables.get(table_id(data))
+                if known is not None and known.body == data[20:end]:
+                    continue  # the same bytes as one read (and verified) before: the same table
             if tail and not checksum_ok(data, end):
                 raise UnsupportedEventError(
                     f"binlog event of type {kind} ending at {self._file}:{log_pos} fails its CRC32 check: the "
@@ -266,11 +270,9 @@ class BinlogReader:
         return tail
 
     def _table_map(self, data: bytes, end: int) -> None:
+        """A TABLE_MAP not seen before (a repeated one is skipped in the loop): its table, parsed if in scope."""
         number = table_id(data)
         body = data[20:end]
-        known = self._tables.get(number)
-        if known is not None and known.body == body:
-            return
         database, table = table_names(data)
         if not self.scope(database, table):
             self._tables[number] = TableInfo(database, table, body, False)

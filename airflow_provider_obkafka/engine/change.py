@@ -93,11 +93,11 @@ class RowChange:
         return None if image is None else dict(zip(self.columns, image, strict=True))
 
 
-def _slot_setting_init(cls: type) -> None:
+def slot_setting_init(cls: type) -> type:
     """
     Give a frozen slotted dataclass an `__init__` that fills its slots through their descriptors: the same
     signature, defaults and frozenness, but without `object.__setattr__` per field (2.6 µs per `RowChange`
-    against 1.1 µs; one is built per synchronized row).
+    against 1.1 µs; one is built per synchronized row). Returns the class (usable as a decorator).
     """
     names = [f.name for f in dataclasses.fields(cls)]
     ns: dict[str, Any] = {f"_set_{name}": cls.__dict__[name].__set__ for name in names}
@@ -112,9 +112,10 @@ def _slot_setting_init(cls: type) -> None:
     exec(f"def __init__(self, {', '.join(params)}):\n{body}", ns)  # noqa: S102 - source built from field names
     ns["__init__"].__qualname__ = f"{cls.__qualname__}.__init__"
     cls.__init__ = ns["__init__"]  # type: ignore[misc]
+    return cls
 
 
-_slot_setting_init(RowChange)
+slot_setting_init(RowChange)
 
 
 Plan = tuple[tuple[int, Callable[[Any], str]], ...]
