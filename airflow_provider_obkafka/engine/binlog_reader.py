@@ -32,6 +32,7 @@ server's text.
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -41,7 +42,7 @@ from airflow_provider_obkafka.engine.binlog_events import (
 )  # fmt: skip
 from airflow_provider_obkafka.engine.binlog_parse import (
     COMPRESSED_QUERY, COMPRESSED_ROWS, FORMAT_DESCRIPTION, GTID, HEADER, HEARTBEATS, MARIADB_GTID, QUERY, ROTATE,
-    ROWS, TABLE_MAP, XID, checksum_ok, gtid, mariadb_gtid, query, rotate_file, table_id, table_names, unreadable,
+    ROWS, TABLE_MAP, XID, gtid, mariadb_gtid, query, rotate_file, table_id, table_names, unreadable,
 )  # fmt: skip
 from airflow_provider_obkafka.engine.binlog_tables import (
     Describe, LibraryEvents, RowsParser, TableInfo, TableMapper,
@@ -186,6 +187,7 @@ class BinlogReader:
         stream = self._stream or self._open()
         tail = 4 if stream.checksum else 0
         header, tables, rows_kinds, rows = HEADER.unpack_from, self._tables, ROWS, self._rows
+        from_bytes, crc32 = int.from_bytes, zlib.crc32
         for data in stream.packets():
             timestamp, kind, server_id, size, log_pos, _flags = header(data, 1)
             if kind in HEARTBEATS:
@@ -195,16 +197,16 @@ class BinlogReader:
                 tail = self._format_description(data, tail)
             end = len(data) - tail
             if kind == TABLE_MAP:
-                known = tables.get(table_id(data))
+                known = tables.get(from_bytes(data[20:26], "little"))  # its table id
                 if known is not None and known.body == data[20:end]:
                     continue  # the same bytes as one read (and verified) before: the same table
-            if tail and not checksum_ok(data, end):
+            if tail and crc32(data[1:end]) != from_bytes(data[end:], "little"):  # as checksum_ok, inlined
                 raise UnsupportedEventError(
                     f"binlog event of type {kind} ending at {self._file}:{log_pos} fails its CRC32 check: the "
                     "stream is corrupt; read again from the last checkpoint"
                 )
             if kind in rows_kinds:
-                info = tables.get(table_id(data))
+                info = tables.get(from_bytes(data[20:26], "little"))  # its table id
                 if info is not None and info.in_scope:
                     yield rows.parse(data, end, kind, info, timestamp, f"{self._file}:{log_pos}")
             elif kind == TABLE_MAP:

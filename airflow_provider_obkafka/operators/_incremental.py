@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_obkafka.engine import checkpoints
 from airflow_provider_obkafka.engine.binlog_reader import BinlogReader
-from airflow_provider_obkafka.engine.change import DbType, RowChange, TableContext, build_table_context
+from airflow_provider_obkafka.engine.change import DbType, RecordType, RowChange, TableContext, build_table_context
 from airflow_provider_obkafka.engine.change_range import copy_range
 from airflow_provider_obkafka.engine.partitioning import partition_rule
 from airflow_provider_obkafka.engine.retry import Backoff, Retrier, retry_call
@@ -220,7 +220,9 @@ class Router:
             options.serialization, intra_transaction_sequence=options.intra_transaction_sequence
         )
         self.rule = partition_rule(project.options.partitioning)
-        self.dml = {str(kind) for kind in project.incremental.dml}
+        dml = {str(kind) for kind in project.incremental.dml}
+        self.left_out = tuple(kind for kind in (RecordType.INSERT, RecordType.UPDATE, RecordType.DELETE)
+                              if kind.value not in dml)  # fmt: skip
         self.db_type = DbType.OB_MYSQL if source.server_info().is_oceanbase else DbType.MYSQL
         self.tables: dict[tuple[str, str], tuple[str, TableContext] | None] = {}
         self._sink: TransactionalSink | None = None
@@ -250,7 +252,7 @@ class Router:
 
     def send(self, change: RowChange, sink: TransactionalSink) -> int:
         """Produce one change into `sink`'s open transaction; 0 for a DML type the project leaves out."""
-        if change.record_type.value not in self.dml:
+        if self.left_out and change.record_type in self.left_out:
             return 0
         topic, ctx = self._route(change)
         if sink is not self._sink:

@@ -42,3 +42,19 @@ def test_runs_defer_resume_and_deliver_each_change_once(airflow_db, airflow_conn
 
     assert str(dag.test().state) == "success"  # nothing new: nothing produced again
     assert len(kafka.read_committed(topic, timeout=30)) == 4
+
+
+def test_dml_left_out_of_the_project_is_not_produced(airflow_db, airflow_conn_env, mariadb_database):
+    """OMS "DML for Data Change": with DELETE left out, inserts and updates arrive and deletes do not."""
+    db, conn = mariadb_database
+    cur = conn.cursor()
+    cur.execute(f"CREATE TABLE {db}.orders (id INT PRIMARY KEY, status VARCHAR(10))")
+    project = incremental_project(db, ["orders"], dml=["INSERT", "UPDATE"])
+    dag = write_incremental_dag(airflow_db, f"inc_{project.slug}", project)
+    assert str(dag.test().state) == "success"
+    cur.execute(f"INSERT INTO {db}.orders VALUES (1, 'NEW'), (2, 'NEW')")
+    cur.execute(f"UPDATE {db}.orders SET status = 'PAID' WHERE id = 1")
+    cur.execute(f"DELETE FROM {db}.orders WHERE id = 2")
+    assert str(dag.test().state) == "success"
+    kinds = sorted(json.loads(m.value())["recordType"] for m in KafkaHook().read_committed(f"{db}.orders", 60))
+    assert kinds == ["INSERT", "INSERT", "UPDATE"]

@@ -123,7 +123,7 @@ def default_message(
     """
     before, after = change_images(change)
     meta = _metadata(change, ctx, after if after is not None else before)
-    kind = change.record_type.value
+    kind = change.record_type._value_  # the plain attribute: `.value` is a descriptor call per message
     try:
         return _encode(meta, before, kind, after, render_fast)
     except (TypeError, ValueError):  # an unusual value type: render every value (names a failing column)
