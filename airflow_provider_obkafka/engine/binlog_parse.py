@@ -8,14 +8,13 @@ Binlog Service writes (reference notes §1.1, §1.9), and MariaDB's GTID event.
 from __future__ import annotations
 
 import struct
-import zlib
 
 from airflow_provider_obkafka.engine.binlog_events import ob_commit_ts_us
 from airflow_provider_obkafka.engine.change import RecordType
 
 __all__ = [
     "COMPRESSED_QUERY", "COMPRESSED_ROWS", "FORMAT_DESCRIPTION", "GTID", "HEADER", "HEARTBEATS", "MARIADB_GTID", "PARTIAL_UPDATE", "QUERY", "ROTATE",
-    "ROWS", "ROWS_V2", "TABLE_MAP", "TRANSACTION_PAYLOAD", "XID", "checksum_ok", "gtid", "mariadb_gtid", "packed_int", "query",
+    "ROWS", "ROWS_V2", "TABLE_MAP", "TRANSACTION_PAYLOAD", "XID", "gtid", "mariadb_gtid", "packed_int", "query",
     "rotate_file", "table_id", "table_names", "unreadable",
 ]  # fmt: skip
 
@@ -30,11 +29,6 @@ COMPRESSED_ROWS = frozenset(range(166, 172))  # MariaDB log_bin_compress
 COMPRESSED_QUERY, TRANSACTION_PAYLOAD = 165, 40  # MariaDB log_bin_compress; MySQL transaction compression
 HEADER = struct.Struct("<IBIIIH")  # after the OK byte: timestamp, type, server_id, size, next position, flags
 _QQ, _QIB = struct.Struct("<QQ"), struct.Struct("<QIB")
-
-
-def checksum_ok(data: bytes, end: int) -> bool:
-    """Whether the CRC32 after `end` matches the event (header and body)."""
-    return zlib.crc32(data[1:end]) == int.from_bytes(data[end : end + 4], "little")
 
 
 def packed_int(data: bytes, at: int) -> tuple[int, int]:

@@ -200,7 +200,7 @@ class BinlogReader:
                 known = tables.get(from_bytes(data[20:26], "little"))  # its table id
                 if known is not None and known.body == data[20:end]:
                     continue  # the same bytes as one read (and verified) before: the same table
-            if tail and crc32(data[1:end]) != from_bytes(data[end:], "little"):  # as checksum_ok, inlined
+            if tail and crc32(data[1:end]) != from_bytes(data[end:], "little"):  # the CRC32 after the body
                 raise UnsupportedEventError(
                     f"binlog event of type {kind} ending at {self._file}:{log_pos} fails its CRC32 check: the "
                     "stream is corrupt; read again from the last checkpoint"
