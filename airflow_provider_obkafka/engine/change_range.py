@@ -64,6 +64,8 @@ def copy_range(
                 return produced
             on_schema_change(item)
             last = item.position
+            if last.sort_key() == stop:
+                return produced
         elif isinstance(item, Commit):
             if item.end.sort_key() == stop or item.start.sort_key() >= stop:
                 return produced
@@ -77,8 +79,6 @@ def copy_range(
             if batch_size is not None and in_batch >= batch_size:
                 on_batch(item.end)
                 in_batch = 0
-        if last is not None and last.sort_key() == stop:
-            return produced
     final = position() if position is not None else last
     if final is not None and final.sort_key() >= stop:
         return produced
