@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -153,10 +154,10 @@ def _exactly_once(topic: str, count: int) -> None:
     assert sorted(ids) == list(range(1, count + 1)), "every change exactly once"
 
 
-def _worker_through_broker_outage(private_kafka, mariadb_database, tmp_path, outage_s: float) -> str:
+def _worker_through_broker_outage(private_kafka, mariadb_database, tmp_path, outage: Callable[[], None]) -> str:
     """
-    A worker producing ROWS changes (ten source transactions) while the private broker is stopped for
-    `outage_s` mid-range; checks it ends well with every change once, and returns its log.
+    A worker producing ROWS changes (ten source transactions) while `outage()` takes the private broker away
+    mid-range; checks it ends well with every change once, and returns its log.
     """
     db, conn = mariadb_database
     cur = conn.cursor()
@@ -181,9 +182,7 @@ def _worker_through_broker_outage(private_kafka, mariadb_database, tmp_path, out
         )
         try:
             _wait_written(f"{db}.t", lambda: worker.poll() is None)
-            private_kafka.stop()
-            time.sleep(outage_s)
-            private_kafka.start()
+            outage()
             assert worker.wait(300) == 0, log_path.read_text()[-3000:]
         finally:
             if worker.poll() is None:
@@ -199,18 +198,37 @@ def test_broker_restart_mid_range_loses_and_duplicates_nothing(
 ):
     for key, value in devservices.airflow_env(kafka=private_kafka.info, mariadb=mariadb_service).items():
         monkeypatch.setenv(key, value)
-    _worker_through_broker_outage(private_kafka, mariadb_database, tmp_path, 3)
+
+    def restart() -> None:
+        private_kafka.stop()
+        time.sleep(3)
+        private_kafka.start()
+
+    _worker_through_broker_outage(private_kafka, mariadb_database, tmp_path, restart)
 
 
 def test_broker_down_past_the_delivery_timeout_is_retried_by_the_worker(
     private_kafka, mariadb_service, mariadb_database, monkeypatch, tmp_path
 ):
-    """Deliveries time out (4 s) while the broker is down (15 s): the worker's own retry path resumes."""
+    """
+    The broker hangs (its processes stopped with SIGSTOP, at once: a stop would let it drain what is in
+    flight) for 15 s while deliveries time out after 4 s: the transaction fails and the worker's own retry
+    path (a new producer, fencing, the checkpoint) resumes.
+    """
     for key, value in devservices.airflow_env(kafka=private_kafka.info, mariadb=mariadb_service).items():
         monkeypatch.setenv(key, value)
     extra = {"bootstrap.servers": private_kafka.info.bootstrap, "message.timeout.ms": 4000}
     monkeypatch.setenv("AIRFLOW_CONN_KAFKA_DEFAULT", json.dumps({"conn_type": "kafka", "extra": extra}))
-    logged = _worker_through_broker_outage(private_kafka, mariadb_database, tmp_path, 15)
+    group = os.getpgid(private_kafka.start().pid)
+
+    def hang() -> None:
+        os.killpg(group, signal.SIGSTOP)
+        try:
+            time.sleep(15)
+        finally:
+            os.killpg(group, signal.SIGCONT)
+
+    logged = _worker_through_broker_outage(private_kafka, mariadb_database, tmp_path, hang)
     assert "Kafka" in logged and "unreachable" in logged, logged[-3000:]
     assert "retrying in" in logged and "(attempt 1)" in logged
 
