@@ -19,8 +19,9 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 
-from airflow_provider_obkafka.engine.change import Image, RecordType, RowChange, slot_setting_init
+from airflow_provider_obkafka.engine.change import Image, RecordType, RowChange
 from airflow_provider_obkafka.engine.ddl import DdlTarget, parse_ddl, statement_head
+from airflow_provider_obkafka.engine.slots import slot_setting_init
 from airflow_provider_obkafka.models.position import BinlogPosition
 from airflow_provider_obkafka.models.schema import TableRef
 
