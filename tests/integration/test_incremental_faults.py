@@ -278,15 +278,20 @@ def test_source_restart_while_the_trigger_waits_is_retried_and_resumes(
     assert max(gaps) < 0.25, f"the event loop was blocked for {max(gaps):.3f}s while the source was down"
 
 
+def _private_project(db: str, kafka_service, monkeypatch):
+    """The project of `db` on the private source, its topics created; and the source's hook."""
+    for key, value in devservices.airflow_env(kafka=kafka_service).items():
+        monkeypatch.setenv(key, value)
+    project = _project(db, PRIVATE)
+    SchemaSyncOperator(task_id="schema_sync", project=project).execute({})
+    return project, OceanBaseHook(ob_conn_id=PRIVATE)
+
+
 def test_source_restart_mid_range_in_the_worker_is_retried(
     private_mariadb, private_source, kafka_service, monkeypatch, capfd
 ):
-    for key, value in devservices.airflow_env(kafka=kafka_service).items():
-        monkeypatch.setenv(key, value)
     db = private_source
-    project = _project(db, PRIVATE)
-    SchemaSyncOperator(task_id="schema_sync", project=project).execute({})
-    source = OceanBaseHook(ob_conn_id=PRIVATE)
+    project, source = _private_project(db, kafka_service, monkeypatch)
     start = source.binlog_position().model_dump(mode="json")
     # about 25 MB of change log: more than the socket buffers hold, so stopping the server interrupts the read
     _run(
@@ -315,12 +320,8 @@ def test_source_restart_mid_range_in_the_worker_is_retried(
 def test_purged_binlog_position_is_a_clear_error_not_retried(
     private_mariadb, private_source, kafka_service, monkeypatch
 ):
-    for key, value in devservices.airflow_env(kafka=kafka_service).items():
-        monkeypatch.setenv(key, value)
     db = private_source
-    project = _project(db, PRIVATE)
-    SchemaSyncOperator(task_id="schema_sync", project=project).execute({})
-    source = OceanBaseHook(ob_conn_id=PRIVATE)
+    project, source = _private_project(db, kafka_service, monkeypatch)
     old = source.binlog_position()
     _run(private_mariadb, f"INSERT INTO {db}.t VALUES (1, 'x')")
     end = source.binlog_position()
