@@ -93,9 +93,9 @@ def _key_sql(ctx: TableContext, names: Sequence[str]) -> str | None:
 
 def _frame(ctx: TableContext) -> tuple[bytes, bytes, bytes]:
     """The Default message's constant bytes around the record_primary_value text and the postStruct."""
-    from airflow_provider_obkafka.engine.serializers.default import _encode, _template
+    from airflow_provider_obkafka.engine.serializers.default import _encode, metadata_template
 
-    meta = dict(_template(ctx))
+    meta = dict(metadata_template(ctx))
     meta["record_primary_value"] = orjson.Fragment(_KEY_MARK) if ctx.key_columns else None
     frame = _encode(meta, None, "ROW", (), lambda _image: orjson.Fragment(_POST_MARK))
     head, _, rest = frame.partition(_KEY_MARK) if ctx.key_columns else (b"", b"", frame)

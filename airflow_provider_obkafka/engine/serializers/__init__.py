@@ -11,24 +11,28 @@ from __future__ import annotations
 
 import importlib
 import time
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol, TypeAlias
 
-from airflow_provider_obkafka.engine.change import RecordType
+from airflow_provider_obkafka.engine.change import RecordType, RowChange
 from airflow_provider_obkafka.exceptions import ConfigError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from airflow_provider_obkafka.engine.change import RowChange, TableContext
+    from airflow_provider_obkafka.engine.change import TableContext
 
 __all__ = [
     "ClockedSerializer",
+    "Record",
     "Serializer",
     "SharedKeySerializer",
     "kafka_key",
+    "record_function",
     "register_serializer",
     "serializer_for",
 ]
+
+
+Record: TypeAlias = Callable[[RowChange], tuple[bytes | None, bytes]]  # a change -> (Kafka key, value)
 
 
 class Serializer(Protocol):
@@ -43,6 +47,21 @@ class Serializer(Protocol):
     def value(self, change: RowChange, ctx: TableContext) -> bytes:
         """The Kafka record value."""
         ...
+
+
+def record_function(serializer: Serializer, ctx: TableContext) -> Record:
+    """
+    change -> (Kafka key, value) for the changes of `ctx`'s table, what the loops that produce change after
+    change call: the serializer's compiled function when it has one (`compile_record(ctx, general)`, which
+    hands what it does not cover to `general`), else its `key` and `value`.
+    """
+    key, value = serializer.key, serializer.value
+
+    def general(change: RowChange) -> tuple[bytes | None, bytes]:
+        return key(change, ctx), value(change, ctx)
+
+    compile_record = getattr(serializer, "compile_record", None)
+    return general if compile_record is None else compile_record(ctx, general)
 
 
 def kafka_key(change: RowChange, ctx: TableContext) -> bytes | None:

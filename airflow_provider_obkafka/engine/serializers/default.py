@@ -17,8 +17,15 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from airflow_provider_obkafka.engine.change import Image, RowChange, TableContext
+    from airflow_provider_obkafka.engine.serializers import Record
 
-__all__ = ["DefaultSerializer", "change_images", "default_message", "store_data_sequence"]
+__all__ = [
+    "DefaultSerializer",
+    "change_images",
+    "default_message",
+    "metadata_template",
+    "store_data_sequence",
+]
 
 SEQUENCE_DIGITS = 5
 # Record type -> (prevStruct from the before image, postStruct from the after image); False means null.
@@ -41,7 +48,7 @@ def store_data_sequence(commit_ts_us: int | None, sequence: int | None) -> int |
     return commit_ts_us // 1_000_000 * 10**SEQUENCE_DIGITS + sequence
 
 
-def _template(ctx: TableContext) -> dict[str, Any]:
+def metadata_template(ctx: TableContext) -> dict[str, Any]:
     """
     `allMetaData` with the table's constant fields filled and the others null, in the key order of the
     reference's examples, the fields OMS added later at the end. Built once per table, copied per message.
@@ -68,7 +75,7 @@ def _template(ctx: TableContext) -> dict[str, Any]:
 
 def _metadata(change: RowChange, ctx: TableContext, image: Image | None) -> dict[str, Any]:
     """`allMetaData` of one change: the table's template with the change's fields set."""
-    meta = _template(ctx).copy()
+    meta = metadata_template(ctx).copy()
     if image is not None:
         meta["record_primary_value"] = ctx.key_text(image)
     else:
@@ -109,6 +116,12 @@ class DefaultSerializer(SharedKeySerializer):
     def value(self, change: RowChange, ctx: TableContext) -> bytes:
         """The Default JSON message of a change."""
         return default_message(change, ctx, ctx.render_image_fast, ctx.render_image)
+
+    def compile_record(self, ctx: TableContext, general: Record) -> Record:
+        """The table's compiled key-and-value function (`default_record`): the same bytes, fewer calls."""
+        from airflow_provider_obkafka.engine.serializers.default_record import compile_default_record
+
+        return compile_default_record(ctx, general)
 
 
 def default_message(
