@@ -18,7 +18,7 @@ from airflow_provider_obkafka.engine.change import DbType, RecordType, RowChange
 from airflow_provider_obkafka.engine.change_range import copy_range
 from airflow_provider_obkafka.engine.partitioning import partition_rule
 from airflow_provider_obkafka.engine.retry import Backoff, Retrier, retry_call
-from airflow_provider_obkafka.engine.serializers import serializer_for
+from airflow_provider_obkafka.engine.serializers import record_function, serializer_for
 from airflow_provider_obkafka.engine.sink import SINK_PRODUCER_CONFIG, Send, TransactionalSink
 from airflow_provider_obkafka.exceptions import ConfigError
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from airflow_provider_obkafka.engine.binlog_events import SchemaChange, StreamItem
+    from airflow_provider_obkafka.engine.serializers import Record
     from airflow_provider_obkafka.models.position import BinlogPosition
     from airflow_provider_obkafka.models.project import SyncProject
 
@@ -210,7 +211,11 @@ POLL_EVERY = 10_000  # messages between two polls of the producer
 
 
 class Router:
-    """Per table: topic, serialization context; per change: key, value, partition."""
+    """
+    Per table: topic, serialization context and record function; per change: key, value, partition. What
+    one change needs is cached per table as a lane (the sink it was made for, the image columns, the record
+    function, the topic's direct sender), so the hot path does one lookup.
+    """
 
     def __init__(self, project: SyncProject, source: OceanBaseHook) -> None:
         self.project = project
@@ -224,9 +229,8 @@ class Router:
         self.left_out = tuple(kind for kind in (RecordType.INSERT, RecordType.UPDATE, RecordType.DELETE)
                               if kind.value not in dml)  # fmt: skip
         self.db_type = DbType.OB_MYSQL if source.server_info().is_oceanbase else DbType.MYSQL
-        self.tables: dict[tuple[str, str], tuple[str, TableContext] | None] = {}
-        self._sink: TransactionalSink | None = None
-        self._senders: dict[str, Send] = {}
+        self.tables: dict[tuple[str, str], tuple[str, TableContext, Record]] = {}
+        self._lanes: dict[tuple[str, str], tuple[TransactionalSink, tuple[str, ...], Record, Send]] = {}
         self._unpolled = 0
 
     def in_scope(self, database: str, table: str) -> bool:
@@ -234,8 +238,10 @@ class Router:
 
     def forget(self, database: str, table: str) -> None:
         self.tables.pop((database, table), None)
+        self._lanes.pop((database, table), None)
 
-    def _route(self, change: RowChange) -> tuple[str, TableContext]:
+    def _route(self, change: RowChange) -> tuple[str, TableContext, Record]:
+        """The table's topic, context (built for the change's image columns) and record function."""
         ref = (change.database, change.table)
         found = self.tables.get(ref)
         if found is None or found[1].image_columns != change.columns:
@@ -247,20 +253,25 @@ class Router:
                 image_columns=change.columns, db_type=self.db_type, tenant=self.source.login.tenant,
                 business_system_id=self.project.options.business_system_id,
             )  # fmt: skip
-            found = self.tables[ref] = (self.project.topic_for(*ref, entry), ctx)
+            topic = self.project.topic_for(*ref, entry)
+            found = self.tables[ref] = (topic, ctx, record_function(self.serializer, ctx))
         return found
+
+    def _lane(self, change: RowChange, sink: TransactionalSink) -> tuple[Any, ...]:
+        """The change's table's lane for `sink`: built when the table, its columns or the sink are new."""
+        topic, ctx, record = self._route(change)
+        lane = (sink, ctx.image_columns, record, sink.sender(topic, self.rule))
+        self._lanes[(change.database, change.table)] = lane
+        return lane
 
     def send(self, change: RowChange, sink: TransactionalSink) -> int:
         """Produce one change into `sink`'s open transaction; 0 for a DML type the project leaves out."""
         if self.left_out and change.record_type in self.left_out:
             return 0
-        topic, ctx = self._route(change)
-        if sink is not self._sink:
-            self._sink, self._senders = sink, {}
-        sender = self._senders.get(topic)
-        if sender is None:  # one direct produce per message, as the full sync does
-            sender = self._senders[topic] = sink.sender(topic, self.rule)
-        sender(self.serializer.key(change, ctx), self.serializer.value(change, ctx))
+        lane = self._lanes.get((change.database, change.table))
+        if lane is None or lane[0] is not sink or lane[1] != change.columns:
+            lane = self._lane(change, sink)
+        lane[3](*lane[2](change))  # sender(*record(change)): one direct produce per message
         self._unpolled += 1
         if self._unpolled >= POLL_EVERY:  # serve delivery reports (only failures are reported)
             self._unpolled = 0

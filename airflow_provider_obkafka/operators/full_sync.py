@@ -20,7 +20,7 @@ from airflow_provider_obkafka.engine.change import (
 from airflow_provider_obkafka.engine.chunking import Chunk
 from airflow_provider_obkafka.engine.full import ChunkResult, Encode, Progress, sync_rows
 from airflow_provider_obkafka.engine.partitioning import partition_rule
-from airflow_provider_obkafka.engine.serializers import serializer_for
+from airflow_provider_obkafka.engine.serializers import record_function, serializer_for
 from airflow_provider_obkafka.engine.serializers.default import DefaultSerializer
 from airflow_provider_obkafka.engine.sink import SINK_PRODUCER_CONFIG, TransactionalSink
 from airflow_provider_obkafka.engine.sql import qualified_name, select_chunk_sql
@@ -206,10 +206,9 @@ def _encoder(project: SyncProject, ctx: TableContext) -> Encode:
         project.options.serialization, intra_transaction_sequence=project.options.intra_transaction_sequence
     )
     database, table, columns, key_columns = ctx.database, ctx.table, ctx.image_columns, ctx.key_columns
-    key_of, value_of = serializer.key, serializer.value
+    record = record_function(serializer, ctx)
 
     def encode(row: tuple[Any, ...]) -> tuple[bytes | None, bytes]:
-        change = RowChange(database, table, RecordType.ROW, columns, None, row, key_columns)
-        return key_of(change, ctx), value_of(change, ctx)
+        return record(RowChange(database, table, RecordType.ROW, columns, None, row, key_columns))
 
     return encode
