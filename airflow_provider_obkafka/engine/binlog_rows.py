@@ -80,13 +80,18 @@ def _encoding(charset: str | None) -> str | None:
 def _fsp_code(fsp: int, at: str, *, clamp: bool = True) -> tuple[str, int]:
     """Expression of the microseconds of a fractional-seconds part at `d[at:]` (big-endian, signed, as the
     library reads it; with `clamp` a negative value counts as 0: the library applies only values > 0 to
-    DATETIME2/TIMESTAMP2), and its size in bytes."""
+    DATETIME2/TIMESTAMP2), and its size in bytes. Clamped, it reads the bytes unsigned and tests the sign
+    bit, which gives the library's `max(int(signed / 10) * scale, 0)` without a keyword call or a float."""
     size = _FSP_BYTES[fsp]
     if not size:
         return "0", 0
+    scale = 10 ** (6 - fsp)
+    if clamp:
+        raw = f"d[{at}]" if size == 1 else f"from_bytes(d[{at}:{at} + {size}], 'big')"
+        value = f"u // 10 * {scale}" if fsp % 2 else f"u * {scale}"
+        return f"(0 if (u := {raw}) >> {8 * size - 1} else {value})", size
     raw = f"from_bytes(d[{at}:{at} + {size}], 'big', signed=True)"
-    value = f"int({raw} / 10) * {10 ** (6 - fsp)}" if fsp % 2 else f"{raw} * {10 ** (6 - fsp)}"
-    return (f"max({value}, 0)" if clamp else value), size
+    return (f"int({raw} / 10) * {scale}" if fsp % 2 else f"{raw} * {scale}"), size
 
 
 def _decimal_code(v: str, spec: ColumnSpec) -> list[str]:
