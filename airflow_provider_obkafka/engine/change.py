@@ -16,7 +16,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_obkafka.engine.slots import slot_setting_init
-from airflow_provider_obkafka.engine.values import renderer_for
+from airflow_provider_obkafka.engine.values import INLINE_NAMES, INLINE_RENDER, renderer_for
 from airflow_provider_obkafka.exceptions import SchemaError
 
 if TYPE_CHECKING:
@@ -242,18 +242,19 @@ def _image_renderer(
 ) -> Callable[[Image], dict[str, Any]]:
     """
     image -> `{column: rendered value}`, compiled once per table: one dict display, no per-value loop, no
-    zip. `renders[j]` None leaves column j's value as it is. Only `repr` of names and integer indexes go in
-    the source, so any column name is safe.
+    zip. `renders[j]` None leaves column j's value as it is; a renderer in `INLINE_RENDER` is written inline
+    for its common type. Only `repr` of names and integer indexes go in the source, so any name is safe.
     """
-    namespace: dict[str, Any] = {}
+    namespace: dict[str, Any] = dict(INLINE_NAMES)
     items = []
     for j, (name, render) in enumerate(zip(columns, renders, strict=True)):
         i = image_columns.index(name)
         if render is None:
             items.append(f"{name!r}: image[{i}]")
-        else:
-            namespace[f"r{j}"] = render
-            items.append(f"{name!r}: None if (v{j} := image[{i}]) is None else r{j}(v{j})")
+            continue
+        namespace[f"r{j}"] = render
+        inline = INLINE_RENDER.get(render, "{r}({v})").format(v=f"v{j}", r=f"r{j}")
+        items.append(f"{name!r}: None if (v{j} := image[{i}]) is None else {inline}")
     source = "def render(image):\n    return {" + ", ".join(items) + "}\n"
     exec(compile(source, f"<render {table}>", "exec"), namespace)
     return namespace["render"]  # type: ignore[no-any-return]

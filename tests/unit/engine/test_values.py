@@ -11,7 +11,9 @@ from typing import Any
 import orjson
 import pytest
 
-from airflow_provider_obkafka.engine.values import column_kind, json_text, renderer_for, text_of
+from airflow_provider_obkafka.engine.values import (
+    INLINE_NAMES, INLINE_RENDER, column_kind, json_text, renderer_for, text_of,
+)  # fmt: skip
 from airflow_provider_obkafka.models.schema import Column
 
 CST = timezone(timedelta(hours=8))
@@ -171,3 +173,29 @@ def test_text_of(rendered: Any, text: str) -> None:
 def test_json_text_matches_the_server_print_style() -> None:
     document = {b"id": 1, b"tags": [b"a", b"\xe4\xb8\xad"], b"in": {b"ok": False, b"on": date(2024, 1, 2)}}
     assert json_text(document) == '{"id": 1, "tags": ["a", "中"], "in": {"ok": false, "on": "2024-01-02"}}'
+
+
+INLINE_CASES = [
+    datetime(2024, 5, 6, 7, 8, 10), datetime(2024, 5, 6, 7, 8, 9, 123000), datetime(1, 1, 1, 0, 0, 0, 1),
+    datetime(2024, 5, 6, 7, 0, 0, 500000),
+    datetime(2024, 5, 6, 7, 8, 9, 120, tzinfo=timezone(timedelta(hours=8))), date(2020, 1, 2),
+    "0000-00-00 00:00:00", b"2020-01-02 03:04:05", Decimal("12.30"), Decimal("-0.000"), Decimal("0E-30"),
+    Decimal("1E+5"), Decimal("-1.5E-7"), Decimal("NaN"), Decimal("Infinity"), 12, 1.5, "7.25", "x",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("render", list(INLINE_RENDER), ids=lambda render: render.__name__)
+@pytest.mark.parametrize("value", INLINE_CASES, ids=repr)
+def test_inline_render_is_the_renderer(render: Any, value: Any) -> None:
+    """A renderer written inline by compiled image renderers gives its text, or its error, for any value."""
+    code = INLINE_RENDER[render].format(v="v", r="r")
+    inline = eval(f"lambda v: {code}", {**INLINE_NAMES, "r": render})  # noqa: S307 - our own code
+    try:
+        expected: Any = render(value)
+    except (TypeError, ValueError, AttributeError) as exc:
+        with pytest.raises(type(exc)):
+            inline(value)
+        return
+    got = inline(value)
+    assert type(got) is type(expected)
+    assert orjson.dumps(got) == orjson.dumps(expected)
