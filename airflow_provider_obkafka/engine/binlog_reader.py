@@ -139,17 +139,7 @@ class BinlogReader:
         With `oceanbase_commit_ts` off, a change's `commit_ts_us` is the transaction's first event time;
         the `Commit` carries the exact commit time (the XID header).
         """
-        grouper = self._grouper
-        for event in self._log_events():
-            if event.__class__ is LogRows:  # the hot path: no per-event generator
-                yield from grouper.row_changes(event)  # type: ignore[arg-type]
-                continue
-            for item in grouper.feed(event):
-                if isinstance(item, SchemaChange):
-                    self._forget(item.database, item.table)
-                    if item.renamed_to is not None:
-                        self._forget(*item.renamed_to)
-                yield item
+        return self._items()
 
     def read_transactions(
         self, max_changes: int | None = None, *, include_empty: bool = False
@@ -182,9 +172,14 @@ class BinlogReader:
         """How many rows events the library decoded (types or images the compiled decoder does not cover)."""
         return self._rows.library_decoded if self._rows is not None else 0
 
-    def _log_events(self) -> Iterator[LogEvent]:
-        """The neutral events of the stream, parsed from raw packets (see the module docstring)."""
+    def _items(self) -> Iterator[StreamItem]:
+        """
+        The items of the stream, from raw packets (see the module docstring): rows events straight to the
+        grouper's changes (the hot path: one generator, no per-event dispatch), the other events through
+        `ChangeGrouper.feed`.
+        """
         stream = self._stream or self._open()
+        grouper, feed = self._grouper, self._feed
         tail = 4 if stream.checksum else 0
         header, tables, rows_kinds, rows = HEADER.unpack_from, self._tables, ROWS, self._rows
         from_bytes, crc32 = int.from_bytes, zlib.crc32
@@ -208,25 +203,34 @@ class BinlogReader:
             if kind in rows_kinds:
                 info = tables.get(from_bytes(data[20:26], "little"))  # its table id
                 if info is not None and info.in_scope:
-                    yield rows.parse(data, end, kind, info, timestamp, f"{self._file}:{log_pos}")
+                    yield from grouper.row_changes(rows.parse(data, end, kind, info, timestamp, self._file, log_pos))
             elif kind == TABLE_MAP:
                 self._table_map(data, end)
             elif kind == XID:
                 xid = int.from_bytes(data[20:28], "little")
-                yield LogCommit(xid, timestamp, self._at(log_pos))
+                yield from feed(LogCommit(xid, timestamp, self._at(log_pos)))
             elif kind == GTID:
                 text, ob_ts = gtid(data, end)
                 self._begin(text, log_pos - size)
-                yield LogBegin(text, timestamp, ob_ts, opens=False)
+                grouper.feed(LogBegin(text, timestamp, ob_ts, opens=False))
             elif kind == MARIADB_GTID:
                 text, opens = mariadb_gtid(data, server_id)
                 self._begin(text, log_pos - size)
-                yield LogBegin(text, timestamp, None, opens=opens)
+                grouper.feed(LogBegin(text, timestamp, None, opens=opens))
             elif kind == QUERY:
                 schema, statement = query(data, end, self._library.post_header(QUERY, 13))
-                yield LogQuery(statement, schema, timestamp, self._at(log_pos))
+                yield from feed(LogQuery(statement, schema, timestamp, self._at(log_pos)))
             else:
                 self._other(kind, data, end)
+
+    def _feed(self, event: LogEvent) -> Iterator[StreamItem]:
+        """The items of a commit or a statement; a DDL makes the reader forget the table's TABLE_MAPs."""
+        for item in self._grouper.feed(event):
+            if isinstance(item, SchemaChange):
+                self._forget(item.database, item.table)
+                if item.renamed_to is not None:
+                    self._forget(*item.renamed_to)
+            yield item
 
     def _at(self, log_pos: int) -> BinlogPosition:
         """The position `log_pos` in the current file (unvalidated: the server gave it), with the GTID set."""

@@ -224,9 +224,10 @@ class RowsParser:
         at = self._body_at[kind] = 20 + self.library.post_header(kind, 10 if v2 else 8) - (2 if v2 else 0)
         return at
 
-    def parse(self, data: bytes, end: int, kind: int, info: TableInfo, timestamp: int, where: str) -> LogRows:
-        """An in-scope rows event (`where`: its position, for errors): its images, decoded now, or a count."""
+    def parse(self, data: bytes, end: int, kind: int, info: TableInfo, timestamp: int, file: str, log_pos: int) -> LogRows:
+        """An in-scope rows event (ending at `file`:`log_pos`): its images, decoded now, or a count."""
         if kind == PARTIAL_UPDATE:
+            where = f"{file}:{log_pos}"
             raise UnsupportedEventError(
                 f"table {info.database}.{info.table}: PARTIAL_UPDATE_ROWS_EVENT (JSON partial update) at {where} "
                 "cannot be synchronized: its after image lacks unchanged JSON values; set "
@@ -241,6 +242,7 @@ class RowsParser:
         else:
             count, at = packed_int(data, at)
         if count != info.count:
+            where = f"{file}:{log_pos}"
             raise SchemaError(
                 f"table {info.database}.{info.table}: a rows event at {where} has {count} columns, the table "
                 f"map read for it {info.count}: the table changed without a DDL in the log; read again from "
