@@ -30,6 +30,30 @@ SINK_PRODUCER_CONFIG = {
 }
 
 
+class DeliveryReports:
+    """
+    A producer's delivery callback (its `on_delivery` setting), kept for the sink that uses the producer:
+    the first failure since the sink's transaction began. Set on the producer, it spares the row loops one
+    callback argument, and the client one Python object, per message (`TransactionalSink.sender`).
+    """
+
+    def __init__(self) -> None:
+        self.failure: KafkaError | None = None
+
+    def __call__(self, err: KafkaError | None, _msg: Message) -> None:
+        if err is not None and self.failure is None:
+            self.failure = err
+
+
+def sink_producer_config() -> tuple[dict[str, Any], DeliveryReports]:
+    """
+    `SINK_PRODUCER_CONFIG` with a fresh `DeliveryReports` as the producer's delivery callback; give the same
+    reports to the `TransactionalSink` of the producer built with it.
+    """
+    reports = DeliveryReports()
+    return {**SINK_PRODUCER_CONFIG, "on_delivery": reports}, reports
+
+
 class TransactionalSink:
     """
     Produces messages inside one Kafka transaction at a time, with bounded memory: when librdkafka's
@@ -37,22 +61,29 @@ class TransactionalSink:
 
     :param producer: a transactional producer (`init_transactions()` already done)
     :param checkpoint_topic: the project's compacted checkpoint topic
+    :param reports: the producer's own delivery callback (`sink_producer_config`), when it has one: the
+        sink's direct sends then pass none per message
     """
 
-    def __init__(self, producer: Producer, checkpoint_topic: str) -> None:
+    def __init__(self, producer: Producer, checkpoint_topic: str, reports: DeliveryReports | None = None) -> None:
         self.producer = producer
         self.checkpoint_topic = checkpoint_topic
-        self.failure: KafkaError | None = None
+        self.reports = reports or DeliveryReports()
+        self._producer_reports = reports is not None
         self.sent = 0
 
-    def on_delivery(self, err: KafkaError | None, _msg: Message) -> None:
+    @property
+    def failure(self) -> KafkaError | None:
+        """The first failed delivery of the open transaction, if any."""
+        return self.reports.failure
+
+    def on_delivery(self, err: KafkaError | None, msg: Message) -> None:
         """Delivery callback: remember the first failure; commit then reports it."""
-        if err is not None and self.failure is None:
-            self.failure = err
+        self.reports(err, msg)
 
     def begin(self) -> None:
         """Start a transaction."""
-        self.failure = None
+        self.reports.failure = None
         self.producer.begin_transaction()
 
     def send(self, topic: str, value: bytes, key: bytes | None = None, partition: int | None = None) -> None:
@@ -74,7 +105,8 @@ class TransactionalSink:
         """
         `send(topic, value, key, rule.partition_for(key))` for one topic with a third of its per-message
         cost, for the loops that produce row after row: one direct `produce` with this sink's delivery
-        callback, so a failed delivery still fails the commit. A full local queue goes through `send`, which
+        callback (or none, when the producer's own callback is the sink's `reports`), so a failed delivery
+        still fails the commit. A full local queue goes through `send`, which
         waits for room. The caller polls the producer now and then (`send` polls every 10,000 messages).
 
         :param topic: the topic of every message
@@ -82,8 +114,21 @@ class TransactionalSink:
         """
         produce, on_delivery = self.producer.produce, self.on_delivery
         fixed, null_key = rule.fixed_partition, rule.null_key_partition
+        if self._producer_reports:  # the producer's own callback reports failures: none per message
 
-        def send(key: bytes | None, value: bytes) -> None:
+            def send(key: bytes | None, value: bytes) -> None:
+                partition = fixed if fixed is not None else null_key if key is None else None
+                try:
+                    if partition is None:
+                        produce(topic, value, key)
+                    else:
+                        produce(topic, value, key, partition)
+                except BufferError:
+                    self.send(topic, value, key, partition)
+
+            return send
+
+        def send_reported(key: bytes | None, value: bytes) -> None:
             partition = fixed if fixed is not None else null_key if key is None else None
             try:
                 if partition is None:
@@ -93,7 +138,7 @@ class TransactionalSink:
             except BufferError:
                 self.send(topic, value, key, partition)
 
-        return send
+        return send_reported
 
     def checkpoint(self, key: str, value: Mapping[str, Any]) -> None:
         """Queue a checkpoint record in the open transaction."""

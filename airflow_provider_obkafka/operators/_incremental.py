@@ -19,7 +19,7 @@ from airflow_provider_obkafka.engine.change_range import copy_range
 from airflow_provider_obkafka.engine.partitioning import partition_rule
 from airflow_provider_obkafka.engine.retry import Backoff, Retrier, retry_call
 from airflow_provider_obkafka.engine.serializers import record_function, serializer_for
-from airflow_provider_obkafka.engine.sink import SINK_PRODUCER_CONFIG, Send, TransactionalSink
+from airflow_provider_obkafka.engine.sink import Send, TransactionalSink, sink_producer_config
 from airflow_provider_obkafka.exceptions import ConfigError
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
@@ -103,13 +103,14 @@ def produce_range(project: SyncProject, job: RangeJob, retry: Retrier, log: Any)
     return committed[0]
 
 
-def _kafka_side(project: SyncProject, job: RangeJob) -> tuple[Any, dict[str, Any] | None]:
-    """The transactional producer (fencing any earlier try of this unit), then the committed checkpoint."""
+def _kafka_side(project: SyncProject, job: RangeJob) -> tuple[TransactionalSink, dict[str, Any] | None]:
+    """The sink of a transactional producer (fencing any earlier try of this unit), then the checkpoint."""
     kafka = KafkaHook(kafka_config_id=project.destination.conn_id)
     txn_id = checkpoints.transactional_id(project.slug, *job.txn_parts)
-    producer = kafka.producer(txn_id, **SINK_PRODUCER_CONFIG)
+    config, reports = sink_producer_config()
+    sink = TransactionalSink(kafka.producer(txn_id, **config), project.checkpoint_topic, reports)
     # the producer fenced any earlier try of this unit before the checkpoint is read
-    return producer, checkpoint_state(project, kafka).get(job.key)
+    return sink, checkpoint_state(project, kafka).get(job.key)
 
 
 def _read_ahead(items: Iterator[StreamItem], until: Future[Any], limit: int) -> list[StreamItem]:
@@ -138,7 +139,7 @@ def _attempt(project: SyncProject, job: RangeJob, committed: list[int], at: list
         try:
             items = reader.iter_changes()
             ahead = _read_ahead(items, kafka_side, READ_AHEAD) if guess.sort_key() < job.end.sort_key() else []
-            producer, record = kafka_side.result()
+            sink, record = kafka_side.result()
         except BaseException:
             reader.close()
             raise
@@ -146,7 +147,6 @@ def _attempt(project: SyncProject, job: RangeJob, committed: list[int], at: list
     if record is not None and job.resume_of(record).sort_key() > start.sort_key():
         start = job.resume_of(record)  # resume after what is already committed
     at[0] = start
-    sink = TransactionalSink(producer, project.checkpoint_topic)
     if start.sort_key() >= job.end.sort_key():
         reader.close()
         if record is None:  # nothing to read: record where the next range starts

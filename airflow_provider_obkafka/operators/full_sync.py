@@ -22,7 +22,7 @@ from airflow_provider_obkafka.engine.full import ChunkResult, Encode, Progress, 
 from airflow_provider_obkafka.engine.partitioning import partition_rule
 from airflow_provider_obkafka.engine.serializers import record_function, serializer_for
 from airflow_provider_obkafka.engine.serializers.default import DefaultSerializer
-from airflow_provider_obkafka.engine.sink import SINK_PRODUCER_CONFIG, TransactionalSink
+from airflow_provider_obkafka.engine.sink import TransactionalSink, sink_producer_config
 from airflow_provider_obkafka.engine.sql import qualified_name, select_chunk_sql
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
@@ -88,14 +88,14 @@ class FullSyncOperator(BaseOperator):
                 fast, problem = self._server_rendering(project, source, ctx), None
             except Exception as exc:  # raised below unless the chunk is done (its table may be gone since)
                 problem = exc
-            producer, state = fenced.result()
+            sink, state = fenced.result()
         if done_key in state:
             self.log.info("%s is already synchronized (%s): skipped", chunk.describe(), state[done_key])
             return {**state[done_key], "skipped": True}
         if problem is not None:
             with fail_fast():
                 raise problem
-        result = self._sync(project, source, producer, ctx, work, chunk, done_key, fast)
+        result = self._sync(project, source, sink, ctx, work, chunk, done_key, fast)
         self.log.info("%s: %d rows committed, checksum %d", chunk.describe(), result.rows, result.checksum)
         return self._record(work, chunk, result)
 
@@ -116,7 +116,7 @@ class FullSyncOperator(BaseOperator):
         )
 
     def _sync(
-        self, project: SyncProject, source: OceanBaseHook, producer: Any, ctx: TableContext,
+        self, project: SyncProject, source: OceanBaseHook, sink: TransactionalSink, ctx: TableContext,
         work: Mapping[str, Any], chunk: Chunk, done_key: str, fast: render_sql.ServerRenderPlan | None,
     ) -> ChunkResult:  # fmt: skip
         """Stream, encode and produce the chunk's rows, then its done-record, in one transaction."""
@@ -128,8 +128,7 @@ class FullSyncOperator(BaseOperator):
                 ctx.schema, None, chunk.key_columns, chunk, work["scn"], expressions=fast.expressions
             )
             encode = fast.encode
-        sink = TransactionalSink(producer, project.checkpoint_topic)
-        send = sink.sender(work["topic"], partition_rule(project.options.partitioning))
+        send, producer = sink.sender(work["topic"], partition_rule(project.options.partitioning)), sink.producer
 
         def polled(batches: Iterator[list[tuple[Any, ...]]]) -> Iterator[list[tuple[Any, ...]]]:
             for batch in batches:
@@ -191,13 +190,16 @@ class FullSyncOperator(BaseOperator):
         }
 
 
-def _fence_and_read(project: SyncProject, kafka: KafkaHook, transactional_id: str) -> tuple[Any, dict]:
+def _fence_and_read(
+    project: SyncProject, kafka: KafkaHook, transactional_id: str
+) -> tuple[TransactionalSink, dict]:
     """
-    The chunk's transactional producer, and the project's checkpoints read after it: `init_transactions()`
-    fences (and aborts) an earlier try of this chunk before its done-record is looked for.
+    The sink of the chunk's transactional producer, and the project's checkpoints read after it:
+    `init_transactions()` fences (and aborts) an earlier try of this chunk before its done-record is looked for.
     """
-    producer = kafka.producer(transactional_id=transactional_id, **SINK_PRODUCER_CONFIG)
-    return producer, checkpoint_state(project, kafka)
+    config, reports = sink_producer_config()
+    producer = kafka.producer(transactional_id=transactional_id, **config)
+    return TransactionalSink(producer, project.checkpoint_topic, reports), checkpoint_state(project, kafka)
 
 
 def _encoder(project: SyncProject, ctx: TableContext) -> Encode:

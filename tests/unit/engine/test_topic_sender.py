@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from airflow_provider_obkafka.engine.partitioning import partition_rule
-from airflow_provider_obkafka.engine.sink import TransactionalSink
+from airflow_provider_obkafka.engine.sink import DeliveryReports, TransactionalSink
 
 
 class FakeProducer:
@@ -46,3 +46,17 @@ def test_a_full_queue_waits_through_the_sink():
     sink.sender("t", partition_rule("Hash"))(b"k", b"v")
     assert producer.polls == 1
     assert [call[:3] for call in producer.calls] == [("t", b"v", b"k")]
+
+
+def test_with_the_producers_own_reports_no_callback_goes_per_message():
+    producer = FakeProducer(full=1)
+    reports = DeliveryReports()
+    sink = TransactionalSink(producer, "checkpoints", reports)
+    send = sink.sender("t", partition_rule("Hash"))
+    send(b"k", b"v1")  # the queue is full once: the retry goes through sink.send, with the callback
+    send(None, b"v2")
+    assert producer.calls == [("t", b"v1", b"k", -1, sink.on_delivery), ("t", b"v2", None, 0, None)]
+    reports("failed", None)
+    assert sink.failure == "failed"
+    sink.on_delivery("later", None)
+    assert sink.failure == "failed", "the first failure is kept"
