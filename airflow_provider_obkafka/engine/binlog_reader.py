@@ -54,6 +54,10 @@ from airflow_provider_obkafka.models.position import BinlogPosition
 
 __all__ = ["BinlogReader", "UnsupportedEventError"]
 
+# The CRC-32 of any message followed by its own CRC-32 (little-endian): checking it needs no slice of the
+# body and no decoding of the stored value, and it holds exactly when the stored value is the body's CRC.
+CRC32_RESIDUE = 0x2144DF1C
+
 log = logging.getLogger(__name__)
 
 class BinlogReader:
@@ -184,6 +188,15 @@ class BinlogReader:
         header, tables, rows_kinds, rows = HEADER.unpack_from, self._tables, ROWS, self._rows
         from_bytes, crc32 = int.from_bytes, zlib.crc32
         for data in stream.packets():
+            kind = data[5]  # the event type (the header follows the OK byte)
+            if kind == TABLE_MAP:  # the same bytes as one read (and verified) before: the same table
+                known = tables.get(from_bytes(data[20:26], "little"))  # its table id
+                if known is not None and len(data) - tail - 20 == len(known.body) and data.startswith(known.body, 20):
+                    continue
+            elif kind in rows_kinds:  # rows of a table out of scope (or unknown): neither checked nor decoded
+                info = tables.get(from_bytes(data[20:26], "little"))
+                if info is None or not info.in_scope:
+                    continue
             timestamp, kind, server_id, size, log_pos, _flags = header(data, 1)
             if kind in HEARTBEATS:
                 self.heartbeats += 1
@@ -191,19 +204,13 @@ class BinlogReader:
             if kind == FORMAT_DESCRIPTION:  # says whether this file's events end with a CRC32
                 tail = self._format_description(data, tail)
             end = len(data) - tail
-            if kind == TABLE_MAP:
-                known = tables.get(from_bytes(data[20:26], "little"))  # its table id
-                if known is not None and known.body == data[20:end]:
-                    continue  # the same bytes as one read (and verified) before: the same table
-            if tail and crc32(data[1:end]) != from_bytes(data[end:], "little"):  # the CRC32 after the body
+            if tail and crc32(data[1:]) != CRC32_RESIDUE:  # the event with its CRC32: the CRC-32 residue
                 raise UnsupportedEventError(
                     f"binlog event of type {kind} ending at {self._file}:{log_pos} fails its CRC32 check: the "
                     "stream is corrupt; read again from the last checkpoint"
                 )
             if kind in rows_kinds:
-                info = tables.get(from_bytes(data[20:26], "little"))  # its table id
-                if info is not None and info.in_scope:
-                    yield from grouper.row_changes(rows.parse(data, end, kind, info, timestamp, self._file, log_pos))
+                yield from grouper.row_changes(rows.parse(data, end, kind, info, timestamp, self._file, log_pos))
             elif kind == TABLE_MAP:
                 self._table_map(data, end)
             elif kind == XID:
