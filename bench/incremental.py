@@ -7,7 +7,9 @@
 Throughput: `--rows` rows (8 columns of mixed types) are written beforehand in transactions of `--txn-rows`
 rows, then one `IncrementalSyncOperator.execute_complete` (the worker's code path: fence the producer, read
 the checkpoint, `BinlogReader` → router → `TransactionalSink`, commit with the checkpoint) produces the whole
-range; rows/s is counted to the committed (acknowledged) Kafka transaction. `--profile N` runs it under
+range; rows/s is counted to the committed (acknowledged) Kafka transaction. `main_thread_cpu_s` is the CPU
+time of the thread that reads, serializes and produces (librdkafka's threads are in `cpu_s` only): on a
+shared host it shows whether a slow run did more work or got less of the CPU. `--profile N` runs it under
 cProfile and prints the N most expensive functions (cumulative and own time).
 
 Lag: a writer process commits transactions of `--txn-rows-lag` rows at `--rate` rows/s for `--seconds`,
@@ -136,7 +138,7 @@ def throughput(rows: int, txn_rows: int, profile: int, single: bool) -> dict[str
     operator = IncrementalSyncOperator(task_id="incremental_sync", project=project)
     profiler = cProfile.Profile() if profile else None
     gc_time = _GcTimer()
-    started_cpu, started = time.process_time(), time.perf_counter()
+    started_cpu, started_main, started = time.process_time(), time.thread_time(), time.perf_counter()
     if profiler is not None:
         profiler.enable()
     with gc_time:
@@ -144,10 +146,12 @@ def throughput(rows: int, txn_rows: int, profile: int, single: bool) -> dict[str
     if profiler is not None:
         profiler.disable()
     elapsed, cpu = time.perf_counter() - started, time.process_time() - started_cpu
+    main_cpu = time.thread_time() - started_main
     cur.execute(f"DROP DATABASE {db}")
     figures = {"single_row_statements": single, "rows": result["changes"], "transactions": -(-rows // txn_rows), "seconds": round(elapsed, 2),
                "rows_per_s": round(result["changes"] / elapsed), "cpu_s": round(cpu, 2),
-               "rows_per_cpu_s": round(result["changes"] / cpu), "gc_s": round(gc_time.seconds, 2),
+               "rows_per_cpu_s": round(result["changes"] / cpu), "main_thread_cpu_s": round(main_cpu, 2),
+               "gc_s": round(gc_time.seconds, 2),
                "gc_collections": gc_time.collections, "reader_alone": reader_figures}  # fmt: skip
     if profiler is not None:
         out = io.StringIO()
