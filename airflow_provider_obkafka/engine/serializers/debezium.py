@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
-from airflow_provider_obkafka.engine.change import RecordType, _image_renderer
+from airflow_provider_obkafka.engine.change import RecordType
+from airflow_provider_obkafka.engine.change_compile import _image_renderer
 from airflow_provider_obkafka.engine.serializers.debezium_values import DebeziumValue, debezium_value
 from airflow_provider_obkafka.engine.serializers.default import change_images
 
