@@ -16,21 +16,21 @@ reads a rows event's header and bitmaps and picks the decoder.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pymysql.protocol import MysqlPacket
-from pymysqlreplication.constants import NONE_SOURCE
 from pymysqlreplication.event import FormatDescriptionEvent
 from pymysqlreplication.packet import BinLogPacketWrapper
 from pymysqlreplication.row_event import DeleteRowsEvent, TableMapEvent, UpdateRowsEvent, WriteRowsEvent
 
 from airflow_provider_obkafka.engine.binlog_count import column_layout, count_rows
 from airflow_provider_obkafka.engine.binlog_events import LogRows
+from airflow_provider_obkafka.engine.binlog_library import library_images
 from airflow_provider_obkafka.engine.binlog_parse import PARTIAL_UPDATE, ROWS, ROWS_V2, packed_int
 from airflow_provider_obkafka.engine.binlog_rows import DELETE_ROWS, INSERT_ROWS, UPDATE_ROWS, FastRows, RowsDecoder
-from airflow_provider_obkafka.engine.change import Image, RecordType
+from airflow_provider_obkafka.engine.change import RecordType
 from airflow_provider_obkafka.exceptions import SchemaError, UnsupportedEventError
 
 if TYPE_CHECKING:
@@ -270,42 +270,3 @@ class RowsParser:
             self.library.table_map[info.library_table.table_id] = info.library_table
             images = library_images(self.library.rows_event(data, record_type), record_type)
         return LogRows(info.database, info.table, record_type, info.columns, info.key, images, timestamp)
-
-
-def _zero_text(column: Any, source: str) -> str | None:
-    """The server's text for a value the library returns as None (zero date, empty SET), else None."""
-    if source == NONE_SOURCE.EMPTY_SET:
-        return ""
-    if source == NONE_SOURCE.OUT_OF_DATE_RANGE:
-        return "0000-00-00"
-    if source in (NONE_SOURCE.OUT_OF_DATETIME_RANGE, NONE_SOURCE.OUT_OF_DATETIME2_RANGE):
-        fsp = getattr(column, "fsp", 0) or 0
-        return "0000-00-00 00:00:00" + ("." + "0" * fsp if fsp else "")
-    return None
-
-
-def _image(values: dict[str, Any], none_sources: dict[str, str], columns: list[Any]) -> Image:
-    """A library row dict as a tuple in column order, zero dates and empty SETs as the server's text."""
-    image = tuple(values.values())
-    if any(source != NONE_SOURCE.NULL for source in none_sources.values()):
-        names = list(values)
-        fixed = list(image)
-        for name, source in none_sources.items():
-            if name in values:
-                i = names.index(name)
-                fixed[i] = _zero_text(columns[i], source)
-        image = tuple(fixed)
-    return image
-
-
-def library_images(event: Any, record_type: RecordType) -> Iterator[tuple[Image | None, Image | None]]:
-    """(before, after) images of a library rows event, decoded by the library: what `FastRows` skips."""
-    columns = event.columns
-    for row in event.rows:
-        if record_type is RecordType.INSERT:
-            yield None, _image(row["values"], row["none_sources"], columns)
-        elif record_type is RecordType.DELETE:
-            yield _image(row["values"], row["none_sources"], columns), None
-        else:
-            before = _image(row["before_values"], row["before_none_sources"], columns)
-            yield before, _image(row["after_values"], row["after_none_sources"], columns)
