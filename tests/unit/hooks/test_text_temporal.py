@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from airflow_provider_obkafka.hooks.oceanbase import _timestamp, _trimmed
+from airflow_provider_obkafka.hooks.oceanbase_stream import _timestamp, _trimmed
 
 
 @pytest.mark.parametrize(
