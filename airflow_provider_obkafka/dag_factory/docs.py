@@ -82,22 +82,23 @@ def _start_text(project: SyncProject) -> str:
     return saved + "**Start**: trigger the DAG (▶) and unpause it (the trigger form offers both)."
 
 
-def dag_doc_md(project: SyncProject, source_path: str | None) -> str:
-    """The DAG page's documentation: the project as OMS's wizard shows it, step by step."""
-    options = project.options
+def _start_point_text(project: SyncProject) -> str:
+    """Where incremental synchronization starts, as the settings table says it."""
     incremental = project.incremental
     start = (
         incremental.start_timestamp.isoformat() if incremental.start_timestamp else "when the project starts"
     )
     if SyncType.FULL in project.sync_types:
         start = "the full synchronization's snapshot point"
-    lines = [
-        f"## Synchronization project `{project.name}`",
-        "",
-        project.description or "",
-        "",
-        f"Project file: `{source_path}`" if source_path else "Built from a project object (no file).",
-        "",
+    return start
+
+
+def _setting_rows(project: SyncProject) -> list[str]:
+    """The table of the project's settings, one row per OMS wizard step."""
+    options = project.options
+    incremental = project.incremental
+    start = _start_point_text(project)
+    return [
         "| OMS step | setting |",
         "|---|---|",
         f"| Tags | {', '.join(project.tags) or '–'} |",
@@ -115,6 +116,19 @@ def dag_doc_md(project: SyncProject, source_path: str | None) -> str:
         f"| New topics | {project.topic_defaults.partitions} partitions, replication factor "
         f"{project.topic_defaults.replication_factor} |",
         f"| Checkpoint topic | `{project.checkpoint_topic}` |",
+    ]
+
+
+def dag_doc_md(project: SyncProject, source_path: str | None) -> str:
+    """The DAG page's documentation: the project as OMS's wizard shows it, step by step."""
+    lines = [
+        f"## Synchronization project `{project.name}`",
+        "",
+        project.description or "",
+        "",
+        f"Project file: `{source_path}`" if source_path else "Built from a project object (no file).",
+        "",
+        *_setting_rows(project),
         "",
         "### Objects → topics",
         "",
