@@ -117,23 +117,35 @@ def _created_findings(
 ) -> list[Finding]:
     """One topic the project creates: exists compatibly, or can be created."""
     if spec.name in present:
-        diffs = _differences(spec, present[spec.name])
-        if diffs:
-            return [
-                fail(
-                    Check.NEW_TOPICS,
-                    f"topic {spec.name!r} exists already with " + "; ".join(diffs),
-                    "change the project's topic_defaults to match, delete the topic, or map it as an "
-                    "existing "
-                    "topic (mode existing)",
-                )
-            ]
+        return _existing_created_findings(spec, present[spec.name])
+    return _creatable_findings(spec, present, others, brokers)
+
+
+def _existing_created_findings(spec: TopicSpec, state: TopicState) -> list[Finding]:
+    """A topic the project creates that exists already: it must match what the project would create."""
+    diffs = _differences(spec, state)
+    if diffs:
         return [
-            ok(
+            fail(
                 Check.NEW_TOPICS,
-                f"topic {spec.name!r} exists already and matches ({_shape(present[spec.name])})",
+                f"topic {spec.name!r} exists already with " + "; ".join(diffs),
+                "change the project's topic_defaults to match, delete the topic, or map it as an "
+                "existing "
+                "topic (mode existing)",
             )
         ]
+    return [
+        ok(
+            Check.NEW_TOPICS,
+            f"topic {spec.name!r} exists already and matches ({_shape(state)})",
+        )
+    ]
+
+
+def _creatable_findings(
+    spec: TopicSpec, present: Mapping[str, TopicState], others: set[str], brokers: int | None
+) -> list[Finding]:
+    """A topic the project creates that does not exist yet: a valid, free name that fits the cluster."""
     try:
         check_kafka_topic_name(spec.name)
     except ValueError:
