@@ -14,6 +14,8 @@ from airflow_provider_obkafka.engine.precheck import Check, Finding, fail, ok, w
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from airflow_provider_obkafka.engine.grants import Grants
+
 REPLICATION_SLAVE = ("REPLICATION SLAVE",)
 DEFAULT_UNDO_RETENTION_S = 1800
 # MariaDB 10.5+ calls REPLICATION CLIENT "BINLOG MONITOR"; SUPER lets MySQL 5.7 read SHOW MASTER STATUS.
@@ -100,17 +102,7 @@ def select_findings(
             )
         ]
     grants = parse_grants(facts.grants)
-    lacking: list[str] = []
-    for database, names in sorted(tables.items()):
-        if grants.has(("SELECT",), database):
-            continue
-        if database in patterns:
-            lacking.append(f"{database}.* (table patterns need SELECT on the whole database)")
-        lacking += [
-            f"{database}.{t}" + (" (SELECT on some columns only)" if grants.column_only(database, t) else "")
-            for t in sorted(names)
-            if not grants.has(("SELECT",), database, t)
-        ]
+    lacking = _lacking_select(grants, tables, patterns)
     if not lacking:
         return [
             ok(Check.PRIVILEGES, f"{facts.user} has SELECT on {', '.join(sorted(tables)) or 'no database'}")
@@ -127,6 +119,22 @@ def select_findings(
             )
         ]
     return [fail(Check.PRIVILEGES, found, fix)]
+
+
+def _lacking_select(grants: Grants, tables: Mapping[str, Sequence[str]], patterns: set[str]) -> list[str]:
+    """The mapped databases and tables the grants give no SELECT on, each as the message names it."""
+    lacking: list[str] = []
+    for database, names in sorted(tables.items()):
+        if grants.has(("SELECT",), database):
+            continue
+        if database in patterns:
+            lacking.append(f"{database}.* (table patterns need SELECT on the whole database)")
+        lacking += [
+            f"{database}.{t}" + (" (SELECT on some columns only)" if grants.column_only(database, t) else "")
+            for t in sorted(names)
+            if not grants.has(("SELECT",), database, t)
+        ]
+    return lacking
 
 
 def binlog_findings(facts: BinlogFacts, user: str) -> list[Finding]:
