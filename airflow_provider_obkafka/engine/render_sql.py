@@ -166,19 +166,7 @@ def _assemble(
             constant(b"".join(run))
         run.clear()
 
-    plain_key = all(
-        column_kind(ctx.schema.column(name)) in _PLAIN | {"integer", "decimal"} for name in ctx.key_columns
-    )
-    if ctx.key_columns:  # record_primary_value: the key text as a JSON string
-        constant(head + (b'"' if plain_key else b""))
-        many = len(ctx.key_columns) > 1
-        if plain_key:
-            parts.append("row[0].replace(b'\\x01', b'\\\\u0001')" if many else "row[0]")
-        else:
-            parts.append("dumps(row[0].decode())")
-        constant((b'"' if plain_key else b"") + mid)
-    else:
-        constant(mid)
+    _record_key_parts(ctx, head, mid, parts, constant)
     for index, piece in enumerate(pieces):
         if index in renders:
             flush()
@@ -192,10 +180,40 @@ def _assemble(
             run.append(piece)
     flush()
     constant(tail)
+    return tuple(expressions), _compile_encoder(ctx, parts, namespace)
+
+
+def _compile_encoder(ctx: TableContext, parts: list[str], namespace: dict[str, Any]) -> Encode:
+    """The row encoder: `row -> (Kafka key, message)`, the message being `parts` joined."""
+    key = _kafka_key_expression(ctx)
+    source = f"def encode(row):\n    return {key}, b''.join(({', '.join(parts)},))\n"
+    exec(compile(source, f"<server render {ctx.schema.ref}>", "exec"), namespace)
+    return namespace["encode"]  # type: ignore[no-any-return]
+
+
+def _record_key_parts(
+    ctx: TableContext, head: bytes, mid: bytes, parts: list[str], constant: Callable[[bytes], None]
+) -> None:
+    """The encoder's parts up to `postStruct`: the frame's head, the key text as a JSON string, `mid`."""
+    plain_key = all(
+        column_kind(ctx.schema.column(name)) in _PLAIN | {"integer", "decimal"} for name in ctx.key_columns
+    )
+    if ctx.key_columns:  # record_primary_value: the key text as a JSON string
+        constant(head + (b'"' if plain_key else b""))
+        many = len(ctx.key_columns) > 1
+        if plain_key:
+            parts.append("row[0].replace(b'\\x01', b'\\\\u0001')" if many else "row[0]")
+        else:
+            parts.append("dumps(row[0].decode())")
+        constant((b'"' if plain_key else b"") + mid)
+    else:
+        constant(mid)
+
+
+def _kafka_key_expression(ctx: TableContext) -> str:
+    """The encoder's Kafka key: the row key's text, the shard columns' text, or None."""
     if not ctx.partition_columns:
         key = "None"
     else:
         key = "row[0]" if ctx.partition_columns == ctx.key_columns else f"row[{1 if ctx.key_columns else 0}]"
-    source = f"def encode(row):\n    return {key}, b''.join(({', '.join(parts)},))\n"
-    exec(compile(source, f"<server render {ctx.schema.ref}>", "exec"), namespace)
-    return tuple(expressions), namespace["encode"]
+    return key
