@@ -28,6 +28,7 @@ from airflow_provider_obkafka.engine.binlog_transactions import (
 )
 from airflow_provider_obkafka.engine.change import Image, RecordType, RowChange
 from airflow_provider_obkafka.engine.ddl import DdlTarget, parse_ddl, statement_head
+from airflow_provider_obkafka.engine.handoff import plausible_commit_us
 from airflow_provider_obkafka.engine.slots import slot_setting_init
 from airflow_provider_obkafka.models.position import BinlogPosition
 
@@ -140,12 +141,19 @@ class ChangeGrouper:
     :param scope: which tables DDL is reported for (rows arrive already filtered)
     :param start: the position reading started at (the first transaction's start)
     :param oceanbase_commit_ts: take commit times from the GTID event (OceanBase), else from the XID header
+    :param skip_committed_before_us: leave out the changes of transactions whose exact OceanBase commit time
+        (GTID event, `engine/handoff.py`) is before this; counted in `skipped_changes`
     """
 
-    def __init__(self, scope: Scope, start: BinlogPosition, *, oceanbase_commit_ts: bool = False) -> None:
+    def __init__(
+        self, scope: Scope, start: BinlogPosition, *, oceanbase_commit_ts: bool = False,
+        skip_committed_before_us: int | None = None,
+    ) -> None:  # fmt: skip
         self.scope = scope
         self.position = start
         self.oceanbase_commit_ts = oceanbase_commit_ts
+        self.skip_committed_before_us = skip_committed_before_us
+        self.skipped_changes = 0
         self._reset(start)
 
     def _reset(self, position: BinlogPosition) -> None:
@@ -156,6 +164,7 @@ class ChangeGrouper:
         self._open = False
         self._count = 0
         self._stamp: tuple[int, str, str] | None = None  # commit time, transaction id, checkpoint
+        self._skipping = False  # the transaction is in the full sync's snapshot
 
     def feed(self, event: LogEvent) -> Iterator[StreamItem]:
         """The items one event gives (none for BEGIN, one per row, a Commit, SchemaChanges)."""
@@ -180,6 +189,10 @@ class ChangeGrouper:
             ts = self._ob_ts if self.oceanbase_commit_ts and self._ob_ts is not None else None
             ts = ts if ts is not None else header_commit_ts_us(self._begin_ts or event.timestamp)
             stamp = self._stamp = (ts, self._transaction_id(), f"{self.position.file}:{self.position.position}")
+            self._skipping = self._in_snapshot(event.timestamp)
+        if self._skipping:
+            self.skipped_changes += sum(1 for _ in event.images)
+            return []
         ts, txn, checkpoint = stamp
         database, table, kind, columns, key = event.database, event.table, event.record_type, event.columns, event.key_columns
         count = self._count
@@ -189,6 +202,13 @@ class ChangeGrouper:
             changes.append(RowChange(database, table, kind, columns, before, after, key, ts, checkpoint, txn, count))
         self._count = count
         return changes
+
+    def _in_snapshot(self, event_time_s: int) -> bool:
+        """Whether the open transaction's exact commit time puts it in the full sync's snapshot."""
+        cutoff, commit_us = self.skip_committed_before_us, self._ob_ts
+        if cutoff is None or commit_us is None or commit_us >= cutoff:
+            return False
+        return plausible_commit_us(commit_us, self._begin_ts or event_time_s)
 
     def _commit(self, xid: int | None, timestamp: int, end: BinlogPosition) -> Commit:
         ob = self.oceanbase_commit_ts and self._ob_ts is not None
@@ -226,9 +246,11 @@ class ChangeGrouper:
 
 
 def stream_changes(
-    events: Iterable[LogEvent], scope: Scope, start: BinlogPosition, *, oceanbase_commit_ts: bool = False
-) -> Iterator[StreamItem]:
+    events: Iterable[LogEvent], scope: Scope, start: BinlogPosition, *, oceanbase_commit_ts: bool = False,
+    skip_committed_before_us: int | None = None,
+) -> Iterator[StreamItem]:  # fmt: skip
     """`ChangeGrouper` over an event list: the pure core of `BinlogReader.iter_changes`."""
-    grouper = ChangeGrouper(scope, start, oceanbase_commit_ts=oceanbase_commit_ts)
+    grouper = ChangeGrouper(scope, start, oceanbase_commit_ts=oceanbase_commit_ts,
+                            skip_committed_before_us=skip_committed_before_us)  # fmt: skip
     for event in events:
         yield from grouper.feed(event)

@@ -74,6 +74,8 @@ class BinlogReader:
     :param blocking: wait for new events (True) or stop at the end of the log (False)
     :param heartbeat_s: heartbeat period asked of the server, seconds
     :param oceanbase_commit_ts: take commit times from the GTID event (OceanBase Binlog Service)
+    :param skip_committed_before_us: leave out the changes of transactions whose exact OceanBase commit time
+        (GTID event) is before this, in µs: the full sync's snapshot holds them (`engine/handoff.py`)
     :param count_only: rows are counted, not decoded (`engine/binlog_count.py`): changes carry no images
     :param fast_rows: decode rows with the compiled decoder (False: with the library's, to compare them)
     :param checksum: ask the server for CRC32 checksums when its binlog has them; either way, each file's
@@ -95,6 +97,7 @@ class BinlogReader:
         blocking: bool = False,
         heartbeat_s: float = 1.0,
         oceanbase_commit_ts: bool = False,
+        skip_committed_before_us: int | None = None,
         count_only: bool = False,
         fast_rows: bool = True,
         checksum: bool = True,
@@ -106,7 +109,8 @@ class BinlogReader:
         self.start = start
         self.heartbeats = 0
         self._describe = describe
-        self._grouper = ChangeGrouper(self.scope, start, oceanbase_commit_ts=oceanbase_commit_ts)
+        self._grouper = ChangeGrouper(self.scope, start, oceanbase_commit_ts=oceanbase_commit_ts,
+                                      skip_committed_before_us=skip_committed_before_us)  # fmt: skip
         self._dump = {"settings": dict(settings), "server_id": server_id, "blocking": blocking,
                       "heartbeat_s": heartbeat_s, "checksum": checksum, "by_gtid": by_gtid}  # fmt: skip
         self._gtids = GtidTracker(start.gtid_set, start.gtid_flavor) if start.gtid_set else None
@@ -170,6 +174,11 @@ class BinlogReader:
         self._library = LibraryEvents(charset, is_mariadb=is_mariadb, checksum=checksum)
         self._mapper = TableMapper(self._describe, self._library)
         self._rows = RowsParser(self._library, count_only=self.count_only, fast_rows=self.fast_rows)
+
+    @property
+    def skipped_changes(self) -> int:
+        """Changes left out as already in the full sync's snapshot (`skip_committed_before_us`)."""
+        return self._grouper.skipped_changes
 
     @property
     def library_decoded(self) -> int:

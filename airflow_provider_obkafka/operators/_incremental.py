@@ -83,6 +83,8 @@ class RangeJob:
     :param resume_of: the position a committed checkpoint value says to resume from
     :param server_id: the replica id the reader registers with
     :param batch_size: changes per Kafka transaction (None: the whole range in one)
+    :param skip_committed_before_us: skip transactions with an exact OceanBase commit time before this (µs):
+        the full sync's snapshot holds them (`engine/handoff.py`)
     """
 
     start: BinlogPosition
@@ -93,6 +95,7 @@ class RangeJob:
     resume_of: Callable[[dict[str, Any]], BinlogPosition]
     server_id: int
     batch_size: int | None = None
+    skip_committed_before_us: int | None = None
 
 
 def produce_range(project: SyncProject, job: RangeJob, retry: Retrier, log: Any) -> int:
@@ -186,6 +189,9 @@ def _attempt(project: SyncProject, job: RangeJob, committed: list[int], at: list
         copy_range(itertools.chain(ahead, items), job.end, send=send, on_batch=batch, on_schema_change=on_ddl,
                    batch_size=job.batch_size, position=lambda: reader.position)  # fmt: skip
         commit(job.end, True)
+        if reader.skipped_changes:
+            log.info("%d changes skipped: committed before the full sync's snapshot, which holds them",
+                     reader.skipped_changes)  # fmt: skip
     except BaseException:
         sink.abort()
         raise
@@ -196,7 +202,8 @@ def _attempt(project: SyncProject, job: RangeJob, committed: list[int], at: list
 def _reader(source: OceanBaseHook, router: Router, job: RangeJob, start: BinlogPosition) -> BinlogReader:
     return BinlogReader(source.binlog_connection_settings(), job.server_id, start, router.in_scope,
                         describe=source.describe_table, blocking=False,
-                        oceanbase_commit_ts=router.db_type is DbType.OB_MYSQL)  # fmt: skip
+                        oceanbase_commit_ts=router.db_type is DbType.OB_MYSQL,
+                        skip_committed_before_us=job.skip_committed_before_us)  # fmt: skip
 
 
 def in_scope(project: SyncProject, database: str, table: str) -> bool:

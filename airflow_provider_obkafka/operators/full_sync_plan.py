@@ -10,6 +10,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_obkafka.engine import checkpoints
 from airflow_provider_obkafka.engine.chunking import choose_chunk_key, plan_chunks
+from airflow_provider_obkafka.engine.handoff import snapshot_scn
 from airflow_provider_obkafka.engine.plan import TablePlan, resolve
 from airflow_provider_obkafka.engine.sink import TransactionalSink
 from airflow_provider_obkafka.engine.sql import boundary_sql
@@ -91,6 +92,8 @@ class FullSyncPlanOperator(BaseOperator):
         with fail_fast():
             is_oceanbase = source.server_info().is_oceanbase
             point = source.snapshot_point(require_scn=is_oceanbase)
+        if point.scn is not None:  # the last ns before the GTS's µs: the handoff's cutoff is then exact
+            point = point.model_copy(update={"scn": snapshot_scn(point.scn)})
         if point.scn is None:
             self.log.warning(
                 "the source is not OceanBase: chunks read current data, not one snapshot; changes made during "

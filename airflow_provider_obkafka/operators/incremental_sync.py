@@ -12,6 +12,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_provider_obkafka.engine import checkpoints
 from airflow_provider_obkafka.engine.binlog_seek import derived_server_id, position_for_timestamp
+from airflow_provider_obkafka.engine.handoff import handoff_cutoff_us
 from airflow_provider_obkafka.engine.retry import retry_call
 from airflow_provider_obkafka.exceptions import CheckpointError
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
@@ -48,7 +49,9 @@ class IncrementalSyncOperator(BaseOperator):
        ignored with a warning: a running synchronization never jumps (which would skip or repeat changes);
        to start over, run a backfill for a past interval, or remove the checkpoint record;
     2. the `start_timestamp` argument: the first transaction committed at or after it;
-    3. the binlog position recorded by the last full synchronization;
+    3. the binlog position recorded by the last full synchronization. On OceanBase the transactions the full
+       sync's snapshot already holds (exact commit time below the snapshot's, `engine/handoff.py`) are
+       skipped, from there on: the cutoff travels with the trigger and the checkpoint;
     4. the project's `incremental.start_timestamp`;
     5. the current end of the change log.
 
@@ -109,8 +112,11 @@ class IncrementalSyncOperator(BaseOperator):
             retry = retrier(project, self.retry_for_s)
             start = retry_call(lambda: self._start_position(project, state, requested), retry,
                                logger=self.log)  # fmt: skip
-        self.log.info("incremental sync starts at %s:%s", start.file, start.position)
-        self._defer(project, start, context)
+        cutoff = _handoff_cutoff(state, start)
+        self.log.info("incremental sync starts at %s:%s%s", start.file, start.position,
+                      "" if cutoff is None else f", skipping transactions committed before {cutoff} µs "
+                      "(already in the full sync's snapshot)")  # fmt: skip
+        self._defer(project, start, context, cutoff)
         return None
 
     def _checkpoints(self, project: SyncProject) -> dict[str, Any]:
@@ -145,7 +151,7 @@ class IncrementalSyncOperator(BaseOperator):
         """Where this run stops following the log: its data interval end, or never when `continuous`."""
         return None if self.continuous else context.get("data_interval_end")
 
-    def _defer(self, project: SyncProject, start: BinlogPosition, context: Context) -> None:
+    def _defer(self, project: SyncProject, start: BinlogPosition, context: Context, cutoff: int | None) -> None:
         end = self.stream_end(context)
         source = OceanBaseHook(ob_conn_id=project.source.conn_id)
         databases = sorted({entry.database for entry in project.objects})
@@ -161,6 +167,7 @@ class IncrementalSyncOperator(BaseOperator):
             end_ts=end.isoformat() if end is not None else None,
             poll_interval_s=self.poll_interval_s,
             retry_for_s=self.retry_for_s,
+            skip_committed_before_us=cutoff,
         )
         self.defer(trigger=trigger, method_name="execute_complete")
 
@@ -171,16 +178,18 @@ class IncrementalSyncOperator(BaseOperator):
             raise (AirflowFailException if event.get("fatal") else AirflowException)(message)
         project = load_project(self.project)
         start, end = BinlogPosition(**event["start"]), BinlogPosition(**event["end"])
+        cutoff = event.get("skip_committed_before_us")
+        kept = {} if cutoff is None else {"skip_committed_before_us": cutoff}  # the checkpoint keeps it
         job = RangeJob(
             start, end, checkpoints.INCREMENTAL_KEY, ("incremental",),
-            value_of=lambda position, _done: position.model_dump(mode="json"),
+            value_of=lambda position, _done: {**position.model_dump(mode="json"), **kept},
             resume_of=lambda record: BinlogPosition(**record),
-            server_id=project.server_id, batch_size=self.batch_size,
+            server_id=project.server_id, batch_size=self.batch_size, skip_committed_before_us=cutoff,
         )  # fmt: skip
         with _fail_on_checkpoint():
             produced = produce_range(project, job, retrier(project, self.retry_for_s), self.log)
         if not event.get("reached_end"):
-            self._defer(project, max(start, end, key=BinlogPosition.sort_key), context)
+            self._defer(project, max(start, end, key=BinlogPosition.sort_key), context, cutoff)
         return {"position": end.model_dump(mode="json"), "changes": produced}
 
     def _backfill(self, project: SyncProject, context: Context) -> dict[str, Any]:
@@ -225,6 +234,22 @@ class IncrementalSyncOperator(BaseOperator):
         start = retry_call(lambda: position_for_timestamp(settings, server_id, begin), retry, logger=self.log)
         end = retry_call(lambda: position_for_timestamp(settings, server_id, finish), retry, logger=self.log)
         return start, end
+
+
+def _handoff_cutoff(state: Mapping[str, Any], start: BinlogPosition) -> int | None:
+    """
+    The commit time (µs) below which transactions are skipped as already in the full sync's snapshot: the
+    checkpoint's, else the last full sync's when incremental sync starts at its binlog position on OceanBase
+    (it has an SCN), else None.
+    """
+    saved = state.get(checkpoints.INCREMENTAL_KEY)
+    if saved is not None:
+        return saved.get("skip_committed_before_us")
+    full = state.get(checkpoints.LAST_FULL_SYNC_KEY) or {}
+    binlog, scn = full.get("binlog"), full.get("scn")
+    if scn is None or not binlog or BinlogPosition(**binlog).sort_key() != start.sort_key():
+        return None
+    return handoff_cutoff_us(int(scn))
 
 
 def _is_backfill(context: Context) -> bool:

@@ -45,6 +45,7 @@ class IncrementalSyncArgs(BaseModel):
     end_ts: str | None = None
     poll_interval_s: float = Field(default=1.0, gt=0)
     retry_for_s: float = Field(default=600.0, ge=0)
+    skip_committed_before_us: int | None = Field(default=None, ge=0)
 
     @field_validator("tables")
     @classmethod
@@ -95,7 +96,7 @@ class IncrementalSyncTrigger(BaseTrigger):
     Tails the binlog from a checkpoint and fires when committed changes wait to be synchronized.
 
     The event carries positions only, never rows: `{"status": "ready", "start", "end", "changes",
-    "reached_end"}` where `start` is the given checkpoint and `end` the position after the last commit
+    "reached_end", "skip_committed_before_us"}` where `start` is the given checkpoint and `end` the position after the last commit
     counted (the next checkpoint), or `{"status": "error", "message", "position", "fatal"}` where `fatal`
     says a retry cannot help (e.g. the position's binlog file was purged).
 
@@ -114,6 +115,8 @@ class IncrementalSyncTrigger(BaseTrigger):
         after it (`reached_end`); None runs continuously
     :param poll_interval_s: seconds between two scans of the log
     :param retry_for_s: how long an unreachable source is waited out before the trigger reports an error
+    :param skip_committed_before_us: the full sync's handoff cutoff (`engine/handoff.py`), handed back in the
+        event for the worker that produces the range; the trigger itself counts every change
     """
 
     def __init__(
@@ -128,13 +131,14 @@ class IncrementalSyncTrigger(BaseTrigger):
         end_ts: str | None = None,
         poll_interval_s: float = 1.0,
         retry_for_s: float = 600.0,
+        skip_committed_before_us: int | None = None,
     ) -> None:
         super().__init__()
         try:
             self._args = IncrementalSyncArgs(
                 ob_conn_id=ob_conn_id, server_id=server_id, position=position, tables=tables,
                 batch_size=batch_size, max_wait_s=max_wait_s, end_ts=end_ts, poll_interval_s=poll_interval_s,
-                retry_for_s=retry_for_s,
+                retry_for_s=retry_for_s, skip_committed_before_us=skip_committed_before_us,
             )  # fmt: skip
         except ValidationError as exc:
             details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
@@ -196,7 +200,8 @@ class IncrementalSyncTrigger(BaseTrigger):
         self.log.info("ready: %d changes from %s:%s to %s:%s (reached_end=%s)", changes, start.file,
                       start.position, end.file, end.position, reached_end)  # fmt: skip
         return {"status": "ready", "start": start.model_dump(mode="json"), "end": end.model_dump(mode="json"),
-                "changes": changes, "reached_end": reached_end}  # fmt: skip
+                "changes": changes, "reached_end": reached_end,
+                "skip_committed_before_us": self._args.skip_committed_before_us}  # fmt: skip
 
     def _connection(self) -> tuple[dict[str, Any], bool]:
         """Binlog connection settings and whether commit times come from OceanBase GTIDs (blocking)."""

@@ -8,6 +8,7 @@ from collections import defaultdict
 
 import pytest
 
+from airflow_provider_obkafka.engine import checkpoints
 from airflow_provider_obkafka.engine.partitioning import partition_for_key
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.models.loader import parse_project
@@ -75,8 +76,11 @@ def test_full_sync_hash_exactly_once_with_checksum_and_key_placement(airflow_db,
     assert first["recordType"] == "ROW" and first["prevStruct"] is None
     assert first["allMetaData"]["table_name"] == "orders" and first["allMetaData"]["record_primary_key"] == "id"
 
-    done = [m for m in kafka.read_committed(project.checkpoint_topic) if m.key().startswith(b"chunk/")]
+    records = kafka.read_committed(project.checkpoint_topic)
+    done = [m for m in records if m.key().startswith(b"chunk/")]
     assert len(done) == 7 and sum(json.loads(m.value())["rows"] for m in done) == 20_000
+    (full,) = [json.loads(m.value()) for m in records if m.key() == checkpoints.LAST_FULL_SYNC_KEY.encode()]
+    assert (full["scn"] + 1) % 1000 == 0, "read AS OF the last ns before a µs: the handoff cutoff is exact"
 
 
 def test_one_partition_column_selection_and_tables_merged_into_one_topic(airflow_db, source_db, kafka):

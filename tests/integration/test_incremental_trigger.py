@@ -153,7 +153,8 @@ def test_quiet_interval_finishes(db):
     event = _first_event(trigger, timeout=10)
 
     assert time.monotonic() - began < 5
-    assert event == {"status": "ready", "start": start, "end": start, "changes": 0, "reached_end": True}
+    assert event == {"status": "ready", "start": start, "end": start, "changes": 0, "reached_end": True,
+                     "skip_committed_before_us": None}
 
 
 def test_unreachable_source_yields_error(mariadb_env, monkeypatch):

@@ -152,3 +152,31 @@ def test_engine_modules_do_not_import_airflow(monkeypatch):
     for name in ("airflow_provider_obkafka.engine.binlog_events", "airflow_provider_obkafka.engine.binlog_reader"):
         monkeypatch.delitem(sys.modules, name, raising=False)
         assert importlib.import_module(name)
+
+
+def test_transactions_in_the_full_sync_snapshot_are_skipped():
+    """
+    With a handoff cutoff, a transaction whose exact OceanBase commit time is below it yields no change (its
+    Commit still moves the position); one at or after it, one without OceanBase's commit time, and one whose
+    GTID holds MySQL's logical clock instead are kept.
+    """
+    cutoff = ob_commit_ts_us(1_700_000_000, 500)
+
+    def txn(number: int, gtid_ts: int | None, value: str, end: int) -> list:
+        return [LogBegin(f"ob:{number}", 1_700_000_000, gtid_ts), LogQuery("BEGIN", "db", 1_700_000_000, pos(end - 50)),
+                rows("a", RecordType.INSERT, (None, (number, value)), (None, (number + 100, value))),
+                LogCommit(number, 1_700_000_000, pos(end))]  # fmt: skip
+
+    events = [
+        *txn(1, cutoff - 1, "in snapshot", 200), *txn(2, cutoff, "at cutoff", 300), *txn(3, None, "no ts", 400),
+        *txn(4, ob_commit_ts_us(3, 7), "logical clock", 500), *txn(5, cutoff - 10, "in snapshot, late", 600),
+    ]  # fmt: skip
+    items = list(stream_changes(events, Scope({("db", "a")}), START, oceanbase_commit_ts=True,
+                                skip_committed_before_us=cutoff))  # fmt: skip
+    changes = [item.after[1] for item in items if isinstance(item, RowChange)]
+    assert changes == ["at cutoff"] * 2 + ["no ts"] * 2 + ["logical clock"] * 2
+    commits = [item for item in items if isinstance(item, Commit)]
+    assert [c.end.position for c in commits] == [200, 300, 400, 500, 600]
+    assert [c.changes for c in commits] == [0, 2, 2, 2, 0]
+    kept = list(stream_changes(events, Scope({("db", "a")}), START, oceanbase_commit_ts=True))
+    assert sum(isinstance(item, RowChange) for item in kept) == 10, "no cutoff: nothing skipped"

@@ -32,6 +32,7 @@ def _kwargs(**overrides):
         "end_ts": "2026-01-01T00:00:00+00:00",
         "poll_interval_s": 0.5,
         "retry_for_s": 30.0,
+        "skip_committed_before_us": 1_700_000_000_123_456,
     }
     kwargs.update(overrides)
     return kwargs
@@ -44,6 +45,7 @@ def _kwargs(**overrides):
         pytest.param(_kwargs(end_ts=None), id="continuous"),
         pytest.param(_kwargs(end_ts="2026-03-01T12:30:00.250000+05:30"), id="offset-zone"),
         pytest.param(_kwargs(position={**POSITION, "gtid_set": None, "gtid_flavor": None}), id="no-gtid"),
+        pytest.param(_kwargs(skip_committed_before_us=None), id="no-handoff-cutoff"),
     ],
 )
 def test_serialize_round_trip(kwargs):
@@ -58,7 +60,7 @@ def test_defaults_are_serialized():
     kwargs = {k: v for k, v in _kwargs().items() if k in {"ob_conn_id", "server_id", "position", "tables"}}
     _, dumped = IncrementalSyncTrigger(**kwargs).serialize()
     defaults = {"batch_size": 10_000, "max_wait_s": 5.0, "end_ts": None, "poll_interval_s": 1.0,
-                "retry_for_s": 600.0}  # fmt: skip
+                "retry_for_s": 600.0, "skip_committed_before_us": None}  # fmt: skip
     assert dumped == {**kwargs, **defaults}
 
 
@@ -72,6 +74,7 @@ def test_defaults_are_serialized():
         pytest.param({"max_wait_s": -1}, "max_wait_s", id="negative-max-wait"),
         pytest.param({"poll_interval_s": 0}, "poll_interval_s", id="zero-poll-interval"),
         pytest.param({"retry_for_s": -1}, "retry_for_s", id="negative-retry-window"),
+        pytest.param({"skip_committed_before_us": -5}, "skip_committed_before_us", id="negative-cutoff"),
         pytest.param({"server_id": 0}, "server_id", id="zero-server-id"),
         pytest.param({"tables": ["orders"]}, "tables", id="table-without-database"),
         pytest.param({"tables": []}, "tables", id="no-tables"),
@@ -170,7 +173,8 @@ def test_end_ts_stops_before_the_first_later_commit(monkeypatch):
 def test_passed_end_ts_on_a_quiet_log_fires_empty(monkeypatch):
     event = _fire(monkeypatch, FakeLog([]), batch_size=1000, max_wait_s=60, end_ts=_utc(1_000))
     assert event == {"status": "ready", "start": _pos(100).model_dump(mode="json"),
-                     "end": _pos(100).model_dump(mode="json"), "changes": 0, "reached_end": True}
+                     "end": _pos(100).model_dump(mode="json"), "changes": 0, "reached_end": True,
+                     "skip_committed_before_us": 1_700_000_000_123_456}  # handed back for the worker
 
 
 def test_reader_failure_yields_error_with_the_checkpoint(monkeypatch):
