@@ -183,21 +183,28 @@ class ChangeGrouper:
 
     def row_changes(self, event: LogRows) -> list[RowChange]:
         """The numbered changes of one rows event (as many as the event holds: its size bounds them)."""
+        return self.changes(event.database, event.table, event.record_type, event.columns, event.key_columns,
+                            event.images, event.timestamp)  # fmt: skip
+
+    def changes(
+        self, database: str, table: str, kind: RecordType, columns: tuple[str, ...], key: tuple[str, ...],
+        images: Iterable[tuple[Image | None, Image | None]], timestamp: int,
+    ) -> list[RowChange]:  # fmt: skip
+        """`row_changes` of a rows event given by its parts (the reader's hot path builds no `LogRows`)."""
         self._open = True
         stamp = self._stamp
         if stamp is None:  # once per transaction
             ts = self._ob_ts if self.oceanbase_commit_ts and self._ob_ts is not None else None
-            ts = ts if ts is not None else header_commit_ts_us(self._begin_ts or event.timestamp)
+            ts = ts if ts is not None else header_commit_ts_us(self._begin_ts or timestamp)
             stamp = self._stamp = (ts, self._transaction_id(), f"{self.position.file}:{self.position.position}")
-            self._skipping = self._in_snapshot(event.timestamp)
+            self._skipping = self._in_snapshot(timestamp)
         if self._skipping:
-            self.skipped_changes += sum(1 for _ in event.images)
+            self.skipped_changes += sum(1 for _ in images)
             return []
         ts, txn, checkpoint = stamp
-        database, table, kind, columns, key = event.database, event.table, event.record_type, event.columns, event.key_columns
         count = self._count
         changes = []
-        for before, after in event.images:
+        for before, after in images:
             count += 1
             changes.append(RowChange(database, table, kind, columns, before, after, key, ts, checkpoint, txn, count))
         self._count = count

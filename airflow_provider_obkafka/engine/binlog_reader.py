@@ -1,7 +1,7 @@
 """
 The binlog reader: raw events off the wire (`engine/binlog_wire.py`) parsed into the neutral events of
-`engine/binlog_events.py` (`LogBegin`, `LogRows`, `LogQuery`, `LogCommit`), which leave as `RowChange`,
-`Commit`, `SchemaChange` and `Transaction`.
+`engine/binlog_events.py` (`LogBegin`, `LogQuery`, `LogCommit`; rows events go to `ChangeGrouper.changes`
+without a `LogRows`), which leave as `RowChange`, `Commit`, `SchemaChange` and `Transaction`.
 
 The hot path is parsed here, by hand: the event header, the TABLE_MAP (recognised by its bytes,
 `engine/binlog_tables.py`), the rows event (decoded by the compiled decoder, `engine/binlog_rows.py`), GTID,
@@ -37,16 +37,14 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from airflow_provider_obkafka.engine.binlog_events import (
-    ChangeGrouper, LogBegin, LogCommit, LogEvent, LogQuery, LogRows, SchemaChange, Scope, StreamItem,
+    ChangeGrouper, LogBegin, LogCommit, LogEvent, LogQuery, SchemaChange, Scope, StreamItem,
     Transaction, group_transactions,
 )  # fmt: skip
 from airflow_provider_obkafka.engine.binlog_parse import (
     COMPRESSED_QUERY, COMPRESSED_ROWS, FORMAT_DESCRIPTION, GTID, HEADER, HEARTBEATS, MARIADB_GTID, QUERY, ROTATE,
     ROWS, TABLE_MAP, XID, gtid, mariadb_gtid, query, rotate_file, table_id, table_names, unreadable,
 )  # fmt: skip
-from airflow_provider_obkafka.engine.binlog_tables import (
-    Describe, LibraryEvents, RowsParser, TableInfo, TableMapper,
-)  # fmt: skip
+from airflow_provider_obkafka.engine.binlog_tables import Describe, LibraryEvents, RowsParser, TableInfo, TableMapper
 from airflow_provider_obkafka.engine.binlog_wire import DumpStream
 from airflow_provider_obkafka.engine.gtid import GtidTracker
 from airflow_provider_obkafka.exceptions import UnsupportedEventError
@@ -188,8 +186,7 @@ class BinlogReader:
     def _items(self) -> Iterator[StreamItem]:
         """
         The items of the stream, from raw packets (see the module docstring): rows events straight to the
-        grouper's changes (the hot path: one generator, no per-event dispatch), the other events through
-        `ChangeGrouper.feed`.
+        grouper's changes (the hot path: one generator, no per-event dispatch), the others through `feed`.
         """
         stream = self._stream or self._open()
         grouper, feed = self._grouper, self._feed
@@ -219,7 +216,7 @@ class BinlogReader:
                     "stream is corrupt; read again from the last checkpoint"
                 )
             if kind in rows_kinds:
-                yield from grouper.row_changes(rows.parse(data, end, kind, info, timestamp, self._file, log_pos))
+                yield from grouper.changes(*rows.parse(data, end, kind, info, timestamp, self._file, log_pos))
             elif kind == TABLE_MAP:
                 self._table_map(data, end)
             elif kind == XID:

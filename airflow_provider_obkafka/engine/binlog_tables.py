@@ -16,7 +16,7 @@ reads a rows event's header and bitmaps and picks the decoder.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -26,19 +26,22 @@ from pymysqlreplication.packet import BinLogPacketWrapper
 from pymysqlreplication.row_event import DeleteRowsEvent, TableMapEvent, UpdateRowsEvent, WriteRowsEvent
 
 from airflow_provider_obkafka.engine.binlog_count import column_layout, count_rows
-from airflow_provider_obkafka.engine.binlog_events import LogRows
 from airflow_provider_obkafka.engine.binlog_library import library_images
 from airflow_provider_obkafka.engine.binlog_parse import PARTIAL_UPDATE, ROWS, ROWS_V2, packed_int
 from airflow_provider_obkafka.engine.binlog_rows import DELETE_ROWS, INSERT_ROWS, UPDATE_ROWS, FastRows, RowsDecoder
-from airflow_provider_obkafka.engine.change import RecordType
+from airflow_provider_obkafka.engine.change import Image, RecordType
 from airflow_provider_obkafka.exceptions import SchemaError, UnsupportedEventError
 
 if TYPE_CHECKING:
     from airflow_provider_obkafka.models.schema import TableSchema
 
-__all__ = ["Describe", "LibraryEvents", "RowsParser", "TableInfo", "TableMapper", "library_images"]
+__all__ = ["Describe", "LibraryEvents", "RowsParser", "RowsParts", "TableInfo", "TableMapper", "library_images"]
 
 Describe = Callable[[str, str], "TableSchema"]
+# A rows event as `ChangeGrouper.changes` takes it: database, table, record type, columns, key, images, time.
+RowsParts = tuple[
+    str, str, RecordType, tuple[str, ...], tuple[str, ...], Iterable[tuple[Image | None, Image | None]], int
+]
 _MODES = {kind: ({RecordType.INSERT: INSERT_ROWS, RecordType.DELETE: DELETE_ROWS}.get(record_type, UPDATE_ROWS),
                  record_type) for kind, record_type in ROWS.items()}  # fmt: skip
 _ROWS_CLASS = {RecordType.INSERT: WriteRowsEvent, RecordType.UPDATE: UpdateRowsEvent,
@@ -224,8 +227,13 @@ class RowsParser:
         at = self._body_at[kind] = 20 + self.library.post_header(kind, 10 if v2 else 8) - (2 if v2 else 0)
         return at
 
-    def parse(self, data: bytes, end: int, kind: int, info: TableInfo, timestamp: int, file: str, log_pos: int) -> LogRows:
-        """An in-scope rows event (ending at `file`:`log_pos`): its images, decoded now, or a count."""
+    def parse(
+        self, data: bytes, end: int, kind: int, info: TableInfo, timestamp: int, file: str, log_pos: int
+    ) -> RowsParts:
+        """
+        An in-scope rows event (ending at `file`:`log_pos`): its images, decoded now, or a count, as the
+        arguments of `ChangeGrouper.changes` (database, table, record type, columns, key, images, time).
+        """
         if kind == PARTIAL_UPDATE:
             where = f"{file}:{log_pos}"
             raise UnsupportedEventError(
@@ -261,12 +269,11 @@ class RowsParser:
             bitmaps = [data[start : start + width] for start in range(bitmaps_at, at, width)]
             counted = count_rows(data, at, end, info.layout, bitmaps)
             if counted is not None:
-                return LogRows(info.database, info.table, record_type, (), (), itertools.repeat((None, None), counted),
-                               timestamp)  # fmt: skip
+                return info.database, info.table, record_type, (), (), itertools.repeat((None, None), counted), timestamp
         if present and self.fast_rows and info.decoder is not None:
             images: Any = info.decoder(data, at, end, mode)
         else:
             self.library_decoded += 1
             self.library.table_map[info.library_table.table_id] = info.library_table
             images = library_images(self.library.rows_event(data, record_type), record_type)
-        return LogRows(info.database, info.table, record_type, info.columns, info.key, images, timestamp)
+        return info.database, info.table, record_type, info.columns, info.key, images, timestamp
