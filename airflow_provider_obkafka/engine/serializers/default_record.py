@@ -121,7 +121,8 @@ def compile_default_record(ctx: TableContext, general: Record) -> Record:
     `DefaultSerializer`; `general` (key() and value()) answers for what the compiled body does not cover.
     Only integer indexes and `repr` of field names and record types go in the source: any name is safe.
     """
-    ns: dict[str, Any] = {"dumps": orjson.dumps, "render": ctx.render_image_fast, "SEP": KEY_SEPARATOR,
+    # the compiled image renderer itself (what `render_image_fast` calls): one frame less per image
+    ns: dict[str, Any] = {"dumps": orjson.dumps, "render": ctx._render_fast, "SEP": KEY_SEPARATOR,
                           "general": general, "Uncovered": _Uncovered, "FALLBACK": _FALLBACK}  # fmt: skip
     ns.update((kind.name, kind) for kind in _SHAPES)
     lines = ["def record(change):", "    kind = change.record_type", "    try:"]
