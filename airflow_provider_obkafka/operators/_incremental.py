@@ -1,6 +1,7 @@
 """
-The worker side of incremental synchronization: route changes to topics, and produce a change-log range
-in Kafka transactions (one per batch, each with its checkpoint), waiting out source and broker outages.
+The worker side of incremental synchronization: produce a change-log range through the router
+(`operators/_router.py`) in Kafka transactions (one per batch, each with its checkpoint), waiting out source
+and broker outages.
 Used by `IncrementalSyncOperator` for the ranges its trigger reports and for backfill intervals.
 """
 
@@ -14,22 +15,20 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_obkafka.engine import checkpoints
 from airflow_provider_obkafka.engine.binlog_reader import BinlogReader
-from airflow_provider_obkafka.engine.change import DbType, RecordType, RowChange, TableContext, build_table_context
+from airflow_provider_obkafka.engine.change import DbType, RowChange
 from airflow_provider_obkafka.engine.change_range import copy_range
-from airflow_provider_obkafka.engine.partitioning import partition_rule
 from airflow_provider_obkafka.engine.retry import Backoff, Retrier, retry_call
-from airflow_provider_obkafka.engine.serializers import record_function, serializer_for
-from airflow_provider_obkafka.engine.sink import Send, TransactionalSink, sink_producer_config
+from airflow_provider_obkafka.engine.sink import TransactionalSink, sink_producer_config
 from airflow_provider_obkafka.exceptions import ConfigError
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.operators._project import checkpoint_state
+from airflow_provider_obkafka.operators._router import Router
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from airflow_provider_obkafka.engine.binlog_events import SchemaChange, StreamItem
-    from airflow_provider_obkafka.engine.serializers import Record
     from airflow_provider_obkafka.models.position import BinlogPosition
     from airflow_provider_obkafka.models.project import SyncProject
 
@@ -127,13 +126,23 @@ def _read_ahead(items: Iterator[StreamItem], until: Future[Any], limit: int) -> 
     return ahead
 
 
-def _attempt(project: SyncProject, job: RangeJob, committed: list[int], at: list[Any], log: Any) -> None:
+@dataclass
+class _Opened:
+    """A try's two sides, set up side by side: the source's (router, reader, what was read ahead), Kafka's."""
+
+    router: Router
+    reader: BinlogReader
+    items: Iterator[StreamItem]
+    ahead: list[StreamItem]
+    sink: TransactionalSink
+    record: dict[str, Any] | None
+
+
+def _open(project: SyncProject, job: RangeJob, guess: BinlogPosition) -> _Opened:
     """
-    One try at the range. The Kafka side (fencing, then the checkpoint: 0.05–0.6 s) runs in a thread while
-    the source side connects and reads ahead from where this range (or the last try) stands; what was read
-    ahead is kept when the checkpoint says to start there, else dropped. Nothing is produced before the fence.
+    The Kafka side (fencing, then the checkpoint: 0.05–0.6 s) in a thread while the source side connects and
+    reads ahead from `guess`, where this range (or the last try) stands. Nothing is produced before the fence.
     """
-    guess: BinlogPosition = at[0] or job.start
     source = OceanBaseHook(ob_conn_id=project.source.conn_id, session_time_zone="+00:00")
     with ThreadPoolExecutor(1, thread_name_prefix="obkafka-fence") as pool:
         kafka_side = pool.submit(_kafka_side, project, job)
@@ -146,21 +155,38 @@ def _attempt(project: SyncProject, job: RangeJob, committed: list[int], at: list
         except BaseException:
             reader.close()
             raise
+    return _Opened(router, reader, items, ahead, sink, record)
+
+
+def _attempt(project: SyncProject, job: RangeJob, committed: list[int], at: list[Any], log: Any) -> None:
+    """
+    One try at the range (`_open`): what was read ahead is kept when the checkpoint says to start there, else
+    the range is read again from where the checkpoint says.
+    """
+    guess: BinlogPosition = at[0] or job.start
+    opened = _open(project, job, guess)
+    sink, record = opened.sink, opened.record
     start = job.start
     if record is not None and job.resume_of(record).sort_key() > start.sort_key():
         start = job.resume_of(record)  # resume after what is already committed
     at[0] = start
     if start.sort_key() >= job.end.sort_key():
-        reader.close()
+        opened.reader.close()
         if record is None:  # nothing to read: record where the next range starts
             sink.begin()
             sink.checkpoint(job.key, job.value_of(start, True))
             sink.commit()
         return
     if start.sort_key() != guess.sort_key():  # the read-ahead started elsewhere: read again from the start
-        reader.close()
-        reader, ahead = _reader(source, router, job, start), []
-        items = reader.iter_changes()
+        opened.reader.close()
+        opened.reader, opened.ahead = _reader(opened.router.source, opened.router, job, start), []
+        opened.items = opened.reader.iter_changes()
+    _copy(job, opened, committed, at, log)
+
+
+def _copy(job: RangeJob, opened: _Opened, committed: list[int], at: list[Any], log: Any) -> None:
+    """Produce the range from the opened reader, a Kafka transaction per batch with its checkpoint."""
+    router, reader, sink = opened.router, opened.reader, opened.sink
     pending = [0]
 
     def send(change: RowChange) -> int:
@@ -186,8 +212,8 @@ def _attempt(project: SyncProject, job: RangeJob, committed: list[int], at: list
 
     sink.begin()
     try:
-        copy_range(itertools.chain(ahead, items), job.end, send=send, on_batch=batch, on_schema_change=on_ddl,
-                   batch_size=job.batch_size, position=lambda: reader.position)  # fmt: skip
+        copy_range(itertools.chain(opened.ahead, opened.items), job.end, send=send, on_batch=batch,
+                   on_schema_change=on_ddl, batch_size=job.batch_size, position=lambda: reader.position)  # fmt: skip
         commit(job.end, True)
         if reader.skipped_changes:
             log.info("%d changes skipped: committed before the full sync's snapshot, which holds them",
@@ -204,83 +230,3 @@ def _reader(source: OceanBaseHook, router: Router, job: RangeJob, start: BinlogP
                         describe=source.describe_table, blocking=False,
                         oceanbase_commit_ts=router.db_type is DbType.OB_MYSQL,
                         skip_committed_before_us=job.skip_committed_before_us)  # fmt: skip
-
-
-def in_scope(project: SyncProject, database: str, table: str) -> bool:
-    """The table belongs to the project (a table two patterns claim is left out, as schema sync says)."""
-    try:
-        return project.match(database, table) is not None
-    except ConfigError:
-        return False
-
-
-POLL_EVERY = 10_000  # messages between two polls of the producer
-
-
-class Router:
-    """
-    Per table: topic, serialization context and record function; per change: key, value, partition. What
-    one change needs is cached per table as a lane (the sink it was made for, the image columns, the record
-    function, the topic's direct sender), so the hot path does one lookup.
-    """
-
-    def __init__(self, project: SyncProject, source: OceanBaseHook) -> None:
-        self.project = project
-        self.source = source
-        options = project.options
-        self.serializer = serializer_for(
-            options.serialization, intra_transaction_sequence=options.intra_transaction_sequence
-        )
-        self.rule = partition_rule(project.options.partitioning)
-        dml = {str(kind) for kind in project.incremental.dml}
-        self.left_out = tuple(kind for kind in (RecordType.INSERT, RecordType.UPDATE, RecordType.DELETE)
-                              if kind.value not in dml)  # fmt: skip
-        self.db_type = DbType.OB_MYSQL if source.server_info().is_oceanbase else DbType.MYSQL
-        self.tables: dict[tuple[str, str], tuple[str, TableContext, Record]] = {}
-        self._lanes: dict[tuple[str, str], tuple[TransactionalSink, tuple[str, ...], Record, Send]] = {}
-        self._unpolled = 0
-
-    def in_scope(self, database: str, table: str) -> bool:
-        return in_scope(self.project, database, table)
-
-    def forget(self, database: str, table: str) -> None:
-        self.tables.pop((database, table), None)
-        self._lanes.pop((database, table), None)
-
-    def _route(self, change: RowChange) -> tuple[str, TableContext, Record]:
-        """The table's topic, context (built for the change's image columns) and record function."""
-        ref = (change.database, change.table)
-        found = self.tables.get(ref)
-        if found is None or found[1].image_columns != change.columns:
-            entry = self.project.match(*ref)
-            settings = entry.settings_for(change.table)
-            schema = self.source.describe_table(*ref)
-            ctx = build_table_context(
-                schema, columns=settings.columns, shard_columns=settings.shard_columns,
-                image_columns=change.columns, db_type=self.db_type, tenant=self.source.login.tenant,
-                business_system_id=self.project.options.business_system_id,
-            )  # fmt: skip
-            topic = self.project.topic_for(*ref, entry)
-            found = self.tables[ref] = (topic, ctx, record_function(self.serializer, ctx))
-        return found
-
-    def _lane(self, change: RowChange, sink: TransactionalSink) -> tuple[Any, ...]:
-        """The change's table's lane for `sink`: built when the table, its columns or the sink are new."""
-        topic, ctx, record = self._route(change)
-        lane = (sink, ctx.image_columns, record, sink.sender(topic, self.rule))
-        self._lanes[(change.database, change.table)] = lane
-        return lane
-
-    def send(self, change: RowChange, sink: TransactionalSink) -> int:
-        """Produce one change into `sink`'s open transaction; 0 for a DML type the project leaves out."""
-        if self.left_out and change.record_type in self.left_out:
-            return 0
-        lane = self._lanes.get((change.database, change.table))
-        if lane is None or lane[0] is not sink or lane[1] != change.columns:
-            lane = self._lane(change, sink)
-        lane[3](*lane[2](change))  # sender(*record(change)): one direct produce per message
-        self._unpolled += 1
-        if self._unpolled >= POLL_EVERY:  # serve delivery reports (only failures are reported)
-            self._unpolled = 0
-            sink.producer.poll(0)
-        return 1

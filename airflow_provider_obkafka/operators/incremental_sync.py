@@ -20,12 +20,12 @@ from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.models.position import BinlogPosition
 from airflow_provider_obkafka.operators._incremental import (
     RangeJob,
-    in_scope,
     parse_start_timestamp,
     produce_range,
     retrier,
 )  # fmt: skip
 from airflow_provider_obkafka.operators._project import checkpoint_state, fail_fast, load_project, project_arg
+from airflow_provider_obkafka.operators._router import in_scope
 from airflow_provider_obkafka.triggers.incremental_sync import SETTLE_S, IncrementalSyncTrigger
 
 if TYPE_CHECKING:
