@@ -16,7 +16,7 @@ import uuid
 
 from airflow_provider_obkafka.exceptions import ConfigError
 
-__all__ = ["GtidTracker", "flavor_of", "mysql_gtid_set_payload"]
+__all__ = ["GtidTracker", "covers", "flavor_of", "mysql_gtid_set_payload"]
 
 
 def flavor_of(gtid_set: str, flavor: str | None = None) -> str:
@@ -67,6 +67,25 @@ def _mariadb_domains(gtid_set: str) -> dict[int, tuple[int, int]]:
             raise _bad(gtid_set, f"{member!r} is not domain-server-sequence") from exc
         found[domain] = (server, sequence)
     return found
+
+
+def covers(bigger: str, smaller: str, flavor: str | None = None) -> bool:
+    """
+    Whether the executed set `bigger` holds every transaction of `smaller`: the order of two positions read
+    by GTID, whatever the binlog files are called. MariaDB: every domain of `smaller` is in `bigger` with a
+    sequence at least as high.
+    """
+    kind = flavor_of(bigger or smaller, flavor)
+    if kind == "mariadb":
+        have = _mariadb_domains(bigger)
+        wanted = _mariadb_domains(smaller).items()
+        return all(domain in have and have[domain][1] >= seq for domain, (_, seq) in wanted)
+    have_spans = _mysql_intervals(bigger)
+    for sid, spans in _mysql_intervals(smaller).items():
+        held = have_spans.get(sid, [])
+        if not all(any(a <= start and end <= b for a, b in held) for start, end in spans):
+            return False
+    return True
 
 
 class GtidTracker:

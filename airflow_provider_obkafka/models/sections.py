@@ -78,11 +78,15 @@ class IncrementalSpec(_Frozen):
         synchronization: an aware time or Unix epoch seconds, not in the future; stored in UTC. None means
         "when the project starts"
     :param schedule: None to follow the log continuously, or a cron string / preset such as `@hourly`
+    :param resume_by: `position` resumes at the checkpoint's binlog file and offset; `gtid` at the first
+        transaction after its executed GTID set (where the checkpoint has one), which survives a Binlog
+        Service rebuilt with other file names (reference notes §3.3, §6)
     """
 
     dml: DmlTypes = (Dml.INSERT, Dml.UPDATE, Dml.DELETE)
     start_timestamp: datetime | None = None
     schedule: str | None = None
+    resume_by: Literal["position", "gtid"] = "position"
 
     @field_validator("start_timestamp", mode="before")
     @classmethod

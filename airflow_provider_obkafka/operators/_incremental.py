@@ -17,6 +17,7 @@ from airflow_provider_obkafka.engine import checkpoints
 from airflow_provider_obkafka.engine.binlog_reader import BinlogReader
 from airflow_provider_obkafka.engine.change import DbType, RowChange
 from airflow_provider_obkafka.engine.change_range import copy_range
+from airflow_provider_obkafka.engine.gtid import covers
 from airflow_provider_obkafka.engine.retry import Backoff, Retrier, retry_call
 from airflow_provider_obkafka.engine.sink import TransactionalSink, sink_producer_config
 from airflow_provider_obkafka.exceptions import ConfigError
@@ -84,6 +85,7 @@ class RangeJob:
     :param batch_size: changes per Kafka transaction (None: the whole range in one)
     :param skip_committed_before_us: skip transactions with an exact OceanBase commit time before this (µs):
         the full sync's snapshot holds them (`engine/handoff.py`)
+    :param by_gtid: read from a position's executed GTID set (when it has one), and order positions by it
     """
 
     start: BinlogPosition
@@ -95,6 +97,7 @@ class RangeJob:
     server_id: int
     batch_size: int | None = None
     skip_committed_before_us: int | None = None
+    by_gtid: bool = False
 
 
 def produce_range(project: SyncProject, job: RangeJob, retry: Retrier, log: Any) -> int:
@@ -150,7 +153,7 @@ def _open(project: SyncProject, job: RangeJob, guess: BinlogPosition) -> _Opened
         reader = _reader(source, router, job, guess)
         try:
             items = reader.iter_changes()
-            ahead = _read_ahead(items, kafka_side, READ_AHEAD) if guess.sort_key() < job.end.sort_key() else []
+            ahead = [] if at_or_after(guess, job.end, job.by_gtid) else _read_ahead(items, kafka_side, READ_AHEAD)
             sink, record = kafka_side.result()
         except BaseException:
             reader.close()
@@ -167,17 +170,17 @@ def _attempt(project: SyncProject, job: RangeJob, committed: list[int], at: list
     opened = _open(project, job, guess)
     sink, record = opened.sink, opened.record
     start = job.start
-    if record is not None and job.resume_of(record).sort_key() > start.sort_key():
+    if record is not None and not at_or_after(start, job.resume_of(record), job.by_gtid):
         start = job.resume_of(record)  # resume after what is already committed
     at[0] = start
-    if start.sort_key() >= job.end.sort_key():
+    if at_or_after(start, job.end, job.by_gtid):
         opened.reader.close()
         if record is None:  # nothing to read: record where the next range starts
             sink.begin()
             sink.checkpoint(job.key, job.value_of(start, True))
             sink.commit()
         return
-    if start.sort_key() != guess.sort_key():  # the read-ahead started elsewhere: read again from the start
+    if not _same(start, guess, job.by_gtid):  # the read-ahead started elsewhere: read again from the start
         opened.reader.close()
         opened.reader, opened.ahead = _reader(opened.router.source, opened.router, job, start), []
         opened.items = opened.reader.iter_changes()
@@ -229,4 +232,19 @@ def _reader(source: OceanBaseHook, router: Router, job: RangeJob, start: BinlogP
     return BinlogReader(source.binlog_connection_settings(), job.server_id, start, router.in_scope,
                         describe=source.describe_table, blocking=False,
                         oceanbase_commit_ts=router.db_type is DbType.OB_MYSQL,
-                        skip_committed_before_us=job.skip_committed_before_us)  # fmt: skip
+                        skip_committed_before_us=job.skip_committed_before_us,
+                        by_gtid=job.by_gtid and start.gtid_set is not None)  # fmt: skip
+
+
+def at_or_after(a: BinlogPosition, b: BinlogPosition, by_gtid: bool) -> bool:
+    """
+    `a` is at or after `b`: by executed GTID set when reading by GTID and both have one (the file names may
+    differ, e.g. after the Binlog Service was rebuilt), else by file and offset.
+    """
+    if by_gtid and a.gtid_set and b.gtid_set:
+        return covers(a.gtid_set, b.gtid_set, a.gtid_flavor)
+    return a.sort_key() >= b.sort_key()
+
+
+def _same(a: BinlogPosition, b: BinlogPosition, by_gtid: bool) -> bool:
+    return at_or_after(a, b, by_gtid) and at_or_after(b, a, by_gtid)

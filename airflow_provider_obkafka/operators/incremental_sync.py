@@ -20,6 +20,7 @@ from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.models.position import BinlogPosition
 from airflow_provider_obkafka.operators._incremental import (
     RangeJob,
+    at_or_after,
     parse_start_timestamp,
     produce_range,
     retrier,
@@ -113,7 +114,9 @@ class IncrementalSyncOperator(BaseOperator):
             start = retry_call(lambda: self._start_position(project, state, requested), retry,
                                logger=self.log)  # fmt: skip
         cutoff = _handoff_cutoff(state, start)
-        self.log.info("incremental sync starts at %s:%s%s", start.file, start.position,
+        by_gtid = project.incremental.resume_by == "gtid" and start.gtid_set
+        self.log.info("incremental sync starts at %s:%s%s%s", start.file, start.position,
+                      f", by GTID set after {start.gtid_set}" if by_gtid else "",
                       "" if cutoff is None else f", skipping transactions committed before {cutoff} µs "
                       "(already in the full sync's snapshot)")  # fmt: skip
         self._defer(project, start, context, cutoff)
@@ -168,6 +171,7 @@ class IncrementalSyncOperator(BaseOperator):
             poll_interval_s=self.poll_interval_s,
             retry_for_s=self.retry_for_s,
             skip_committed_before_us=cutoff,
+            by_gtid=project.incremental.resume_by == "gtid",
         )
         self.defer(trigger=trigger, method_name="execute_complete")
 
@@ -185,11 +189,12 @@ class IncrementalSyncOperator(BaseOperator):
             value_of=lambda position, _done: {**position.model_dump(mode="json"), **kept},
             resume_of=lambda record: BinlogPosition(**record),
             server_id=project.server_id, batch_size=self.batch_size, skip_committed_before_us=cutoff,
+            by_gtid=project.incremental.resume_by == "gtid",
         )  # fmt: skip
         with _fail_on_checkpoint():
             produced = produce_range(project, job, retrier(project, self.retry_for_s), self.log)
         if not event.get("reached_end"):
-            self._defer(project, max(start, end, key=BinlogPosition.sort_key), context, cutoff)
+            self._defer(project, end if at_or_after(end, start, job.by_gtid) else start, context, cutoff)
         return {"position": end.model_dump(mode="json"), "changes": produced}
 
     def _backfill(self, project: SyncProject, context: Context) -> dict[str, Any]:

@@ -46,6 +46,7 @@ class IncrementalSyncArgs(BaseModel):
     poll_interval_s: float = Field(default=1.0, gt=0)
     retry_for_s: float = Field(default=600.0, ge=0)
     skip_committed_before_us: int | None = Field(default=None, ge=0)
+    by_gtid: bool = False
 
     @field_validator("tables")
     @classmethod
@@ -117,6 +118,7 @@ class IncrementalSyncTrigger(BaseTrigger):
     :param retry_for_s: how long an unreachable source is waited out before the trigger reports an error
     :param skip_committed_before_us: the full sync's handoff cutoff (`engine/handoff.py`), handed back in the
         event for the worker that produces the range; the trigger itself counts every change
+    :param by_gtid: read from the position's executed GTID set, not its file and offset (when it has one)
     """
 
     def __init__(
@@ -132,13 +134,14 @@ class IncrementalSyncTrigger(BaseTrigger):
         poll_interval_s: float = 1.0,
         retry_for_s: float = 600.0,
         skip_committed_before_us: int | None = None,
+        by_gtid: bool = False,
     ) -> None:
         super().__init__()
         try:
             self._args = IncrementalSyncArgs(
                 ob_conn_id=ob_conn_id, server_id=server_id, position=position, tables=tables,
                 batch_size=batch_size, max_wait_s=max_wait_s, end_ts=end_ts, poll_interval_s=poll_interval_s,
-                retry_for_s=retry_for_s, skip_committed_before_us=skip_committed_before_us,
+                retry_for_s=retry_for_s, skip_committed_before_us=skip_committed_before_us, by_gtid=by_gtid,
             )  # fmt: skip
         except ValidationError as exc:
             details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
@@ -222,7 +225,8 @@ class IncrementalSyncTrigger(BaseTrigger):
         settings, oceanbase = self._connection()
         changes, pending, last_end, past_end, exhausted = 0, 0, None, False, True
         reader = BinlogReader(settings, args.server_id, start, args.scope(), describe=self._describe,
-                              blocking=False, oceanbase_commit_ts=oceanbase, count_only=True)  # fmt: skip
+                              blocking=False, oceanbase_commit_ts=oceanbase, count_only=True,
+                              by_gtid=args.by_gtid and start.gtid_set is not None)  # fmt: skip
         self._reader = reader
         try:
             for item in reader.iter_changes():

@@ -5,8 +5,11 @@ from __future__ import annotations
 import pytest
 from pymysqlreplication.gtid import GtidSet
 
-from airflow_provider_obkafka.engine.gtid import GtidTracker, flavor_of, mysql_gtid_set_payload
+from airflow_provider_obkafka.engine.gtid import GtidTracker, covers, flavor_of, mysql_gtid_set_payload
 from airflow_provider_obkafka.exceptions import ConfigError
+
+U = "3e11fa47-71ca-11e1-9e33-c80aa9429562"
+V = "4e11fa47-71ca-11e1-9e33-c80aa9429563"
 
 A = "3e11fa47-71ca-11e1-9e33-c80aa9429562"
 B = "0a1b2c3d-0000-4000-8000-000000000001"
@@ -50,3 +53,18 @@ def test_bad_mariadb_set():
 
 def test_dump_payload_matches_the_protocol_encoding():
     assert mysql_gtid_set_payload(f"{A}:1-5:7-9,{B}:3") == GtidSet(f"{B}:3,{A}:1-5:7-9").encoded()  # sids sorted
+
+
+@pytest.mark.parametrize(
+    ("bigger", "smaller", "expected"),
+    [
+        ("0-1-100", "0-1-99", True), ("0-1-100", "0-1-100", True), ("0-1-99", "0-1-100", False),
+        ("0-1-100,1-2-5", "1-2-5", True), ("0-1-100", "0-1-50,1-2-1", False), ("0-2-100", "0-1-100", True),
+        (f"{U}:1-100", f"{U}:1-99", True), (f"{U}:1-100", f"{U}:1-100", True), (f"{U}:1-99", f"{U}:1-100", False),
+        (f"{U}:1-10:20-30", f"{U}:1-5:21-25", True), (f"{U}:1-10:20-30", f"{U}:9-21", False),
+        (f"{U}:1-100", f"{U}:1-5,{V}:1", False), (f"{U}:1-100,{V}:1-3", f"{V}:2", True),
+    ],
+)  # fmt: skip
+def test_covers(bigger, smaller, expected):
+    """The order of two positions read by GTID: the later one's executed set holds the earlier one's."""
+    assert covers(bigger, smaller) is expected

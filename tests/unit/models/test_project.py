@@ -435,3 +435,10 @@ def test_models_import_without_airflow():
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_resume_by_defaults_to_position_and_names_its_choices():
+    assert parse().incremental.resume_by == "position"
+    assert parse({"incremental.resume_by": "gtid"}).incremental.resume_by == "gtid"
+    with pytest.raises(ConfigError, match=r"incremental\.resume_by: 'gtids' .*'position' or 'gtid'"):
+        parse({"incremental.resume_by": "gtids"})

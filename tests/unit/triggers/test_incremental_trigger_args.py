@@ -33,6 +33,7 @@ def _kwargs(**overrides):
         "poll_interval_s": 0.5,
         "retry_for_s": 30.0,
         "skip_committed_before_us": 1_700_000_000_123_456,
+        "by_gtid": True,
     }
     kwargs.update(overrides)
     return kwargs
@@ -60,7 +61,7 @@ def test_defaults_are_serialized():
     kwargs = {k: v for k, v in _kwargs().items() if k in {"ob_conn_id", "server_id", "position", "tables"}}
     _, dumped = IncrementalSyncTrigger(**kwargs).serialize()
     defaults = {"batch_size": 10_000, "max_wait_s": 5.0, "end_ts": None, "poll_interval_s": 1.0,
-                "retry_for_s": 600.0, "skip_committed_before_us": None}  # fmt: skip
+                "retry_for_s": 600.0, "skip_committed_before_us": None, "by_gtid": False}  # fmt: skip
     assert dumped == {**kwargs, **defaults}
 
 
