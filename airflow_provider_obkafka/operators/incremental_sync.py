@@ -115,6 +115,10 @@ class IncrementalSyncOperator(BaseOperator):
                                logger=self.log)  # fmt: skip
         cutoff = _handoff_cutoff(state, start)
         by_gtid = project.incremental.resume_by == "gtid" and start.gtid_set
+        if project.incremental.resume_by == "gtid" and not by_gtid:
+            self.log.warning("incremental.resume_by is gtid, but %s:%s has no GTID set (GTID mode off on the "
+                             "Binlog Service, or a start found by time): reading by position", start.file,
+                             start.position)  # fmt: skip
         self.log.info("incremental sync starts at %s:%s%s%s", start.file, start.position,
                       f", by GTID set after {start.gtid_set}" if by_gtid else "",
                       "" if cutoff is None else f", skipping transactions committed before {cutoff} µs "
