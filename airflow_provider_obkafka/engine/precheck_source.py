@@ -43,6 +43,7 @@ class BinlogFacts(NamedTuple):
     position_error: str
     variables: Mapping[str, str]
     grants: tuple[str, ...] | None
+    gtid_set: str | None = None
 
 
 def source_findings(facts: SourceFacts, full_sync: bool) -> list[Finding]:
@@ -171,6 +172,23 @@ def binlog_findings(facts: BinlogFacts, user: str) -> list[Finding]:
             )
         )
     return out + _replication_findings(facts, user)
+
+
+def gtid_findings(facts: BinlogFacts, resume_by: str) -> list[Finding]:
+    """With `incremental.resume_by: gtid`: the endpoint reports an executed GTID set to resume by."""
+    if resume_by != "gtid" or facts.position is None:
+        return []
+    if facts.gtid_set:
+        return [ok(Check.BINLOG, f"{facts.endpoint} reports an executed GTID set: checkpoints resume by it")]
+    return [
+        warn(
+            Check.BINLOG,
+            f"incremental.resume_by is gtid, but {facts.endpoint} reports no executed GTID set at "
+            f"{facts.position}: checkpoints will carry none, and the sync resumes by file position",
+            "turn GTID mode on for the Binlog Service (MySQL: gtid_mode=ON, enforce_gtid_consistency=ON), "
+            "or set incremental.resume_by: position",
+        )
+    ]
 
 
 def _replication_findings(facts: BinlogFacts, user: str) -> list[Finding]:

@@ -83,14 +83,14 @@ def read_binlog(hook: OceanBaseHook) -> BinlogFacts:
     with contextlib.closing(hook.get_binlog_conn()) as db, db.cursor() as cur:
         try:
             position = ob_metadata.read_binlog_position(cur, endpoint)
-            where, error = f"{position.file}:{position.position}", ""
+            where, error, gtid_set = f"{position.file}:{position.position}", "", position.gtid_set
         except CapabilityError as exc:
-            where, error = None, str(exc)
+            where, error, gtid_set = None, str(exc), None
         variables = {
             name: value for name in BINLOG_VARIABLES if (value := _global_variable(cur, name)) is not None
         }
         grants, _ = _grants(cur)
-    return BinlogFacts(endpoint, where, error, variables, grants)
+    return BinlogFacts(endpoint, where, error, variables, grants, gtid_set)
 
 
 def _global_variable(cur: Any, name: str) -> str | None:

@@ -20,6 +20,7 @@ from airflow_provider_obkafka.engine.precheck_kafka import (
 from airflow_provider_obkafka.engine.precheck_objects import issue_findings, name_findings, object_findings
 from airflow_provider_obkafka.engine.precheck_source import (
     binlog_findings,
+    gtid_findings,
     select_findings,
     snapshot_findings,
     source_findings,
@@ -190,7 +191,7 @@ def _binlog_checks(project: SyncProject, hook: OceanBaseHook, user: str) -> list
                 "answers",
             )
         ]
-    out = binlog_findings(facts, user)
+    out = binlog_findings(facts, user) + gtid_findings(facts, project.incremental.resume_by)
     start = project.incremental.start_timestamp
     if start is not None and SyncType.FULL not in project.sync_types and facts.position is not None:
         out += _start_checks(project, hook, start)

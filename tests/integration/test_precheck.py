@@ -85,6 +85,16 @@ def test_passing_project_through_poke_reports_every_check_and_pushes_xcom(shop):
     assert f"table {db}.events has no primary key" in events["found"]
 
 
+def test_resume_by_gtid_finds_the_executed_gtid_set(shop):
+    """MariaDB always reports its GTID position: resume_by gtid passes, and says so."""
+    db, _ = shop
+    project = {**_project(db, db, ["orders"]), "incremental": {"resume_by": "gtid"}}
+    found = [f for f in _only(run_precheck(project), Check.BINLOG) if "GTID" in f.found]
+    assert [(f.status, "reports an executed GTID set" in f.found) for f in found] == [(Status.OK, True)]
+    plain = [f for f in _only(run_precheck(_project(db, db, ["orders"])), Check.BINLOG) if "GTID" in f.found]
+    assert plain == [], "resume by position asks nothing about GTIDs"
+
+
 def test_source_kind_is_named_oceanbase_or_mysql_compatible(shop, seekdb_database):
     seek_db, conn = seekdb_database
     with conn.cursor() as cur:

@@ -16,6 +16,7 @@ from airflow_provider_obkafka.engine.precheck_source import (
     BinlogFacts,
     SourceFacts,
     binlog_findings,
+    gtid_findings,
     select_findings,
     snapshot_findings,
     source_findings,
@@ -324,3 +325,17 @@ def test_report_passes_with_warnings_retries_only_when_every_failure_is_retryabl
     assert "| FAIL   | Physical tables" in table
     assert "| STATUS | CHECK" in table
     assert all(len(line) == len(table.splitlines()[1]) for line in table.splitlines()[1:])
+
+
+@pytest.mark.parametrize(
+    ("resume_by", "gtid_set", "position", "expected"),
+    [("gtid", "0-1-42", "binlog.000001:4", Status.OK), ("gtid", None, "binlog.000001:4", Status.WARN),
+     ("position", None, "binlog.000001:4", None), ("gtid", None, None, None)],
+    ids=["gtid reported", "no gtid set", "resume by position", "no binlog (failed elsewhere)"],
+)  # fmt: skip
+def test_resume_by_gtid_needs_an_executed_gtid_set(resume_by, gtid_set, position, expected):
+    facts = _binlog(FULL_ROW, position=position)._replace(gtid_set=gtid_set)
+    findings = gtid_findings(facts, resume_by)
+    assert [f.status for f in findings] == ([] if expected is None else [expected])
+    if expected is Status.WARN:
+        assert "incremental.resume_by" in findings[0].found and "gtid_mode=ON" in findings[0].fix
