@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -106,39 +107,28 @@ class TransactionalSink:
         `send(topic, value, key, rule.partition_for(key))` for one topic with a third of its per-message
         cost, for the loops that produce row after row: one direct `produce` with this sink's delivery
         callback (or none, when the producer's own callback is the sink's `reports`), so a failed delivery
-        still fails the commit. A full local queue goes through `send`, which
-        waits for room. The caller polls the producer now and then (`send` polls every 10,000 messages).
+        still fails the commit. A full local queue goes through `send`, which waits for room. The caller
+        polls the producer now and then (`send` polls every 10,000 messages).
 
         :param topic: the topic of every message
         :param rule: the project's partitioning rule
         """
-        produce, on_delivery = self.producer.produce, self.on_delivery
+        produce = self.producer.produce
+        if not self._producer_reports:  # no callback on the producer: pass this sink's with each message
+            produce = functools.partial(produce, on_delivery=self.on_delivery)
         fixed, null_key = rule.fixed_partition, rule.null_key_partition
-        if self._producer_reports:  # the producer's own callback reports failures: none per message
 
-            def send(key: bytes | None, value: bytes) -> None:
-                partition = fixed if fixed is not None else null_key if key is None else None
-                try:
-                    if partition is None:
-                        produce(topic, value, key)
-                    else:
-                        produce(topic, value, key, partition)
-                except BufferError:
-                    self.send(topic, value, key, partition)
-
-            return send
-
-        def send_reported(key: bytes | None, value: bytes) -> None:
+        def send(key: bytes | None, value: bytes) -> None:
             partition = fixed if fixed is not None else null_key if key is None else None
             try:
                 if partition is None:
-                    produce(topic, value, key, on_delivery=on_delivery)
+                    produce(topic, value, key)
                 else:
-                    produce(topic, value, key, partition, on_delivery=on_delivery)
+                    produce(topic, value, key, partition)
             except BufferError:
                 self.send(topic, value, key, partition)
 
-        return send_reported
+        return send
 
     def checkpoint(self, key: str, value: Mapping[str, Any]) -> None:
         """Queue a checkpoint record in the open transaction."""
