@@ -1,9 +1,11 @@
 """
 Binlog events turned into transactions, without any binlog library: the pure half of the binlog reader.
 
-`engine/binlog_reader.py` parses raw binlog events into the small neutral events below (`LogBegin`, `LogRows`, `LogQuery`, `LogCommit`); `stream_changes` groups them into
-numbered `RowChange`s, `Commit` markers and `SchemaChange`s, one row at a time (bounded memory), and
-`group_transactions` collects them into whole `Transaction`s. Unit tests feed plain lists.
+`engine/binlog_reader.py` parses raw binlog events into the small neutral events below (`LogBegin`,
+`LogQuery`, `LogCommit`; a rows event goes straight to `ChangeGrouper.changes`, `LogRows` is its form for
+event lists); `stream_changes` groups them into numbered `RowChange`s, `Commit` markers and `SchemaChange`s,
+one row at a time (bounded memory), and `group_transactions` collects them into whole `Transaction`s. Unit
+tests feed plain lists.
 
 Commit timestamps (`commit_ts_us`, µs since the epoch, UTC):
 

@@ -52,11 +52,10 @@ from airflow_provider_obkafka.models.position import BinlogPosition
 
 __all__ = ["BinlogReader", "UnsupportedEventError"]
 
-# The CRC-32 of any message followed by its own CRC-32 (little-endian): checking it needs no slice of the
-# body and no decoding of the stored value, and it holds exactly when the stored value is the body's CRC.
-CRC32_RESIDUE = 0x2144DF1C
+CRC32_RESIDUE = 0x2144DF1C  # CRC-32 of a body and its CRC-32 (LE): this exactly when the stored CRC is right
 
 log = logging.getLogger(__name__)
+
 
 class BinlogReader:
     """

@@ -97,9 +97,9 @@ class IncrementalSyncTrigger(BaseTrigger):
     Tails the binlog from a checkpoint and fires when committed changes wait to be synchronized.
 
     The event carries positions only, never rows: `{"status": "ready", "start", "end", "changes",
-    "reached_end", "skip_committed_before_us"}` where `start` is the given checkpoint and `end` the position after the last commit
-    counted (the next checkpoint), or `{"status": "error", "message", "position", "fatal"}` where `fatal`
-    says a retry cannot help (e.g. the position's binlog file was purged).
+    "reached_end", "skip_committed_before_us"}` where `start` is the given checkpoint and `end` the position
+    after the last commit counted (the next checkpoint), or `{"status": "error", "message", "position",
+    "fatal"}` where `fatal` says a retry cannot help (e.g. the position's binlog file was purged).
 
     A source that restarts or cannot be reached is waited out: the scan is repeated from the last commit
     counted, after 1, 2, 4 ... up to 30 s (with jitter), for at most `retry_for_s`; every blocking call runs
