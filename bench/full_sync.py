@@ -10,7 +10,7 @@ figure is that of a table at rest, as a production full sync reads it.
 
 Starts the local services when they are not running. Each size and path runs in its own process, so the
 peak RSS it prints is that run's own; the chunks run one after another in that process, as one worker would
-run them. `server` is the Default messages written by the source server (`engine.render_sql`), `python` the
+run them. `server` is the Default messages written by the source server (`engine.snapshot.render`), `python` the
 Python rendering path; both paths run in one session, one after the other, so their ratio is comparable even
 on a busy machine.
 """

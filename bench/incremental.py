@@ -164,8 +164,8 @@ def throughput(rows: int, txn_rows: int, profile: int, single: bool) -> dict[str
 
 def _read_only(source: Any, project: Any, start: Any, end: Any, mode: str) -> dict[str, Any]:
     """The change-log reader alone over the range (no Kafka): rows/s with the fast or the library decoder."""
-    from airflow_provider_obkafka.engine.binlog_reader import BinlogReader
-    from airflow_provider_obkafka.engine.change import RowChange
+    from airflow_provider_obkafka.engine.binlog.reader import BinlogReader
+    from airflow_provider_obkafka.engine.changes.change import RowChange
 
     tables = {(entry.database, table) for entry in project.objects for table in entry.tables}
     rows, started_cpu, started = 0, time.process_time(), time.perf_counter()

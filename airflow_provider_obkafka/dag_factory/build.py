@@ -36,7 +36,7 @@ from airflow_provider_obkafka.dag_factory.naming import (
     topic_asset,
     topic_assets,
 )
-from airflow_provider_obkafka.engine import checkpoints
+from airflow_provider_obkafka.engine.kafka import checkpoints
 from airflow_provider_obkafka.exceptions import ConfigError
 from airflow_provider_obkafka.models.project import SyncType
 from airflow_provider_obkafka.operators._project import project_arg

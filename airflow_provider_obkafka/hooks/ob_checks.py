@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pymysql
 
-from airflow_provider_obkafka.engine.precheck_source import BinlogFacts, SourceFacts
+from airflow_provider_obkafka.engine.precheck.source import BinlogFacts, SourceFacts
 from airflow_provider_obkafka.exceptions import CapabilityError
 from airflow_provider_obkafka.hooks import ob_metadata
 

@@ -118,7 +118,7 @@ class OceanBaseHook(DbApiHook):
         return (self.extras.binlog_host or conn.host or "127.0.0.1", self.extras.binlog_port or conn.port or 2881)
 
     def binlog_connection_settings(self) -> dict[str, Any]:
-        """Keyword arguments a replication client (`engine.binlog_wire.DumpStream`) needs to reach the endpoint."""
+        """Keyword arguments a replication client (`engine.binlog.wire.DumpStream`) needs to reach the endpoint."""
         host, port = self.binlog_endpoint()
         kwargs = self._connect_kwargs(host, port)
         settings = {key: kwargs[key] for key in ("host", "port", "user", "password", "charset")}

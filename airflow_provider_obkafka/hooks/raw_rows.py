@@ -3,7 +3,7 @@ Rows of bytes read straight off a pymysql connection's socket, for results whose
 
 pymysql reads a result row by row in pure Python: a packet object, a sequence check, an EOF test and a
 decode-and-convert step per value, about 2.5 µs per row of two columns. A result that the server has
-already rendered (`engine.render_sql`: every column a binary string) needs none of the per-value work, so
+already rendered (`engine.snapshot.render`: every column a binary string) needs none of the per-value work, so
 `read_bytes_rows` parses the MySQL text protocol's row packets from pymysql's buffered socket reader in one
 loop over a buffer, several times cheaper. It takes over an unbuffered result pymysql has started
 (`SSCursor.execute` read the column descriptions) and leaves the connection as pymysql expects it after the

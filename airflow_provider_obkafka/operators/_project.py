@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_provider_obkafka.engine import checkpoints
+from airflow_provider_obkafka.engine.kafka import checkpoints
 from airflow_provider_obkafka.exceptions import CapabilityError, ConfigError, SchemaError, TopicError
 from airflow_provider_obkafka.models.loader import parse_project
 from airflow_provider_obkafka.models.project import SyncProject

@@ -9,21 +9,22 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_obkafka.engine import checkpoints, render_sql
-from airflow_provider_obkafka.engine.change import (
+from airflow_provider_obkafka.engine.kafka import checkpoints
+from airflow_provider_obkafka.engine.snapshot import render
+from airflow_provider_obkafka.engine.changes.change import (
     DbType,
     RecordType,
     RowChange,
     TableContext,
     build_table_context,
 )
-from airflow_provider_obkafka.engine.chunking import Chunk
-from airflow_provider_obkafka.engine.full import ChunkResult, Encode, Progress, sync_rows
-from airflow_provider_obkafka.engine.partitioning import partition_rule
+from airflow_provider_obkafka.engine.snapshot.chunking import Chunk
+from airflow_provider_obkafka.engine.pipeline.full import ChunkResult, Encode, Progress, sync_rows
+from airflow_provider_obkafka.engine.routing.partitioning import partition_rule
 from airflow_provider_obkafka.engine.serializers import record_function, serializer_for
 from airflow_provider_obkafka.engine.serializers.default import DefaultSerializer
-from airflow_provider_obkafka.engine.sink import TransactionalSink, sink_producer_config
-from airflow_provider_obkafka.engine.sql import qualified_name, select_chunk_sql
+from airflow_provider_obkafka.engine.kafka.sink import TransactionalSink, sink_producer_config
+from airflow_provider_obkafka.engine.snapshot.sql import qualified_name, select_chunk_sql
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.operators._project import checkpoint_state, fail_fast, load_project, project_arg
@@ -48,7 +49,7 @@ class FullSyncOperator(BaseOperator):
     :param work: one work item of `FullSyncPlanOperator` (templated)
     :param progress_every: seconds between two progress lines in the log
     :param render_on_server: in Default format, let the source server write each row's JSON
-        (`engine.render_sql`: the same bytes, about four times the rows per second); False always renders
+        (`engine.snapshot.render`: the same bytes, about four times the rows per second); False always renders
         in Python. Columns or tables the server cannot write identically are rendered in Python either way.
     """
 
@@ -117,7 +118,7 @@ class FullSyncOperator(BaseOperator):
 
     def _sync(
         self, project: SyncProject, source: OceanBaseHook, sink: TransactionalSink, ctx: TableContext,
-        work: Mapping[str, Any], chunk: Chunk, done_key: str, fast: render_sql.ServerRenderPlan | None,
+        work: Mapping[str, Any], chunk: Chunk, done_key: str, fast: render.ServerRenderPlan | None,
     ) -> ChunkResult:  # fmt: skip
         """Stream, encode and produce the chunk's rows, then its done-record, in one transaction."""
         encode = _encoder(project, ctx)
@@ -150,7 +151,7 @@ class FullSyncOperator(BaseOperator):
 
     def _server_rendering(
         self, project: SyncProject, source: OceanBaseHook, ctx: TableContext
-    ) -> render_sql.ServerRenderPlan | None:
+    ) -> render.ServerRenderPlan | None:
         """Server rendering of the chunk's messages when it gives the same bytes, else None (logged why)."""
         table = ctx.schema.ref
         if not self.render_on_server:
@@ -162,7 +163,7 @@ class FullSyncOperator(BaseOperator):
         else:
             try:
                 with contextlib.closing(source.get_conn()) as conn, conn.cursor() as cur:
-                    found, reason = render_sql.plan(ctx, render_sql.probe_json_quote(cur))
+                    found, reason = render.plan(ctx, render.probe_json_quote(cur))
                     if found is not None:  # the server must accept the SELECT list on a row of the table
                         select = ", ".join(found.expressions).replace("%%", "%")
                         cur.execute(f"SELECT {select} FROM {qualified_name(ctx.schema)} LIMIT 1")

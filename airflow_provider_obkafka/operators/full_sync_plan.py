@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_obkafka.engine import checkpoints
-from airflow_provider_obkafka.engine.chunking import choose_chunk_key, plan_chunks
-from airflow_provider_obkafka.engine.handoff import snapshot_scn
-from airflow_provider_obkafka.engine.plan import TablePlan, resolve
-from airflow_provider_obkafka.engine.sink import TransactionalSink
-from airflow_provider_obkafka.engine.sql import boundary_sql
+from airflow_provider_obkafka.engine.kafka import checkpoints
+from airflow_provider_obkafka.engine.snapshot.chunking import choose_chunk_key, plan_chunks
+from airflow_provider_obkafka.engine.binlog.handoff import snapshot_scn
+from airflow_provider_obkafka.engine.routing.plan import TablePlan, resolve
+from airflow_provider_obkafka.engine.kafka.sink import TransactionalSink
+from airflow_provider_obkafka.engine.snapshot.sql import boundary_sql
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.models.position import SnapshotPoint

@@ -10,15 +10,15 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from airflow_provider_obkafka.engine import checkpoints
-from airflow_provider_obkafka.engine.binlog_seek import derived_server_id, position_for_timestamp
-from airflow_provider_obkafka.engine.handoff import handoff_cutoff_us
-from airflow_provider_obkafka.engine.retry import retry_call
+from airflow_provider_obkafka.engine.kafka import checkpoints
+from airflow_provider_obkafka.engine.binlog.seek import derived_server_id, position_for_timestamp
+from airflow_provider_obkafka.engine.binlog.handoff import handoff_cutoff_us
+from airflow_provider_obkafka.engine.pipeline.retry import retry_call
 from airflow_provider_obkafka.exceptions import CheckpointError
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.models.position import BinlogPosition
-from airflow_provider_obkafka.operators._incremental import (
+from airflow_provider_obkafka.engine.pipeline.incremental import (
     RangeJob,
     at_or_after,
     parse_start_timestamp,
@@ -26,7 +26,7 @@ from airflow_provider_obkafka.operators._incremental import (
     retrier,
 )  # fmt: skip
 from airflow_provider_obkafka.operators._project import checkpoint_state, fail_fast, load_project, project_arg
-from airflow_provider_obkafka.operators._router import in_scope
+from airflow_provider_obkafka.engine.routing.router import in_scope
 from airflow_provider_obkafka.triggers.incremental_sync import SETTLE_S, IncrementalSyncTrigger
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ class IncrementalSyncOperator(BaseOperator):
        to start over, run a backfill for a past interval, or remove the checkpoint record;
     2. the `start_timestamp` argument: the first transaction committed at or after it;
     3. the binlog position recorded by the last full synchronization. On OceanBase the transactions the full
-       sync's snapshot already holds (exact commit time below the snapshot's, `engine/handoff.py`) are
+       sync's snapshot already holds (exact commit time below the snapshot's, `engine/binlog/handoff.py`) are
        skipped, from there on: the cutoff travels with the trigger and the checkpoint;
     4. the project's `incremental.start_timestamp`;
     5. the current end of the change log.

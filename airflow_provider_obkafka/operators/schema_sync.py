@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_obkafka.engine.plan import resolve, topic_specs
+from airflow_provider_obkafka.engine.routing.plan import resolve, topic_specs
 from airflow_provider_obkafka.exceptions import TopicError
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook

@@ -9,16 +9,16 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_provider_obkafka.engine.plan import SyncPlan, resolve
-from airflow_provider_obkafka.engine.precheck import Check, Finding, Report, fail, ok
-from airflow_provider_obkafka.engine.precheck_kafka import (
+from airflow_provider_obkafka.engine.routing.plan import SyncPlan, resolve
+from airflow_provider_obkafka.engine.precheck.report import Check, Finding, Report, fail, ok
+from airflow_provider_obkafka.engine.precheck.kafka import (
     TopicState,
     created_specs,
     topic_findings,
     version_findings,
 )
-from airflow_provider_obkafka.engine.precheck_objects import issue_findings, name_findings, object_findings
-from airflow_provider_obkafka.engine.precheck_source import (
+from airflow_provider_obkafka.engine.precheck.objects import issue_findings, name_findings, object_findings
+from airflow_provider_obkafka.engine.precheck.source import (
     binlog_findings,
     gtid_findings,
     select_findings,
@@ -201,12 +201,12 @@ def _binlog_checks(project: SyncProject, hook: OceanBaseHook, user: str) -> list
 def _start_checks(project: SyncProject, hook: OceanBaseHook, start: datetime.datetime) -> list[Finding]:
     """The incremental start timestamp is not older than the oldest event the change log still holds."""
     try:
-        from airflow_provider_obkafka.engine import binlog_seek
+        from airflow_provider_obkafka.engine.binlog import seek as binlog_seek
     except ImportError:
         return [
             fail(
                 Check.START_TIMESTAMP,
-                "cannot be checked: engine.binlog_seek is not installed",
+                "cannot be checked: engine.binlog.seek is not installed",
                 "install a provider version that can start from a past timestamp, or leave "
                 "start_timestamp out",
             )

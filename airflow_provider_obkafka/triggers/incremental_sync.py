@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from airflow_provider_obkafka.engine.binlog_events import Commit
-from airflow_provider_obkafka.engine.binlog_reader import BinlogReader
-from airflow_provider_obkafka.engine.change import RowChange
-from airflow_provider_obkafka.engine.retry import Backoff, Retrier
+from airflow_provider_obkafka.engine.binlog.events import Commit
+from airflow_provider_obkafka.engine.binlog.reader import BinlogReader
+from airflow_provider_obkafka.engine.changes.change import RowChange
+from airflow_provider_obkafka.engine.pipeline.retry import Backoff, Retrier
 from airflow_provider_obkafka.exceptions import ObKafkaError
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.models.position import BinlogPosition  # noqa: TC001 - pydantic needs it at runtime
@@ -116,7 +116,7 @@ class IncrementalSyncTrigger(BaseTrigger):
         after it (`reached_end`); None runs continuously
     :param poll_interval_s: seconds between two scans of the log
     :param retry_for_s: how long an unreachable source is waited out before the trigger reports an error
-    :param skip_committed_before_us: the full sync's handoff cutoff (`engine/handoff.py`), handed back in the
+    :param skip_committed_before_us: the full sync's handoff cutoff (`engine/binlog/handoff.py`), handed back in the
         event for the worker that produces the range; the trigger itself counts every change
     :param by_gtid: read from the position's executed GTID set, not its file and offset (when it has one)
     """

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from airflow_provider_obkafka.engine.binlog_events import Commit
-from airflow_provider_obkafka.engine.binlog_reader import BinlogReader
-from airflow_provider_obkafka.engine.change import RowChange
+from airflow_provider_obkafka.engine.binlog.events import Commit
+from airflow_provider_obkafka.engine.binlog.reader import BinlogReader
+from airflow_provider_obkafka.engine.changes.change import RowChange
 from airflow_provider_obkafka.models.position import BinlogPosition
 
 COLUMNS = """

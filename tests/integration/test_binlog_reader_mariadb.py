@@ -7,9 +7,9 @@ import tracemalloc
 
 import pytest
 
-from airflow_provider_obkafka.engine.binlog_events import Commit, SchemaChange, Transaction
-from airflow_provider_obkafka.engine.binlog_reader import BinlogReader
-from airflow_provider_obkafka.engine.change import RecordType, RowChange
+from airflow_provider_obkafka.engine.binlog.events import Commit, SchemaChange, Transaction
+from airflow_provider_obkafka.engine.binlog.reader import BinlogReader
+from airflow_provider_obkafka.engine.changes.change import RecordType, RowChange
 from airflow_provider_obkafka.models.position import BinlogPosition
 
 SERVER_ID = 4242

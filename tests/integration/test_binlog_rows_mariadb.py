@@ -1,11 +1,11 @@
-"""The fast row decoder (`engine/binlog_rows.py`) gives exactly the library decoder's images, on MariaDB."""
+"""The fast row decoder (`engine/binlog/rows.py`) gives exactly the library decoder's images, on MariaDB."""
 
 from __future__ import annotations
 
 import pytest
 
-from airflow_provider_obkafka.engine.binlog_reader import BinlogReader
-from airflow_provider_obkafka.engine.change import RowChange
+from airflow_provider_obkafka.engine.binlog.reader import BinlogReader
+from airflow_provider_obkafka.engine.changes.change import RowChange
 from airflow_provider_obkafka.models.position import BinlogPosition
 
 COLUMNS = (

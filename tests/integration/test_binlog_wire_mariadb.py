@@ -1,4 +1,4 @@
-"""The binlog stream read off the wire (`engine/binlog_wire.py`, `engine/binlog_reader.py`) on MariaDB."""
+"""The binlog stream read off the wire (`engine/binlog/wire.py`, `engine/binlog/reader.py`) on MariaDB."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import time
 import pymysql
 import pytest
 
-from airflow_provider_obkafka.engine.binlog_events import Commit, Transaction
-from airflow_provider_obkafka.engine.binlog_reader import BinlogReader
-from airflow_provider_obkafka.engine.binlog_wire import DumpStream
-from airflow_provider_obkafka.engine.change import RowChange
+from airflow_provider_obkafka.engine.binlog.events import Commit, Transaction
+from airflow_provider_obkafka.engine.binlog.reader import BinlogReader
+from airflow_provider_obkafka.engine.binlog.wire import DumpStream
+from airflow_provider_obkafka.engine.changes.change import RowChange
 from airflow_provider_obkafka.exceptions import ConfigError, UnsupportedEventError
 from airflow_provider_obkafka.models.position import BinlogPosition
 

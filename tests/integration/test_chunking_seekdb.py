@@ -10,8 +10,8 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from airflow_provider_obkafka.engine.chunking import ChunkPlan, choose_chunk_key, plan_chunks
-from airflow_provider_obkafka.engine.sql import (
+from airflow_provider_obkafka.engine.snapshot.chunking import ChunkPlan, choose_chunk_key, plan_chunks
+from airflow_provider_obkafka.engine.snapshot.sql import (
     boundary_sql,
     qualified_name,
     quote_ident,

@@ -8,8 +8,8 @@ from collections import defaultdict
 
 import pytest
 
-from airflow_provider_obkafka.engine import checkpoints
-from airflow_provider_obkafka.engine.partitioning import partition_for_key
+from airflow_provider_obkafka.engine.kafka import checkpoints
+from airflow_provider_obkafka.engine.routing.partitioning import partition_for_key
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.models.loader import parse_project
 from tests.integration.dag_files import write_full_sync_dag
@@ -135,9 +135,9 @@ def test_bad_input_fails_before_anything_is_written(airflow_db, source_db, kafka
     ti = next(t for t in run.get_task_instances() if t.task_id == "schema_sync")
     assert str(ti.state) == "failed"
     assert not [t for t in kafka.list_topics() if t.startswith(db)], "no topic was created"
-    from airflow_provider_obkafka.engine.plan import resolve
+    from airflow_provider_obkafka.engine.routing.plan import resolve
     from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
-    from airflow_provider_obkafka.engine.plan import topic_specs
+    from airflow_provider_obkafka.engine.routing.plan import topic_specs
 
     hook = OceanBaseHook()
     plan = resolve(project, hook.list_tables, hook.describe_table)

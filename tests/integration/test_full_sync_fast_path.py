@@ -1,4 +1,4 @@
-"""Server rendering (`engine.render_sql`) gives the Python path's exact bytes, on seekdb and on MariaDB.
+"""Server rendering (`engine.snapshot.render`) gives the Python path's exact bytes, on seekdb and on MariaDB.
 
 Each test reads one table twice, as `FullSyncOperator` does: once with the plain chunk SELECT and the Default
 serializer (the Python path), once with the server-rendering SELECT and its encoder; the Kafka keys and
@@ -16,10 +16,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from airflow_provider_obkafka.engine import render_sql
-from airflow_provider_obkafka.engine.change import build_table_context
-from airflow_provider_obkafka.engine.chunking import Chunk
-from airflow_provider_obkafka.engine.sql import select_chunk_sql
+from airflow_provider_obkafka.engine.snapshot import render as render_sql
+from airflow_provider_obkafka.engine.changes.change import build_table_context
+from airflow_provider_obkafka.engine.snapshot.chunking import Chunk
+from airflow_provider_obkafka.engine.snapshot.sql import select_chunk_sql
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.operators.full_sync import _encoder
 

@@ -6,7 +6,7 @@ golden files in `golden/` (`full_default_<server>.json`). The golden files hold 
 prescribes; they were generated once by the sync and then checked rule by rule against that page.
 
 Every test runs through both rendering paths (`path`): `server`, the Default JSON written by the source server
-(`engine.render_sql`, FullSyncOperator's default), and `python`, the Python serializer; the same golden files
+(`engine.snapshot.render`, FullSyncOperator's default), and `python`, the Python serializer; the same golden files
 hold for both. (tests/integration/test_full_sync_fast_path.py compares the two paths byte for byte.)
 
 Regenerate with `OBKAFKA_REGENERATE_GOLDEN=1` (then read the diff critically: a value that contradicts
@@ -24,7 +24,7 @@ from types import SimpleNamespace
 import orjson
 import pytest
 
-from airflow_provider_obkafka.engine import render_sql
+from airflow_provider_obkafka.engine.snapshot import render as render_sql
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.models.loader import parse_project
 from airflow_provider_obkafka.operators.full_sync import FullSyncOperator

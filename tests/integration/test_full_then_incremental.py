@@ -17,9 +17,9 @@ import random
 import threading
 import time
 
-from airflow_provider_obkafka.engine import checkpoints
-from airflow_provider_obkafka.engine.binlog_reader import BinlogReader
-from airflow_provider_obkafka.engine.change import RowChange
+from airflow_provider_obkafka.engine.kafka import checkpoints
+from airflow_provider_obkafka.engine.binlog.reader import BinlogReader
+from airflow_provider_obkafka.engine.changes.change import RowChange
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.models.loader import parse_project
 from airflow_provider_obkafka.models.position import BinlogPosition

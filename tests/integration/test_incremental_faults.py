@@ -24,7 +24,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from confluent_kafka import TopicPartition
 
 import devservices
-from airflow_provider_obkafka.engine.binlog_seek import earliest_event_time, position_for_timestamp
+from airflow_provider_obkafka.engine.binlog.seek import earliest_event_time, position_for_timestamp
 from airflow_provider_obkafka.exceptions import CheckpointError
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook

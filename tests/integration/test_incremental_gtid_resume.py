@@ -12,8 +12,8 @@ import json
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
 
-from airflow_provider_obkafka.engine import checkpoints
-from airflow_provider_obkafka.engine.sink import TransactionalSink
+from airflow_provider_obkafka.engine.kafka import checkpoints
+from airflow_provider_obkafka.engine.kafka.sink import TransactionalSink
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.operators._project import checkpoint_state

@@ -1,5 +1,5 @@
 """
-The full-to-incremental handoff's cutoff (`engine/handoff.py`) through the operator, trigger and checkpoint,
+The full-to-incremental handoff's cutoff (`engine/binlog/handoff.py`) through the operator, trigger and checkpoint,
 on MariaDB and the real broker. MariaDB has no SCN: the full sync's record is written here as a full sync on
 OceanBase writes it. Its commit times are whole seconds, never exact: nothing may be skipped for them.
 """
@@ -13,9 +13,9 @@ import time
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
 
-from airflow_provider_obkafka.engine import checkpoints
-from airflow_provider_obkafka.engine.handoff import handoff_cutoff_us, snapshot_scn
-from airflow_provider_obkafka.engine.sink import TransactionalSink
+from airflow_provider_obkafka.engine.kafka import checkpoints
+from airflow_provider_obkafka.engine.binlog.handoff import handoff_cutoff_us, snapshot_scn
+from airflow_provider_obkafka.engine.kafka.sink import TransactionalSink
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.operators._project import checkpoint_state

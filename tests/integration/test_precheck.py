@@ -11,7 +11,7 @@ import pymysql
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_provider_obkafka.engine.precheck import Check, Report, Status
+from airflow_provider_obkafka.engine.precheck.report import Check, Report, Status
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.models.topic import TopicSpec
 from airflow_provider_obkafka.sensors.precheck import XCOM_KEY, PrecheckSensor, run_precheck

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from airflow_provider_obkafka.engine.partitioning import partition_rule
-from airflow_provider_obkafka.engine.sink import TransactionalSink, sink_producer_config
+from airflow_provider_obkafka.engine.routing.partitioning import partition_rule
+from airflow_provider_obkafka.engine.kafka.sink import TransactionalSink, sink_producer_config
 from airflow_provider_obkafka.exceptions import DeliveryError
 from airflow_provider_obkafka.hooks.kafka import KafkaHook, TopicSpec
 

@@ -14,11 +14,11 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, TypeAlias
 
-from airflow_provider_obkafka.engine.change import RecordType, RowChange
+from airflow_provider_obkafka.engine.changes.change import RecordType, RowChange
 from airflow_provider_obkafka.exceptions import ConfigError
 
 if TYPE_CHECKING:
-    from airflow_provider_obkafka.engine.change import TableContext
+    from airflow_provider_obkafka.engine.changes.change import TableContext
 
 __all__ = [
     "ClockedSerializer",
@@ -69,7 +69,7 @@ def kafka_key(change: RowChange, ctx: TableContext) -> bytes | None:
     The Kafka key of every format: the partition columns' values (shard columns, else the row key) as text,
     joined with U+0001, UTF-8; the same text as `record_primary_value` when there are no shard columns. Taken
     from the after image, else the before image. None for a heartbeat and for a table without key columns;
-    where records without a key go is the partitioning rule's choice (`engine.partitioning`).
+    where records without a key go is the partitioning rule's choice (`engine.routing.partitioning`).
     """
     if change.record_type is RecordType.HEARTBEAT:
         return None

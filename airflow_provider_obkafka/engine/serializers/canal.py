@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
-from airflow_provider_obkafka.engine.change import RecordType
+from airflow_provider_obkafka.engine.changes.change import RecordType
 from airflow_provider_obkafka.engine.serializers import SharedKeySerializer
 from airflow_provider_obkafka.engine.serializers.default import change_images, store_data_sequence
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from airflow_provider_obkafka.engine.change import Image, RowChange, TableContext
+    from airflow_provider_obkafka.engine.changes.change import Image, RowChange, TableContext
     from airflow_provider_obkafka.models.schema import Column
 
 __all__ = ["CanalSerializer", "mysql_type", "sql_type"]

@@ -1,7 +1,7 @@
 """
 The OMS "DataWorks (2.0)" serialization method (reference §7): `version`, `schema` (source, columns, key),
 `payload` (before/after images under `data`, `op`, timestamps, `ddl`, `scn`) and `extend` (`load_fm`, the
-Business System Identification). Values follow the Default family's rules (`engine/values.py`). Choices where
+Business System Identification). Values follow the Default family's rules (`engine/changes/values.py`). Choices where
 OMS is silent, and why: docs/formats.md.
 """
 
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from airflow_provider_obkafka.engine.change import RecordType
+from airflow_provider_obkafka.engine.changes.change import RecordType
 from airflow_provider_obkafka.engine.serializers import ClockedSerializer
 from airflow_provider_obkafka.engine.serializers.default import change_images, store_data_sequence
 from airflow_provider_obkafka.engine.serializers.default_extend import column_type_name
@@ -19,7 +19,7 @@ from airflow_provider_obkafka.engine.serializers.default_extend import column_ty
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from airflow_provider_obkafka.engine.change import Image, RowChange, TableContext
+    from airflow_provider_obkafka.engine.changes.change import Image, RowChange, TableContext
 
 __all__ = ["DataWorksSerializer"]
 

@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
-from airflow_provider_obkafka.engine.change import RecordType
-from airflow_provider_obkafka.engine.change_compile import _image_renderer
+from airflow_provider_obkafka.engine.changes.change import RecordType
+from airflow_provider_obkafka.engine.changes.compile import _image_renderer
 from airflow_provider_obkafka.engine.serializers.debezium_values import DebeziumValue, debezium_value
 from airflow_provider_obkafka.engine.serializers.default import change_images
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from airflow_provider_obkafka.engine.change import Image, RowChange, TableContext
+    from airflow_provider_obkafka.engine.changes.change import Image, RowChange, TableContext
 
 __all__ = ["DebeziumSerializer"]
 

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from airflow_provider_obkafka.engine.change import KEY_SEPARATOR, RecordType
+from airflow_provider_obkafka.engine.changes.change import KEY_SEPARATOR, RecordType
 from airflow_provider_obkafka.engine.serializers import SharedKeySerializer
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from airflow_provider_obkafka.engine.change import Image, RowChange, TableContext
+    from airflow_provider_obkafka.engine.changes.change import Image, RowChange, TableContext
     from airflow_provider_obkafka.engine.serializers import Record
 
 __all__ = [

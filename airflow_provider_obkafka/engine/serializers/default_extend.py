@@ -17,7 +17,7 @@ from airflow_provider_obkafka.exceptions import SchemaError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from airflow_provider_obkafka.engine.change import Image, RowChange, TableContext
+    from airflow_provider_obkafka.engine.changes.change import Image, RowChange, TableContext
     from airflow_provider_obkafka.models.schema import Column
 
 __all__ = ["LIGHT_TYPE", "DefaultExtendColumnTypeSerializer", "column_type_name"]

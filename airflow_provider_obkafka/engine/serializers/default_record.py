@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from airflow_provider_obkafka.engine.change import KEY_SEPARATOR, RecordType
+from airflow_provider_obkafka.engine.changes.change import KEY_SEPARATOR, RecordType
 from airflow_provider_obkafka.engine.serializers.default import SEQUENCE_DIGITS, metadata_template
-from airflow_provider_obkafka.engine.values import renderer_for
+from airflow_provider_obkafka.engine.changes.values import renderer_for
 
 if TYPE_CHECKING:
-    from airflow_provider_obkafka.engine.change import TableContext
+    from airflow_provider_obkafka.engine.changes.change import TableContext
     from airflow_provider_obkafka.engine.serializers import Record
 
 __all__ = ["compile_default_record"]

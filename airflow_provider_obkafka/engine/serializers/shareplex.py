@@ -1,7 +1,7 @@
 """
 The OMS "SharePlex" serialization method (reference §8): `data` (the row; on UPDATE only the changed columns,
 new values), `meta` (times, op, table, rowid, transaction, sequence) and, on UPDATE, `key` (the before image).
-Values follow the Default family's rules (`engine/values.py`). Choices where OMS is silent, and why:
+Values follow the Default family's rules (`engine/changes/values.py`). Choices where OMS is silent, and why:
 docs/formats.md.
 """
 
@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from airflow_provider_obkafka.engine.change import RecordType
+from airflow_provider_obkafka.engine.changes.change import RecordType
 from airflow_provider_obkafka.engine.serializers import ClockedSerializer
 from airflow_provider_obkafka.engine.serializers.default import change_images, store_data_sequence
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from airflow_provider_obkafka.engine.change import Image, RowChange, TableContext
+    from airflow_provider_obkafka.engine.changes.change import Image, RowChange, TableContext
 
 __all__ = ["SharePlexSerializer", "changed_columns", "utc_text"]
 

@@ -6,7 +6,7 @@ from types import SimpleNamespace as Col
 
 import pytest
 
-from airflow_provider_obkafka.engine.binlog_count import column_layout, count_rows
+from airflow_provider_obkafka.engine.binlog.count import column_layout, count_rows
 
 # INT, VARCHAR(10) (1-byte length), DATETIME2(3) (5 + 2 bytes), BLOB (2-byte length), DECIMAL(10,2) (5 bytes)
 COLUMNS = [

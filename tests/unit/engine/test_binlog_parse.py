@@ -8,7 +8,7 @@ import zlib
 
 import pytest
 
-from airflow_provider_obkafka.engine import binlog_parse as bp
+from airflow_provider_obkafka.engine.binlog import parse as bp
 
 
 def _event(kind: int, body: bytes, *, server_id: int = 7, crc: bool = True) -> tuple[bytes, int]:

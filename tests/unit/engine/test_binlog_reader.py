@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_obkafka.engine.binlog_events import (
+from airflow_provider_obkafka.engine.binlog.events import (
     Commit, DdlTarget, LogBegin, LogCommit, LogQuery, LogRows, SchemaChange, Scope, Transaction,
     group_transactions, header_commit_ts_us, ob_commit_ts_us, parse_ddl, stream_changes,
 )  # fmt: skip
-from airflow_provider_obkafka.engine.change import RecordType, RowChange
+from airflow_provider_obkafka.engine.changes.change import RecordType, RowChange
 from airflow_provider_obkafka.models.position import BinlogPosition
 from airflow_provider_obkafka.models.schema import TableRef
 
@@ -149,7 +149,7 @@ def test_engine_modules_do_not_import_airflow(monkeypatch):
     import sys
 
     monkeypatch.setitem(sys.modules, "airflow", None)
-    for name in ("airflow_provider_obkafka.engine.binlog_events", "airflow_provider_obkafka.engine.binlog_reader"):
+    for name in ("airflow_provider_obkafka.engine.binlog.events", "airflow_provider_obkafka.engine.binlog.reader"):
         monkeypatch.delitem(sys.modules, name, raising=False)
         assert importlib.import_module(name)
 

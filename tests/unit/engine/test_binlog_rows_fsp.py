@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_obkafka.engine.binlog_rows import _FSP_BYTES, _fsp_code
+from airflow_provider_obkafka.engine.binlog.rows import _FSP_BYTES, _fsp_code
 
 
 def _library(raw: bytes, fsp: int, clamp: bool) -> int:

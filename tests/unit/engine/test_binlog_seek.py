@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from airflow_provider_obkafka.engine.binlog_seek import (
+from airflow_provider_obkafka.engine.binlog.seek import (
     _is_oceanbase,
     choose_file,
     derived_server_id,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_obkafka.engine.change import DbType, RecordType, RowChange, TableContext
+from airflow_provider_obkafka.engine.changes.change import DbType, RecordType, RowChange, TableContext
 from airflow_provider_obkafka.engine.serializers import serializer_for
 from airflow_provider_obkafka.engine.serializers.canal import CanalSerializer, mysql_type, sql_type
 from airflow_provider_obkafka.models.schema import Column

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from airflow_provider_obkafka.engine.change import DbType, RecordType, RowChange, build_table_context
+from airflow_provider_obkafka.engine.changes.change import DbType, RecordType, RowChange, build_table_context
 from airflow_provider_obkafka.exceptions import SchemaError
 from airflow_provider_obkafka.models.schema import Column, TableSchema, UniqueKey
 
@@ -192,7 +192,7 @@ def test_odd_column_names_are_safe_in_the_compiled_renderer() -> None:
 def test_engine_modules_import_without_airflow() -> None:
     code = (
         "import sys; sys.modules['airflow'] = None\n"
-        "import airflow_provider_obkafka.engine.change, airflow_provider_obkafka.engine.values\n"
+        "import airflow_provider_obkafka.engine.changes.change, airflow_provider_obkafka.engine.changes.values\n"
         "import airflow_provider_obkafka.engine.serializers.default\n"
         "assert 'airflow' not in {m.split('.')[0] for m in sys.modules if sys.modules[m] is not None}\n"
     )

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_obkafka.engine.chunking import (
+from airflow_provider_obkafka.engine.snapshot.chunking import (
     Chunk,
     ChunkKey,
     ChunkPlan,

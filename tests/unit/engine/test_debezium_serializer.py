@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_obkafka.engine.change import DbType, RecordType, RowChange, TableContext
+from airflow_provider_obkafka.engine.changes.change import DbType, RecordType, RowChange, TableContext
 from airflow_provider_obkafka.engine.serializers import serializer_for
 from airflow_provider_obkafka.engine.serializers.debezium import DebeziumSerializer
 from airflow_provider_obkafka.engine.serializers.debezium_values import debezium_value

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_obkafka.engine.change import (
+from airflow_provider_obkafka.engine.changes.change import (
     DbType,
     RecordType,
     RowChange,

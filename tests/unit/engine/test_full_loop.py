@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import zlib
 
-from airflow_provider_obkafka.engine import checkpoints
-from airflow_provider_obkafka.engine.full import Progress, message_checksum, sync_rows
+from airflow_provider_obkafka.engine.kafka import checkpoints
+from airflow_provider_obkafka.engine.pipeline.full import Progress, message_checksum, sync_rows
 
 
 class Clock:

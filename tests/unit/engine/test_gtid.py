@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pymysqlreplication.gtid import GtidSet
 
-from airflow_provider_obkafka.engine.gtid import GtidTracker, covers, flavor_of, mysql_gtid_set_payload
+from airflow_provider_obkafka.engine.binlog.gtid import GtidTracker, covers, flavor_of, mysql_gtid_set_payload
 from airflow_provider_obkafka.exceptions import ConfigError
 
 U = "3e11fa47-71ca-11e1-9e33-c80aa9429562"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_obkafka.engine import checkpoints
-from airflow_provider_obkafka.engine.handoff import handoff_cutoff_us, plausible_commit_us, snapshot_scn
+from airflow_provider_obkafka.engine.kafka import checkpoints
+from airflow_provider_obkafka.engine.binlog.handoff import handoff_cutoff_us, plausible_commit_us, snapshot_scn
 from airflow_provider_obkafka.models.position import BinlogPosition
 from airflow_provider_obkafka.operators.incremental_sync import _handoff_cutoff
 

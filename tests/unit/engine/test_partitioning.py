@@ -7,7 +7,7 @@ from enum import StrEnum
 
 import pytest
 
-from airflow_provider_obkafka.engine.partitioning import (
+from airflow_provider_obkafka.engine.routing.partitioning import (
     LIBRDKAFKA_PARTITIONER,
     PartitionRule,
     choose_partition_key_columns,

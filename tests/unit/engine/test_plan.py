@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_obkafka.engine.checkpoints import CHECKPOINT_TOPIC_CONFIGS
-from airflow_provider_obkafka.engine.plan import resolve, topic_specs
+from airflow_provider_obkafka.engine.kafka.checkpoints import CHECKPOINT_TOPIC_CONFIGS
+from airflow_provider_obkafka.engine.routing.plan import resolve, topic_specs
 from airflow_provider_obkafka.exceptions import ConfigError, SchemaError
 from airflow_provider_obkafka.models.loader import parse_project
 from airflow_provider_obkafka.models.schema import Column, TableRef, TableSchema, UniqueKey

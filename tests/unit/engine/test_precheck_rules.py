@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from airflow_provider_obkafka.engine.grants import parse_grants
-from airflow_provider_obkafka.engine.plan import resolve
-from airflow_provider_obkafka.engine.precheck import Check, Report, Status, fail, ok, warn
-from airflow_provider_obkafka.engine.precheck_kafka import TopicState, topic_findings, version_findings
-from airflow_provider_obkafka.engine.precheck_objects import classify, object_findings
-from airflow_provider_obkafka.engine.precheck_source import (
+from airflow_provider_obkafka.engine.precheck.grants import parse_grants
+from airflow_provider_obkafka.engine.routing.plan import resolve
+from airflow_provider_obkafka.engine.precheck.report import Check, Report, Status, fail, ok, warn
+from airflow_provider_obkafka.engine.precheck.kafka import TopicState, topic_findings, version_findings
+from airflow_provider_obkafka.engine.precheck.objects import classify, object_findings
+from airflow_provider_obkafka.engine.precheck.source import (
     BinlogFacts,
     SourceFacts,
     binlog_findings,

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_obkafka.engine.change import RecordType, RowChange
+from airflow_provider_obkafka.engine.changes.change import RecordType, RowChange
 from airflow_provider_obkafka.engine.serializers.canal import CanalSerializer
 from airflow_provider_obkafka.engine.serializers.debezium import DebeziumSerializer
 from tests.unit.engine.oms_reference import examples, parse_exact, reference_table, same_shape

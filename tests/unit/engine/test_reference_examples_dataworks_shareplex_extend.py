@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_obkafka.engine.change import RecordType, RowChange, TableContext
+from airflow_provider_obkafka.engine.changes.change import RecordType, RowChange, TableContext
 from airflow_provider_obkafka.engine.serializers.dataworks import DataWorksSerializer
 from airflow_provider_obkafka.engine.serializers.default_extend import DefaultExtendColumnTypeSerializer
 from airflow_provider_obkafka.engine.serializers.shareplex import SharePlexSerializer

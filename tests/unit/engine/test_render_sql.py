@@ -10,9 +10,9 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from airflow_provider_obkafka.engine import render_sql
-from airflow_provider_obkafka.engine.change import RecordType, RowChange, build_table_context
-from airflow_provider_obkafka.engine.render_sql import (
+from airflow_provider_obkafka.engine.snapshot import render as render_sql
+from airflow_provider_obkafka.engine.changes.change import RecordType, RowChange, build_table_context
+from airflow_provider_obkafka.engine.snapshot.render import (
     json_quote_sql,
     json_sql,
     plan,

@@ -6,7 +6,7 @@ import pymysql
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from airflow_provider_obkafka.engine.retry import Backoff, Retrier, binlog_gone, retry_call, transient
+from airflow_provider_obkafka.engine.pipeline.retry import Backoff, Retrier, binlog_gone, retry_call, transient
 from airflow_provider_obkafka.exceptions import CheckpointError, DeliveryError, SchemaError
 from airflow_provider_obkafka.models.position import BinlogPosition
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_obkafka.engine import serializers
-from airflow_provider_obkafka.engine.change import RecordType, RowChange
+from airflow_provider_obkafka.engine.changes.change import RecordType, RowChange
 from airflow_provider_obkafka.engine.serializers import (
     SharedKeySerializer,
     kafka_key,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_obkafka.engine.change import DbType, RecordType, RowChange, TableContext
+from airflow_provider_obkafka.engine.changes.change import DbType, RecordType, RowChange, TableContext
 from airflow_provider_obkafka.engine.serializers import kafka_key
 from airflow_provider_obkafka.engine.serializers.default import DefaultSerializer
 from airflow_provider_obkafka.engine.serializers.shareplex import (

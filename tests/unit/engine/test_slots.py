@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from airflow_provider_obkafka.engine.slots import slot_setting_init
+from airflow_provider_obkafka.engine.changes.slots import slot_setting_init
 
 
 @slot_setting_init

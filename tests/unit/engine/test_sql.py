@@ -6,8 +6,8 @@ import sqlite3
 
 import pytest
 
-from airflow_provider_obkafka.engine.chunking import Chunk, plan_chunks
-from airflow_provider_obkafka.engine.sql import (
+from airflow_provider_obkafka.engine.snapshot.chunking import Chunk, plan_chunks
+from airflow_provider_obkafka.engine.snapshot.sql import (
     boundary_sql,
     key_condition,
     qualified_name,

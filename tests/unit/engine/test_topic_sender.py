@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from airflow_provider_obkafka.engine.partitioning import partition_rule
-from airflow_provider_obkafka.engine.sink import DeliveryReports, TransactionalSink
+from airflow_provider_obkafka.engine.routing.partitioning import partition_rule
+from airflow_provider_obkafka.engine.kafka.sink import DeliveryReports, TransactionalSink
 
 
 class FakeProducer:

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from airflow_provider_obkafka.engine.values import (
+from airflow_provider_obkafka.engine.changes.values import (
     INLINE_NAMES, INLINE_RENDER, column_kind, json_text, renderer_for, text_of,
 )  # fmt: skip
 from airflow_provider_obkafka.models.schema import Column

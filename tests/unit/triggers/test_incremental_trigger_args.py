@@ -10,9 +10,9 @@ import pymysql
 import pytest
 from airflow.sdk.module_loading import import_string
 
-from airflow_provider_obkafka.engine.binlog_events import Commit
-from airflow_provider_obkafka.engine.change import RecordType, RowChange
-from airflow_provider_obkafka.engine.retry import Backoff
+from airflow_provider_obkafka.engine.binlog.events import Commit
+from airflow_provider_obkafka.engine.changes.change import RecordType, RowChange
+from airflow_provider_obkafka.engine.pipeline.retry import Backoff
 from airflow_provider_obkafka.models.position import BinlogPosition
 from airflow_provider_obkafka.triggers import incremental_sync
 from airflow_provider_obkafka.triggers.incremental_sync import IncrementalSyncTrigger

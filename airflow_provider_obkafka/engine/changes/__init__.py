@@ -1,0 +1,1 @@
+"""The change model: one row change, a table's compiled context, and value rendering."""

@@ -1,0 +1,1 @@
+"""The Kafka side: the transactional sink (the exactly-once boundary) and the checkpoint records."""

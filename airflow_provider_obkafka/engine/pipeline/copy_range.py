@@ -1,0 +1,85 @@
+"""
+Copying one change-log range `[start, end)` in batches: the pure loop of incremental and backfill production.
+
+The reader is positioned at `start`; `copy_range` sends every in-scope change of the transactions that start
+before `end`, and calls `on_batch(position)` at a commit once `batch_size` changes were sent since the last
+batch (the caller commits a Kafka transaction with the checkpoint `position` there). `end` is a resume point
+(the end of a commit or of a standalone statement) as the trigger or `engine/binlog/seek.py` reported it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from airflow_provider_obkafka.engine.binlog.events import Commit, SchemaChange, StreamItem
+from airflow_provider_obkafka.engine.changes.change import RowChange
+from airflow_provider_obkafka.exceptions import CheckpointError
+from airflow_provider_obkafka.models.position import BinlogPosition
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+__all__ = ["copy_range", "transaction_start"]
+
+
+def transaction_start(change: RowChange) -> BinlogPosition:
+    """Where the change's transaction starts (its `checkpoint`, `file:position`)."""
+    file, _, offset = change.checkpoint.rpartition(":")
+    return BinlogPosition(file=file, position=int(offset))
+
+
+def copy_range(
+    items: Iterable[StreamItem],
+    end: BinlogPosition,
+    *,
+    send: Callable[[RowChange], int],
+    on_batch: Callable[[BinlogPosition], None],
+    on_schema_change: Callable[[SchemaChange], None] = lambda _change: None,
+    batch_size: int | None = None,
+    position: Callable[[], BinlogPosition] | None = None,
+) -> int:
+    """
+    Send the changes of the transactions that start before `end`; returns how many `send` counted.
+
+    Stops at the commit that ends at `end` (or at the first item past it). `on_batch` is called at commits
+    inside the range once `batch_size` changes accumulated; never at `end` itself (the caller closes the
+    last batch). Raises CheckpointError when `end` lies inside a transaction or the log ends before it;
+    `position()` gives the reader's resume point when the items run out (statements of other tables move
+    it without an item).
+    """
+    stop = end.sort_key()
+    produced = in_batch = 0
+    last = None
+    checkpoint, past_end = None, False  # a transaction's changes share their checkpoint: parse it once
+    for item in items:
+        if isinstance(item, RowChange):
+            if item.checkpoint != checkpoint:
+                checkpoint, past_end = item.checkpoint, transaction_start(item).sort_key() >= stop
+            if past_end:
+                return produced
+            sent = send(item)
+            produced, in_batch = produced + sent, in_batch + sent
+        elif isinstance(item, SchemaChange):
+            if item.position.sort_key() > stop:
+                return produced
+            on_schema_change(item)
+            last = item.position
+            if last.sort_key() == stop:
+                return produced
+        elif isinstance(item, Commit):
+            if item.end.sort_key() == stop or item.start.sort_key() >= stop:
+                return produced
+            if item.end.sort_key() > stop:
+                raise CheckpointError(
+                    f"the change-log range ends at {end.file}:{end.position}, inside the transaction "
+                    f"{item.transaction_id} ({item.start.file}:{item.start.position} to "
+                    f"{item.end.file}:{item.end.position}): that position is not a transaction boundary"
+                )
+            last = item.end
+            if batch_size is not None and in_batch >= batch_size:
+                on_batch(item.end)
+                in_batch = 0
+    final = position() if position is not None else last
+    if final is not None and final.sort_key() >= stop:
+        return produced
+    raise CheckpointError(f"the change log ended before the reported position {end.file}:{end.position}")

@@ -1,0 +1,250 @@
+"""
+The worker side of incremental synchronization: produce a change-log range through the router
+(`engine/routing/router.py`) in Kafka transactions (one per batch, each with its checkpoint), waiting out source
+and broker outages.
+Used by `IncrementalSyncOperator` for the ranges its trigger reports and for backfill intervals.
+"""
+
+from __future__ import annotations
+
+import itertools
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_obkafka.engine.kafka import checkpoints
+from airflow_provider_obkafka.engine.binlog.reader import BinlogReader
+from airflow_provider_obkafka.engine.changes.change import DbType, RowChange
+from airflow_provider_obkafka.engine.pipeline.copy_range import copy_range
+from airflow_provider_obkafka.engine.binlog.gtid import covers
+from airflow_provider_obkafka.engine.pipeline.retry import Backoff, Retrier, retry_call
+from airflow_provider_obkafka.engine.kafka.sink import TransactionalSink, sink_producer_config
+from airflow_provider_obkafka.exceptions import ConfigError
+from airflow_provider_obkafka.hooks.kafka import KafkaHook
+from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
+from airflow_provider_obkafka.operators._project import checkpoint_state
+from airflow_provider_obkafka.engine.routing.router import Router
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from airflow_provider_obkafka.engine.binlog.events import SchemaChange, StreamItem
+    from airflow_provider_obkafka.models.position import BinlogPosition
+    from airflow_provider_obkafka.models.project import SyncProject
+
+START_FORMAT = "ISO 8601 with a time zone, e.g. 2024-05-01T08:00:00+08:00 or 2024-05-01T00:00:00Z"
+SKEW = timedelta(minutes=1)
+READ_AHEAD = 10_000  # changes read from the change log while the Kafka side is set up (bounded memory)
+
+
+def parse_start_timestamp(value: str | datetime | None, now: datetime | None = None) -> datetime | None:
+    """The operator's `start_timestamp` argument: None for "", "None" (an empty template) or None."""
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        text = (value or "").strip()
+        if text in ("", "None"):
+            return None
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise ConfigError(f"start_timestamp {value!r} is not a valid time: use {START_FORMAT}") from None
+    if moment.utcoffset() is None:
+        raise ConfigError(f"start_timestamp {value!r} has no time zone: use {START_FORMAT}")
+    now = now or datetime.now(UTC)
+    if moment > now + SKEW:
+        stamp = now.isoformat()
+        raise ConfigError(f"start_timestamp {value!r} is in the future (now {stamp}): use a past time")
+    return moment.astimezone(UTC)
+
+
+def endpoints(project: SyncProject) -> dict[str, str]:
+    """What a retry waits for, by kind, for the log line."""
+    host, port = OceanBaseHook(ob_conn_id=project.source.conn_id).binlog_endpoint()
+    kafka = KafkaHook(kafka_config_id=project.destination.conn_id)
+    bootstrap = kafka.client_config().get("bootstrap.servers")
+    return {"source": f"change log at {host}:{port}", "kafka": f"Kafka at {bootstrap}"}
+
+
+def retrier(project: SyncProject, give_up_s: float) -> Retrier:
+    """The retry state for one unit of work of this project."""
+    return Retrier(Backoff(give_up_s=give_up_s), endpoints(project))
+
+
+@dataclass
+class RangeJob:
+    """
+    One range to produce: `[start, end)` under the checkpoint `key`.
+
+    :param key: the checkpoint key that records progress (and fences nothing else)
+    :param txn_parts: what names the transactional.id (one per unit of work: a retry fences the last try)
+    :param value_of: the checkpoint value for a position (`done` at the end of the range)
+    :param resume_of: the position a committed checkpoint value says to resume from
+    :param server_id: the replica id the reader registers with
+    :param batch_size: changes per Kafka transaction (None: the whole range in one)
+    :param skip_committed_before_us: skip transactions with an exact OceanBase commit time before this (µs):
+        the full sync's snapshot holds them (`engine/binlog/handoff.py`)
+    :param by_gtid: read from a position's executed GTID set (when it has one), and order positions by it
+    """
+
+    start: BinlogPosition
+    end: BinlogPosition
+    key: str
+    txn_parts: tuple[str, ...]
+    value_of: Callable[[BinlogPosition, bool], dict[str, Any]]
+    resume_of: Callable[[dict[str, Any]], BinlogPosition]
+    server_id: int
+    batch_size: int | None = None
+    skip_committed_before_us: int | None = None
+    by_gtid: bool = False
+
+
+def produce_range(project: SyncProject, job: RangeJob, retry: Retrier, log: Any) -> int:
+    """Produce `job`, retrying outages from the last committed batch; the changes committed."""
+    committed = [0]
+    at: list[BinlogPosition | None] = [job.start]
+    retry_call(lambda: _attempt(project, job, committed, at, log), retry, position=lambda: at[0], logger=log)
+    return committed[0]
+
+
+def _kafka_side(project: SyncProject, job: RangeJob) -> tuple[TransactionalSink, dict[str, Any] | None]:
+    """The sink of a transactional producer (fencing any earlier try of this unit), then the checkpoint."""
+    kafka = KafkaHook(kafka_config_id=project.destination.conn_id)
+    txn_id = checkpoints.transactional_id(project.slug, *job.txn_parts)
+    config, reports = sink_producer_config()
+    sink = TransactionalSink(kafka.producer(txn_id, **config), project.checkpoint_topic, reports)
+    # the producer fenced any earlier try of this unit before the checkpoint is read
+    return sink, checkpoint_state(project, kafka).get(job.key)
+
+
+def _read_ahead(items: Iterator[StreamItem], until: Future[Any], limit: int) -> list[StreamItem]:
+    """Up to `limit` items read while `until` runs (the Kafka side releases the GIL while it waits)."""
+    ahead: list[StreamItem] = []
+    while not until.done() and len(ahead) < limit:
+        item = next(items, None)
+        if item is None:
+            break
+        ahead.append(item)
+    return ahead
+
+
+@dataclass
+class _Opened:
+    """A try's two sides, set up side by side: the source's (router, reader, what was read ahead), Kafka's."""
+
+    router: Router
+    reader: BinlogReader
+    items: Iterator[StreamItem]
+    ahead: list[StreamItem]
+    sink: TransactionalSink
+    record: dict[str, Any] | None
+
+
+def _open(project: SyncProject, job: RangeJob, guess: BinlogPosition) -> _Opened:
+    """
+    The Kafka side (fencing, then the checkpoint: 0.05–0.6 s) in a thread while the source side connects and
+    reads ahead from `guess`, where this range (or the last try) stands. Nothing is produced before the fence.
+    """
+    source = OceanBaseHook(ob_conn_id=project.source.conn_id, session_time_zone="+00:00")
+    with ThreadPoolExecutor(1, thread_name_prefix="obkafka-fence") as pool:
+        kafka_side = pool.submit(_kafka_side, project, job)
+        router = Router(project, source)
+        reader = _reader(source, router, job, guess)
+        try:
+            items = reader.iter_changes()
+            ahead = [] if at_or_after(guess, job.end, job.by_gtid) else _read_ahead(items, kafka_side, READ_AHEAD)
+            sink, record = kafka_side.result()
+        except BaseException:
+            reader.close()
+            raise
+    return _Opened(router, reader, items, ahead, sink, record)
+
+
+def _attempt(project: SyncProject, job: RangeJob, committed: list[int], at: list[Any], log: Any) -> None:
+    """
+    One try at the range (`_open`): what was read ahead is kept when the checkpoint says to start there, else
+    the range is read again from where the checkpoint says.
+    """
+    guess: BinlogPosition = at[0] or job.start
+    opened = _open(project, job, guess)
+    sink, record = opened.sink, opened.record
+    start = job.start
+    if record is not None and not at_or_after(start, job.resume_of(record), job.by_gtid):
+        start = job.resume_of(record)  # resume after what is already committed
+    at[0] = start
+    if at_or_after(start, job.end, job.by_gtid):
+        opened.reader.close()
+        if record is None:  # nothing to read: record where the next range starts
+            sink.begin()
+            sink.checkpoint(job.key, job.value_of(start, True))
+            sink.commit()
+        return
+    if not _same(start, guess, job.by_gtid):  # the read-ahead started elsewhere: read again from the start
+        opened.reader.close()
+        opened.reader, opened.ahead = _reader(opened.router.source, opened.router, job, start), []
+        opened.items = opened.reader.iter_changes()
+    _copy(job, opened, committed, at, log)
+
+
+def _copy(job: RangeJob, opened: _Opened, committed: list[int], at: list[Any], log: Any) -> None:
+    """Produce the range from the opened reader, a Kafka transaction per batch with its checkpoint."""
+    router, reader, sink = opened.router, opened.reader, opened.sink
+    pending = [0]
+
+    def send(change: RowChange) -> int:
+        sent = router.send(change, sink)
+        pending[0] += sent
+        return sent
+
+    def commit(position: BinlogPosition, done: bool) -> None:
+        sink.checkpoint(job.key, job.value_of(position, done))
+        sink.commit()
+        committed[0] += pending[0]
+        pending[0] = 0
+        at[0] = position
+        log.info("%d changes committed up to %s:%s", committed[0], position.file, position.position)
+
+    def on_ddl(item: SchemaChange) -> None:
+        log.warning("DDL on %s.%s at %s: %s", item.database, item.table, item.position, item.statement)
+        router.forget(item.database, item.table)
+
+    def batch(position: BinlogPosition) -> None:
+        commit(position, False)
+        sink.begin()
+
+    sink.begin()
+    try:
+        copy_range(itertools.chain(opened.ahead, opened.items), job.end, send=send, on_batch=batch,
+                   on_schema_change=on_ddl, batch_size=job.batch_size, position=lambda: reader.position)  # fmt: skip
+        commit(job.end, True)
+        if reader.skipped_changes:
+            log.info("%d changes skipped: committed before the full sync's snapshot, which holds them",
+                     reader.skipped_changes)  # fmt: skip
+    except BaseException:
+        sink.abort()
+        raise
+    finally:
+        reader.close()
+
+
+def _reader(source: OceanBaseHook, router: Router, job: RangeJob, start: BinlogPosition) -> BinlogReader:
+    return BinlogReader(source.binlog_connection_settings(), job.server_id, start, router.in_scope,
+                        describe=source.describe_table, blocking=False,
+                        oceanbase_commit_ts=router.db_type is DbType.OB_MYSQL,
+                        skip_committed_before_us=job.skip_committed_before_us,
+                        by_gtid=job.by_gtid and start.gtid_set is not None)  # fmt: skip
+
+
+def at_or_after(a: BinlogPosition, b: BinlogPosition, by_gtid: bool) -> bool:
+    """
+    `a` is at or after `b`: by executed GTID set when reading by GTID and both have one (the file names may
+    differ, e.g. after the Binlog Service was rebuilt), else by file and offset.
+    """
+    if by_gtid and a.gtid_set and b.gtid_set:
+        return covers(a.gtid_set, b.gtid_set, a.gtid_flavor)
+    return a.sort_key() >= b.sort_key()
+
+
+def _same(a: BinlogPosition, b: BinlogPosition, by_gtid: bool) -> bool:
+    return at_or_after(a, b, by_gtid) and at_or_after(b, a, by_gtid)

@@ -1,0 +1,206 @@
+"""
+Precheck rules for the destination node, on facts already fetched: the brokers' API versions and the topics.
+
+Kafka version rule: this provider writes exactly once with a transactional producer, so every broker must
+answer the transaction APIs (InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, TxnOffsetCommit,
+all from Kafka 0.11, KIP-98) and Produce v3 or later. Without InitProducerId v3 (Kafka 2.5, KIP-360) the
+producer cannot bump its epoch after an idempotence error, so such an error stops the task until a retry: a
+warning. OMS lists Kafka 0.9, 1.0 and 2.x; 0.9 and 0.10 have no transactions and are refused here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple
+
+from airflow_provider_obkafka.engine.kafka.checkpoints import CHECKPOINT_TOPIC_CONFIGS
+from airflow_provider_obkafka.engine.precheck.report import Check, Finding, fail, ok, warn
+from airflow_provider_obkafka.engine.precheck.objects import listed
+from airflow_provider_obkafka.models.naming import KAFKA_TOPIC_RULE, check_kafka_topic_name
+from airflow_provider_obkafka.models.topic import TopicSpec
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from airflow_provider_obkafka.models.project import SyncProject
+
+PRODUCE, INIT_PRODUCER_ID = 0, 22
+TRANSACTION_APIS = {22: "InitProducerId", 24: "AddPartitionsToTxn", 25: "AddOffsetsToTxn", 26: "EndTxn",
+                    28: "TxnOffsetCommit"}  # fmt: skip
+EPOCH_BUMP_VERSION = 3  # InitProducerId v3: Kafka 2.5, KIP-360
+TRANSACTIONAL_PRODUCE_VERSION = 3  # Produce v3: Kafka 0.11, KIP-98
+
+
+class TopicState(NamedTuple):
+    """An existing topic: partitions, replication factor and the configs asked about."""
+
+    partitions: int
+    replication_factor: int
+    configs: Mapping[str, str]
+
+
+def version_findings(api_versions: Mapping[int, tuple[int, int]], bootstrap: str) -> list[Finding]:
+    """The Kafka version rule (module docstring) on ApiVersions: key -> (min, max); empty when not probed."""
+    if not api_versions:
+        return [
+            warn(
+                Check.KAFKA_VERSION,
+                f"the API versions of {bootstrap} were not probed (SASL connection)",
+                "make sure every broker runs Kafka 0.11 or later (2.5 or later recommended)",
+            )
+        ]
+    missing = [name for key, name in TRANSACTION_APIS.items() if key not in api_versions]
+    produce = api_versions.get(PRODUCE, (0, -1))[1]
+    if missing or produce < TRANSACTIONAL_PRODUCE_VERSION:
+        lacks = listed(missing + ([f"Produce v{TRANSACTIONAL_PRODUCE_VERSION}"] if produce < 3 else []))
+        return [
+            fail(
+                Check.KAFKA_VERSION,
+                f"{bootstrap} lacks the transaction APIs {lacks}: Kafka older than 0.11",
+                "upgrade Kafka to 0.11 or later (2.5 or later recommended): exactly-once delivery needs "
+                "transactions",
+            )
+        ]
+    init = api_versions[INIT_PRODUCER_ID][1]
+    said = f"InitProducerId up to v{init}, Produce up to v{produce}"
+    if init < EPOCH_BUMP_VERSION:
+        return [
+            warn(
+                Check.KAFKA_VERSION,
+                f"{bootstrap}: {said}: Kafka 0.11 to 2.4, transactions work but the "
+                "producer cannot bump its epoch (KIP-360)",
+                "upgrade Kafka to 2.5 or later; until then an idempotence error stops the task until a retry",
+            )
+        ]
+    return [ok(Check.KAFKA_VERSION, f"{bootstrap}: {said}: Kafka 2.5 or later, transactions supported")]
+
+
+def created_specs(project: SyncProject, topics: Mapping[str, str]) -> list[TopicSpec]:
+    """The topics schema synchronization creates (as `engine.routing.plan.topic_specs`): new, batch, checkpoint."""
+    defaults = project.topic_defaults
+    specs = [
+        TopicSpec(topic, defaults.partitions, defaults.replication_factor, dict(defaults.configs))
+        for topic, mode in sorted(topics.items())
+        if mode in ("new", "batch")
+    ]
+    checkpoint = TopicSpec(
+        project.checkpoint_topic, 1, defaults.replication_factor, dict(CHECKPOINT_TOPIC_CONFIGS)
+    )
+    return [*specs, checkpoint]
+
+
+def topic_findings(
+    project: SyncProject, topics: Mapping[str, str], present: Mapping[str, TopicState], brokers: int | None
+) -> list[Finding]:
+    """Existing topics exist; topics to create have valid names, are free or compatible, fit the cluster."""
+    out = []
+    existing = sorted(t for t, mode in topics.items() if mode == "existing")
+    for topic in existing:
+        if topic in present:
+            state = present[topic]
+            out.append(ok(Check.EXISTING_TOPICS, f"topic {topic!r} exists ({_shape(state)})"))
+        else:
+            out.append(
+                fail(
+                    Check.EXISTING_TOPICS,
+                    f"topic {topic!r} (mode existing) does not exist in Kafka",
+                    "create it, or map it as a new topic (mode new) with schema synchronization selected",
+                )
+            )
+    specs = created_specs(project, topics)
+    for spec in specs:
+        out += _created_findings(spec, present, {s.name for s in specs} - {spec.name}, brokers)
+    return out
+
+
+def _created_findings(
+    spec: TopicSpec, present: Mapping[str, TopicState], others: set[str], brokers: int | None
+) -> list[Finding]:
+    """One topic the project creates: exists compatibly, or can be created."""
+    if spec.name in present:
+        return _existing_created_findings(spec, present[spec.name])
+    return _creatable_findings(spec, present, others, brokers)
+
+
+def _existing_created_findings(spec: TopicSpec, state: TopicState) -> list[Finding]:
+    """A topic the project creates that exists already: it must match what the project would create."""
+    diffs = _differences(spec, state)
+    if diffs:
+        return [
+            fail(
+                Check.NEW_TOPICS,
+                f"topic {spec.name!r} exists already with " + "; ".join(diffs),
+                "change the project's topic_defaults to match, delete the topic, or map it as an "
+                "existing "
+                "topic (mode existing)",
+            )
+        ]
+    return [
+        ok(
+            Check.NEW_TOPICS,
+            f"topic {spec.name!r} exists already and matches ({_shape(state)})",
+        )
+    ]
+
+
+def _creatable_findings(
+    spec: TopicSpec, present: Mapping[str, TopicState], others: set[str], brokers: int | None
+) -> list[Finding]:
+    """A topic the project creates that does not exist yet: a valid, free name that fits the cluster."""
+    try:
+        check_kafka_topic_name(spec.name)
+    except ValueError:
+        return [
+            fail(
+                Check.NEW_TOPICS,
+                f"Kafka refuses the topic name {spec.name!r}",
+                f"rename it: {KAFKA_TOPIC_RULE}",
+            )
+        ]
+    clash = sorted(
+        t for t in {*present, *others} if t != spec.name and _collision_key(t) == _collision_key(spec.name)
+    )
+    if clash:
+        return [
+            fail(
+                Check.NEW_TOPICS,
+                f"topic {spec.name!r} collides with {listed(clash)}: Kafka refuses topic "
+                "names that differ only in '.' and '_'",
+                "choose a name that differs in another character",
+            )
+        ]
+    if brokers is not None and spec.replication_factor > brokers:
+        return [
+            fail(
+                Check.NEW_TOPICS,
+                f"topic {spec.name!r} needs replication factor {spec.replication_factor}, "
+                f"the cluster has {brokers} broker(s)",
+                "lower topic_defaults.replication_factor, or add brokers",
+            )
+        ]
+    shape = f"{spec.partitions} partition(s), replication factor {spec.replication_factor}"
+    return [ok(Check.NEW_TOPICS, f"topic {spec.name!r} is free; schema synchronization creates it ({shape})")]
+
+
+def _collision_key(name: str) -> str:
+    return name.replace(".", "_")
+
+
+def _shape(state: TopicState) -> str:
+    return f"{state.partitions} partition(s), replication factor {state.replication_factor}"
+
+
+def _differences(spec: TopicSpec, state: TopicState) -> list[str]:
+    """How an existing topic differs from what the project would create."""
+    out = []
+    if state.partitions != spec.partitions:
+        out.append(f"{state.partitions} partition(s), the project asks for {spec.partitions}")
+    if state.replication_factor != spec.replication_factor:
+        out.append(
+            f"replication factor {state.replication_factor}, the project asks for {spec.replication_factor}"
+        )
+    out += [
+        f"{key}={state.configs.get(key)!r}, the project asks for {value!r}"
+        for key, value in sorted(spec.configs.items())
+        if state.configs.get(key) != value
+    ]
+    return out
