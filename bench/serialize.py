@@ -21,7 +21,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_obkafka.engine.changes.change import RecordType, RowChange, TableContext, build_table_context
+from airflow_provider_obkafka.engine.changes.change import RecordType, RowChange, TableContext
+from airflow_provider_obkafka.engine.changes.compile import build_table_context
 from airflow_provider_obkafka.engine.serializers import serializer_for
 from airflow_provider_obkafka.exceptions import ConfigError
 from airflow_provider_obkafka.models.naming import Serialization

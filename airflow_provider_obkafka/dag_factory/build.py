@@ -38,7 +38,7 @@ from airflow_provider_obkafka.dag_factory.naming import (
 )
 from airflow_provider_obkafka.engine.kafka import checkpoints
 from airflow_provider_obkafka.exceptions import ConfigError
-from airflow_provider_obkafka.models.project import SyncType
+from airflow_provider_obkafka.models.naming import SyncType
 from airflow_provider_obkafka.operators._project import project_arg
 
 if TYPE_CHECKING:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from airflow_provider_obkafka.models.project import BatchTopics, ExistingTopic, SyncType
+from airflow_provider_obkafka.models.naming import SyncType
+from airflow_provider_obkafka.models.sections import BatchTopics, ExistingTopic
 
 if TYPE_CHECKING:
-    from airflow_provider_obkafka.models.project import ObjectMapping, SyncProject
+    from airflow_provider_obkafka.models.project import SyncProject
+    from airflow_provider_obkafka.models.sections import ObjectMapping
 
 __all__ = ["dag_description", "dag_doc_md", "invalid_doc_md"]
 

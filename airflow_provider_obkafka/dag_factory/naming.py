@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING
 from airflow.sdk import Asset, AssetAlias
 
 from airflow_provider_obkafka.models.naming import check_project_name, is_pattern, project_slug
-from airflow_provider_obkafka.models.project import BatchTopics
+from airflow_provider_obkafka.models.sections import BatchTopics
 
 if TYPE_CHECKING:
-    from airflow_provider_obkafka.models.project import ObjectMapping, SyncProject
+    from airflow_provider_obkafka.models.project import SyncProject
+    from airflow_provider_obkafka.models.sections import ObjectMapping
 
 __all__ = [
     "DAG_ID_PREFIX", "batch_alias", "dag_id_for", "full_sync_alias", "invalid_dag_id", "pattern_entries",

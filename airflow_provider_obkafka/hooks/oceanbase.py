@@ -15,8 +15,6 @@ from airflow.providers.common.sql.hooks.sql import DbApiHook
 from airflow_provider_obkafka.exceptions import CapabilityError, SchemaError
 from airflow_provider_obkafka.hooks import ob_metadata
 from airflow_provider_obkafka.hooks.oceanbase_stream import (
-    ER_UNKNOWN_SYSTEM_VARIABLE,
-    STREAM_QUERY_TIMEOUT_US,
     TEXT_TEMPORAL_CONVERSIONS,
     _close_stream,
     _lift_query_timeout,
@@ -29,12 +27,7 @@ from airflow_provider_obkafka.models.schema import TableRef, TableSchema
 if TYPE_CHECKING:
     from pymysql.connections import Connection
 
-__all__ = [
-    "ER_UNKNOWN_SYSTEM_VARIABLE",
-    "STREAM_QUERY_TIMEOUT_US",
-    "TEXT_TEMPORAL_CONVERSIONS",
-    "OceanBaseHook",
-]
+__all__ = ["OceanBaseHook"]
 
 
 class OceanBaseHook(DbApiHook):

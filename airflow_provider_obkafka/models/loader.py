@@ -20,15 +20,9 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from airflow_provider_obkafka.exceptions import ConfigError
+from airflow_provider_obkafka.models.field_types import SyncTypes
 from airflow_provider_obkafka.models.naming import KafkaTopicName, Loc
-from airflow_provider_obkafka.models.project import (
-    IncrementalSpec,
-    ObjectMapping,
-    ProjectParts,
-    SyncProject,
-    SyncTypes,
-    cross_field_findings,
-)
+from airflow_provider_obkafka.models.project import SyncProject
 from airflow_provider_obkafka.models.project_issues import (
     MISSING,
     ProjectIssue,
@@ -36,11 +30,13 @@ from airflow_provider_obkafka.models.project_issues import (
     _field_issue,
     _order,
 )
+from airflow_provider_obkafka.models.project_rules import ProjectParts, cross_field_findings
+from airflow_provider_obkafka.models.sections import IncrementalSpec, ObjectMapping
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-__all__ = ["MISSING", "ProjectIssue", "ProjectValidationError", "load_project", "parse_project"]
+__all__ = ["load_project", "parse_project"]
 
 _SYNC_TYPES: TypeAdapter[Any] = TypeAdapter(SyncTypes)
 _CHECKPOINT_TOPIC: TypeAdapter[Any] = TypeAdapter(KafkaTopicName)

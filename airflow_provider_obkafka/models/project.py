@@ -14,13 +14,10 @@ import yaml
 from pydantic import Field, ValidationInfo, model_validator
 
 from airflow_provider_obkafka.exceptions import ConfigError
+from airflow_provider_obkafka.models.field_types import ServerId, SyncTypes, _listed_once
 from airflow_provider_obkafka.models.naming import (
-    Dml,
     KafkaTopicName,
-    Partitioning,
     ProjectName,
-    Serialization,
-    SyncType,
     Tag,
     default_checkpoint_topic,
     default_server_id,
@@ -28,33 +25,21 @@ from airflow_provider_obkafka.models.naming import (
     project_slug,
 )
 from airflow_provider_obkafka.models.project_rules import (
-    Finding,
     ProjectParts,
     cross_field_findings,
     mapped_topics,
 )
 from airflow_provider_obkafka.models.sections import (
-    BatchTopics,
     DestinationSpec,
-    ExistingTopic,
     IncrementalSpec,
-    NewTopic,
     ObjectMapping,
     Options,
-    ServerId,
     SourceSpec,
-    SyncTypes,
-    TableSettings,
     TopicDefaults,
     _Frozen,
-    _listed_once,
 )
 
-__all__ = [
-    "BatchTopics", "DestinationSpec", "Dml", "ExistingTopic", "Finding", "IncrementalSpec", "NewTopic",
-    "ObjectMapping", "Options", "Partitioning", "ProjectParts", "Serialization", "SourceSpec", "SyncProject",
-    "SyncType", "TableSettings", "TopicDefaults", "cross_field_findings",
-]  # fmt: skip
+__all__ = ["SyncProject"]  # fmt: skip
 
 
 class SyncProject(_Frozen):

@@ -22,8 +22,6 @@ from airflow_provider_obkafka.models.field_types import (
     _between,
     _listed_once,
 )
-from airflow_provider_obkafka.models.field_types import ServerId as ServerId  # re-export
-from airflow_provider_obkafka.models.field_types import SyncTypes as SyncTypes  # re-export
 from airflow_provider_obkafka.models.naming import (
     BusinessId,
     ConnId,

@@ -9,21 +9,16 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_obkafka.engine.changes.change import DbType, RecordType, RowChange, TableContext
+from airflow_provider_obkafka.engine.changes.compile import build_table_context
 from airflow_provider_obkafka.engine.kafka import checkpoints
-from airflow_provider_obkafka.engine.snapshot import render
-from airflow_provider_obkafka.engine.changes.change import (
-    DbType,
-    RecordType,
-    RowChange,
-    TableContext,
-    build_table_context,
-)
-from airflow_provider_obkafka.engine.snapshot.chunking import Chunk
+from airflow_provider_obkafka.engine.kafka.sink import TransactionalSink, sink_producer_config
 from airflow_provider_obkafka.engine.pipeline.full import ChunkResult, Encode, Progress, sync_rows
 from airflow_provider_obkafka.engine.routing.partitioning import partition_rule
 from airflow_provider_obkafka.engine.serializers import record_function, serializer_for
 from airflow_provider_obkafka.engine.serializers.default import DefaultSerializer
-from airflow_provider_obkafka.engine.kafka.sink import TransactionalSink, sink_producer_config
+from airflow_provider_obkafka.engine.snapshot import render
+from airflow_provider_obkafka.engine.snapshot.chunking import Chunk
 from airflow_provider_obkafka.engine.snapshot.sql import qualified_name, select_chunk_sql
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook

@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_provider_obkafka.engine.routing.plan import SyncPlan, resolve
-from airflow_provider_obkafka.engine.precheck.report import Check, Finding, Report, fail, ok
 from airflow_provider_obkafka.engine.precheck.kafka import (
     TopicState,
     created_specs,
@@ -18,6 +16,7 @@ from airflow_provider_obkafka.engine.precheck.kafka import (
     version_findings,
 )
 from airflow_provider_obkafka.engine.precheck.objects import issue_findings, name_findings, object_findings
+from airflow_provider_obkafka.engine.precheck.report import Check, Finding, Report, fail, ok
 from airflow_provider_obkafka.engine.precheck.source import (
     binlog_findings,
     gtid_findings,
@@ -26,11 +25,13 @@ from airflow_provider_obkafka.engine.precheck.source import (
     source_findings,
     start_findings,
 )
+from airflow_provider_obkafka.engine.routing.plan import SyncPlan, resolve
 from airflow_provider_obkafka.hooks import ob_checks
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
-from airflow_provider_obkafka.models.loader import ProjectValidationError, parse_project
+from airflow_provider_obkafka.models.loader import parse_project
 from airflow_provider_obkafka.models.naming import SyncType, is_pattern
+from airflow_provider_obkafka.models.project_issues import ProjectValidationError
 from airflow_provider_obkafka.operators._project import project_arg
 
 if TYPE_CHECKING:

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from airflow_provider_obkafka.engine.binlog.events import Commit
 from airflow_provider_obkafka.engine.binlog.reader import BinlogReader
+from airflow_provider_obkafka.engine.binlog.transactions import Commit
 from airflow_provider_obkafka.engine.changes.change import RowChange
 from airflow_provider_obkafka.engine.pipeline.retry import Backoff, Retrier
 from airflow_provider_obkafka.exceptions import ObKafkaError

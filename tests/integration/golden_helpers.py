@@ -8,8 +8,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_obkafka.engine.binlog.events import Transaction
 from airflow_provider_obkafka.engine.binlog.reader import BinlogReader
+from airflow_provider_obkafka.engine.binlog.transactions import Transaction
 from airflow_provider_obkafka.operators.full_sync import FullSyncOperator
 from airflow_provider_obkafka.operators.full_sync_plan import FullSyncPlanOperator
 from airflow_provider_obkafka.operators.schema_sync import SchemaSyncOperator

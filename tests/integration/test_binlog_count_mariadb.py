@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from airflow_provider_obkafka.engine.binlog.events import Commit
 from airflow_provider_obkafka.engine.binlog.reader import BinlogReader
+from airflow_provider_obkafka.engine.binlog.transactions import Commit
 from airflow_provider_obkafka.engine.changes.change import RowChange
 from airflow_provider_obkafka.models.position import BinlogPosition
 

@@ -7,8 +7,8 @@ import tracemalloc
 
 import pytest
 
-from airflow_provider_obkafka.engine.binlog.events import Commit, SchemaChange, Transaction
 from airflow_provider_obkafka.engine.binlog.reader import BinlogReader
+from airflow_provider_obkafka.engine.binlog.transactions import Commit, Transaction
 from airflow_provider_obkafka.engine.changes.change import RecordType, RowChange
 from airflow_provider_obkafka.models.position import BinlogPosition
 

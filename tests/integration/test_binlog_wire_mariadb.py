@@ -8,8 +8,8 @@ import time
 import pymysql
 import pytest
 
-from airflow_provider_obkafka.engine.binlog.events import Commit, Transaction
 from airflow_provider_obkafka.engine.binlog.reader import BinlogReader
+from airflow_provider_obkafka.engine.binlog.transactions import Commit, Transaction
 from airflow_provider_obkafka.engine.binlog.wire import DumpStream
 from airflow_provider_obkafka.engine.changes.change import RowChange
 from airflow_provider_obkafka.exceptions import ConfigError, UnsupportedEventError

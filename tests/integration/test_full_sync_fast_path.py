@@ -16,8 +16,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from airflow_provider_obkafka.engine.changes.compile import build_table_context
 from airflow_provider_obkafka.engine.snapshot import render as render_sql
-from airflow_provider_obkafka.engine.changes.change import build_table_context
 from airflow_provider_obkafka.engine.snapshot.chunking import Chunk
 from airflow_provider_obkafka.engine.snapshot.sql import select_chunk_sql
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook

@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_obkafka.engine.changes.change import DbType, build_table_context
+from airflow_provider_obkafka.engine.changes.change import DbType
+from airflow_provider_obkafka.engine.changes.compile import build_table_context
 from airflow_provider_obkafka.engine.serializers import serializer_for
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook

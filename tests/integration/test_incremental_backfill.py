@@ -11,9 +11,9 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow.utils.types import DagRunType
 
 from airflow_provider_obkafka.engine.kafka import checkpoints
+from airflow_provider_obkafka.engine.routing.router import Router
 from airflow_provider_obkafka.exceptions import SchemaError
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
-from airflow_provider_obkafka.operators import _incremental
 from airflow_provider_obkafka.operators._project import checkpoint_state
 from airflow_provider_obkafka.operators.incremental_sync import IncrementalSyncOperator
 from airflow_provider_obkafka.operators.schema_sync import SchemaSyncOperator
@@ -51,7 +51,7 @@ def test_backfill_reproduces_exactly_its_interval_and_a_retry_does_not_duplicate
     SchemaSyncOperator(task_id="schema_sync", project=project).execute({})
     operator = IncrementalSyncOperator(task_id="incremental_sync", project=project, batch_size=5)
 
-    send, sent = _incremental.Router.send, []
+    send, sent = Router.send, []
 
     def failing_send(self, change, sink):
         if len(sent) == 12:
@@ -59,12 +59,12 @@ def test_backfill_reproduces_exactly_its_interval_and_a_retry_does_not_duplicate
         sent.append(change)
         return send(self, change, sink)
 
-    monkeypatch.setattr(_incremental.Router, "send", failing_send)
+    monkeypatch.setattr(Router, "send", failing_send)
     with pytest.raises(AirflowFailException, match="injected failure"):
         operator.execute(_context(begin, finish))
     kafka = KafkaHook()
     assert len(kafka.read_committed(topic, timeout=30)) == 10, "two batches of 5 committed, the third aborted"
-    monkeypatch.setattr(_incremental.Router, "send", send)
+    monkeypatch.setattr(Router, "send", send)
 
     result = operator.execute(_context(begin, finish))  # the retry resumes after the committed batches
     assert result["changes"] == 22

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_obkafka.exceptions import TopicError
-from airflow_provider_obkafka.hooks.kafka import KafkaHook, TopicSpec
+from airflow_provider_obkafka.hooks.kafka import KafkaHook
+from airflow_provider_obkafka.models.topic import TopicSpec
 
 
 @pytest.fixture

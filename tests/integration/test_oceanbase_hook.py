@@ -8,7 +8,8 @@ import tracemalloc
 import pytest
 
 from airflow_provider_obkafka.exceptions import CapabilityError, SchemaError
-from airflow_provider_obkafka.hooks.oceanbase import STREAM_QUERY_TIMEOUT_US, OceanBaseHook
+from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
+from airflow_provider_obkafka.hooks.oceanbase_stream import STREAM_QUERY_TIMEOUT_US
 from airflow_provider_obkafka.models.schema import TableRef
 
 MANY_TYPES = """

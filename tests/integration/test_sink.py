@@ -6,10 +6,11 @@ import os
 
 import pytest
 
-from airflow_provider_obkafka.engine.routing.partitioning import partition_rule
 from airflow_provider_obkafka.engine.kafka.sink import TransactionalSink, sink_producer_config
+from airflow_provider_obkafka.engine.routing.partitioning import partition_rule
 from airflow_provider_obkafka.exceptions import DeliveryError
-from airflow_provider_obkafka.hooks.kafka import KafkaHook, TopicSpec
+from airflow_provider_obkafka.hooks.kafka import KafkaHook
+from airflow_provider_obkafka.models.topic import TopicSpec
 
 
 @pytest.mark.parametrize("producer_reports", [True, False], ids=["producer's callback", "per message"])

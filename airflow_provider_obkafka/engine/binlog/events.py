@@ -21,23 +21,19 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from airflow_provider_obkafka.engine.binlog.ddl import parse_ddl, statement_head
+from airflow_provider_obkafka.engine.binlog.handoff import plausible_commit_us
 from airflow_provider_obkafka.engine.binlog.transactions import (
     Commit,
     SchemaChange,
     StreamItem,
-    Transaction,
-    group_transactions,
 )
 from airflow_provider_obkafka.engine.changes.change import Image, RecordType, RowChange
-from airflow_provider_obkafka.engine.binlog.ddl import DdlTarget, parse_ddl, statement_head
-from airflow_provider_obkafka.engine.binlog.handoff import plausible_commit_us
 from airflow_provider_obkafka.engine.changes.slots import slot_setting_init
 from airflow_provider_obkafka.models.position import BinlogPosition
 
 __all__ = [
-    "Commit", "DdlTarget", "LogBegin", "LogCommit", "LogEvent", "LogQuery", "LogRows", "SchemaChange",
-    "Scope", "StreamItem", "Transaction", "group_transactions", "header_commit_ts_us", "ob_commit_ts_us",
-    "parse_ddl", "stream_changes",
+    "LogBegin", "LogCommit", "LogEvent", "LogQuery", "LogRows", "Scope", "header_commit_ts_us", "ob_commit_ts_us", "stream_changes",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)

@@ -37,20 +37,53 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from airflow_provider_obkafka.engine.binlog.events import (
-    ChangeGrouper, LogBegin, LogCommit, LogEvent, LogQuery, SchemaChange, Scope, StreamItem,
-    Transaction, group_transactions,
-)  # fmt: skip
-from airflow_provider_obkafka.engine.binlog.parse import (
-    COMPRESSED_QUERY, COMPRESSED_ROWS, FORMAT_DESCRIPTION, GTID, HEADER, HEARTBEATS, MARIADB_GTID, QUERY, ROTATE,
-    ROWS, TABLE_MAP, XID, gtid, mariadb_gtid, query, rotate_file, table_id, table_names, unreadable,
-)  # fmt: skip
-from airflow_provider_obkafka.engine.binlog.tables import Describe, LibraryEvents, RowsParser, TableInfo, TableMapper
-from airflow_provider_obkafka.engine.binlog.wire import DumpStream
+    ChangeGrouper,
+    LogBegin,
+    LogCommit,
+    LogEvent,
+    LogQuery,
+    Scope,
+)
 from airflow_provider_obkafka.engine.binlog.gtid import GtidTracker
+from airflow_provider_obkafka.engine.binlog.parse import (
+    COMPRESSED_QUERY,
+    COMPRESSED_ROWS,
+    FORMAT_DESCRIPTION,
+    GTID,
+    HEADER,
+    HEARTBEATS,
+    MARIADB_GTID,
+    QUERY,
+    ROTATE,
+    ROWS,
+    TABLE_MAP,
+    XID,
+    gtid,
+    mariadb_gtid,
+    query,
+    rotate_file,
+    table_id,
+    table_names,
+    unreadable,
+)  # fmt: skip
+from airflow_provider_obkafka.engine.binlog.tables import (
+    Describe,
+    LibraryEvents,
+    RowsParser,
+    TableInfo,
+    TableMapper,
+)
+from airflow_provider_obkafka.engine.binlog.transactions import (
+    SchemaChange,
+    StreamItem,
+    Transaction,
+    group_transactions,
+)
+from airflow_provider_obkafka.engine.binlog.wire import DumpStream
 from airflow_provider_obkafka.exceptions import UnsupportedEventError
 from airflow_provider_obkafka.models.position import BinlogPosition
 
-__all__ = ["BinlogReader", "UnsupportedEventError"]
+__all__ = ["BinlogReader"]
 
 CRC32_RESIDUE = 0x2144DF1C  # CRC-32 of a body and its CRC-32 (LE): this exactly when the stored CRC is right
 

@@ -27,8 +27,8 @@ import pymysql
 from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.event import FormatDescriptionEvent, GtidEvent, QueryEvent, RotateEvent, XidEvent
 
-from airflow_provider_obkafka.engine.binlog.events import Commit
 from airflow_provider_obkafka.engine.binlog.reader import BinlogReader
+from airflow_provider_obkafka.engine.binlog.transactions import Commit
 from airflow_provider_obkafka.engine.binlog.wire import connect_with_checksum
 from airflow_provider_obkafka.exceptions import CapabilityError, CheckpointError, ConfigError
 from airflow_provider_obkafka.models.position import BinlogPosition

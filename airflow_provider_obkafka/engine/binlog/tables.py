@@ -28,14 +28,20 @@ from pymysqlreplication.row_event import DeleteRowsEvent, TableMapEvent, UpdateR
 from airflow_provider_obkafka.engine.binlog.count import column_layout, count_rows
 from airflow_provider_obkafka.engine.binlog.library import library_images
 from airflow_provider_obkafka.engine.binlog.parse import PARTIAL_UPDATE, ROWS, ROWS_V2, packed_int
-from airflow_provider_obkafka.engine.binlog.rows import DELETE_ROWS, INSERT_ROWS, UPDATE_ROWS, FastRows, RowsDecoder
+from airflow_provider_obkafka.engine.binlog.rows import (
+    DELETE_ROWS,
+    INSERT_ROWS,
+    UPDATE_ROWS,
+    FastRows,
+    RowsDecoder,
+)
 from airflow_provider_obkafka.engine.changes.change import Image, RecordType
 from airflow_provider_obkafka.exceptions import SchemaError, UnsupportedEventError
 
 if TYPE_CHECKING:
     from airflow_provider_obkafka.models.schema import TableSchema
 
-__all__ = ["Describe", "LibraryEvents", "RowsParser", "RowsParts", "TableInfo", "TableMapper", "library_images"]
+__all__ = ["Describe", "LibraryEvents", "RowsParser", "RowsParts", "TableInfo", "TableMapper"]
 
 Describe = Callable[[str, str], "TableSchema"]
 # A rows event as `ChangeGrouper.changes` takes it: database, table, record type, columns, key, images, time.

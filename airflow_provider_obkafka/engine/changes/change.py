@@ -14,23 +14,14 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal
 
-from airflow_provider_obkafka.engine.changes.compile import (
-    _image_renderer,
-    _in_table_order,
-    _plan,
-    _projector,
-    _selection,
-)
 from airflow_provider_obkafka.engine.changes.slots import slot_setting_init
-from airflow_provider_obkafka.engine.changes.values import renderer_for
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
 
     from airflow_provider_obkafka.engine.changes.values import ValueRenderer
     from airflow_provider_obkafka.models.schema import TableSchema
 
-__all__ = ["DbType", "Image", "RecordType", "RowChange", "TableContext", "build_table_context"]
+__all__ = ["DbType", "Image", "RecordType", "RowChange", "TableContext"]
 
 Image = tuple[Any, ...]
 KEY_SEPARATOR = "\u0001"
@@ -220,41 +211,3 @@ class TableContext:
         text = _joined_text(image, self._key_plan)
         self.cache[_LAST_KEY] = (image, text)
         return text
-
-
-def build_table_context(
-    schema: TableSchema,
-    *,
-    columns: Sequence[str] | None = None,
-    shard_columns: Sequence[str] | None = None,
-    image_columns: Sequence[str] | None = None,
-    db_type: DbType = DbType.OB_MYSQL,
-    tenant: str | None = None,
-    business_system_id: str | None = None,
-    source_identity: str | None = None,
-) -> TableContext:
-    """
-    The context of one table, built once.
-
-    :param schema: the table's schema
-    :param columns: the columns to synchronize (OMS column selection); default every column
-    :param shard_columns: OMS shard columns for the Kafka key, in the order given; default the row key
-    :param image_columns: the columns readers put in row images; default every column, in table order
-    :param db_type: `OB_MYSQL` for OceanBase, `MYSQL` for MySQL and MariaDB
-    :param tenant: the OceanBase tenant, when known
-    :param business_system_id: OMS Business System Identification, when configured
-    :param source_identity: OMS `source_identity`, when there is one
-    """
-    selected, images = _selection(schema, columns, image_columns)
-    _in_table_order(schema, shard_columns or (), "shard column")
-    renderers = tuple(renderer_for(schema.column(name)) for name in selected)
-    key = schema.row_key()
-    partition = tuple(shard_columns) if shard_columns else key
-    fast = [None if renderer.passthrough else renderer.render for renderer in renderers]
-    table = str(schema.ref)
-    return TableContext(
-        schema, selected, renderers, images, key, partition, DbType(db_type), tenant, business_system_id,
-        source_identity, {}, _projector(images, selected), _image_renderer(table, images, selected, fast),
-        _image_renderer(table, images, selected, [renderer.render for renderer in renderers]),
-        _plan(schema, images, key, "key column"), _plan(schema, images, partition, "shard column"),
-    )  # fmt: skip

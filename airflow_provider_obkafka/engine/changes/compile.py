@@ -1,6 +1,6 @@
 """
-Compile-once helpers of `build_table_context`: column selection checks, image projectors, image renderers
-and key plans, each built once per table so the per-row work is one call.
+`build_table_context`: a table's `TableContext` compiled once (column selection checks, image projectors,
+image renderers and key plans), so the per-row work is one call.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import operator
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_obkafka.engine.changes.change import DbType, TableContext
 from airflow_provider_obkafka.engine.changes.values import INLINE_NAMES, INLINE_RENDER, renderer_for
 from airflow_provider_obkafka.exceptions import SchemaError
 
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from airflow_provider_obkafka.engine.changes.change import Image, Plan
-    from airflow_provider_obkafka.engine.changes.values import Render
+    from airflow_provider_obkafka.engine.changes.values_text import Render
     from airflow_provider_obkafka.models.schema import TableSchema
 
 
@@ -83,3 +84,41 @@ def _selection(
     if missing:
         raise SchemaError(f"table {schema.ref}: selected {', '.join(map(repr, missing))} not in the images")
     return selected, images
+
+
+def build_table_context(
+    schema: TableSchema,
+    *,
+    columns: Sequence[str] | None = None,
+    shard_columns: Sequence[str] | None = None,
+    image_columns: Sequence[str] | None = None,
+    db_type: DbType = DbType.OB_MYSQL,
+    tenant: str | None = None,
+    business_system_id: str | None = None,
+    source_identity: str | None = None,
+) -> TableContext:
+    """
+    The context of one table, built once.
+
+    :param schema: the table's schema
+    :param columns: the columns to synchronize (OMS column selection); default every column
+    :param shard_columns: OMS shard columns for the Kafka key, in the order given; default the row key
+    :param image_columns: the columns readers put in row images; default every column, in table order
+    :param db_type: `OB_MYSQL` for OceanBase, `MYSQL` for MySQL and MariaDB
+    :param tenant: the OceanBase tenant, when known
+    :param business_system_id: OMS Business System Identification, when configured
+    :param source_identity: OMS `source_identity`, when there is one
+    """
+    selected, images = _selection(schema, columns, image_columns)
+    _in_table_order(schema, shard_columns or (), "shard column")
+    renderers = tuple(renderer_for(schema.column(name)) for name in selected)
+    key = schema.row_key()
+    partition = tuple(shard_columns) if shard_columns else key
+    fast = [None if renderer.passthrough else renderer.render for renderer in renderers]
+    table = str(schema.ref)
+    return TableContext(
+        schema, selected, renderers, images, key, partition, DbType(db_type), tenant, business_system_id,
+        source_identity, {}, _projector(images, selected), _image_renderer(table, images, selected, fast),
+        _image_renderer(table, images, selected, [renderer.render for renderer in renderers]),
+        _plan(schema, images, key, "key column"), _plan(schema, images, partition, "shard column"),
+    )  # fmt: skip

@@ -36,9 +36,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_obkafka.models.schema import Column
 
-__all__ = [
-    "ValueRenderer", "bytes_renderer", "column_kind", "decimal_text", "json_text", "renderer_for", "text_of",
-]  # fmt: skip
+__all__ = ["ValueRenderer", "bytes_renderer", "column_kind", "renderer_for", "text_of"]  # fmt: skip
 
 _F32 = struct.Struct("<f")
 _F32_NORMAL = 2.0**-126  # below it single precision has fewer digits (subnormal)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from airflow_provider_obkafka.engine.binlog.events import Commit, SchemaChange, StreamItem
+from airflow_provider_obkafka.engine.binlog.transactions import Commit, SchemaChange, StreamItem
 from airflow_provider_obkafka.engine.changes.change import RowChange
 from airflow_provider_obkafka.exceptions import CheckpointError
 from airflow_provider_obkafka.models.position import BinlogPosition

@@ -13,23 +13,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_obkafka.engine.kafka import checkpoints
+from airflow_provider_obkafka.engine.binlog.gtid import covers
 from airflow_provider_obkafka.engine.binlog.reader import BinlogReader
 from airflow_provider_obkafka.engine.changes.change import DbType, RowChange
-from airflow_provider_obkafka.engine.pipeline.copy_range import copy_range
-from airflow_provider_obkafka.engine.binlog.gtid import covers
-from airflow_provider_obkafka.engine.pipeline.retry import Backoff, Retrier, retry_call
+from airflow_provider_obkafka.engine.kafka import checkpoints
 from airflow_provider_obkafka.engine.kafka.sink import TransactionalSink, sink_producer_config
+from airflow_provider_obkafka.engine.pipeline.copy_range import copy_range
+from airflow_provider_obkafka.engine.pipeline.retry import Backoff, Retrier, retry_call
+from airflow_provider_obkafka.engine.routing.router import Router
 from airflow_provider_obkafka.exceptions import ConfigError
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.operators._project import checkpoint_state
-from airflow_provider_obkafka.engine.routing.router import Router
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from airflow_provider_obkafka.engine.binlog.events import SchemaChange, StreamItem
+    from airflow_provider_obkafka.engine.binlog.transactions import SchemaChange, StreamItem
     from airflow_provider_obkafka.models.position import BinlogPosition
     from airflow_provider_obkafka.models.project import SyncProject
 

@@ -12,8 +12,9 @@ from typing import NamedTuple
 from airflow_provider_obkafka.engine.kafka.checkpoints import CHECKPOINT_TOPIC_CONFIGS
 from airflow_provider_obkafka.exceptions import ConfigError, SchemaError
 from airflow_provider_obkafka.models.naming import is_pattern
-from airflow_provider_obkafka.models.project import ObjectMapping, SyncProject, TableSettings
+from airflow_provider_obkafka.models.project import SyncProject
 from airflow_provider_obkafka.models.schema import TableRef, TableSchema
+from airflow_provider_obkafka.models.sections import ObjectMapping, TableSettings
 from airflow_provider_obkafka.models.topic import TopicSpec
 
 ListTables = Callable[[Sequence[str]], list[TableRef]]

@@ -7,20 +7,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_obkafka.engine.changes.change import (
-    DbType,
-    RecordType,
-    RowChange,
-    TableContext,
-    build_table_context,
-)
+from airflow_provider_obkafka.engine.changes.change import DbType, RecordType, RowChange, TableContext
+from airflow_provider_obkafka.engine.changes.compile import build_table_context
 from airflow_provider_obkafka.engine.routing.partitioning import partition_rule
 from airflow_provider_obkafka.engine.serializers import record_function, serializer_for
 from airflow_provider_obkafka.exceptions import ConfigError
 
 if TYPE_CHECKING:
-    from airflow_provider_obkafka.engine.serializers import Record
     from airflow_provider_obkafka.engine.kafka.sink import Send, TransactionalSink
+    from airflow_provider_obkafka.engine.serializers import Record
     from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
     from airflow_provider_obkafka.models.project import SyncProject
 

@@ -13,8 +13,9 @@ import orjson
 
 from airflow_provider_obkafka.engine.changes.change import RecordType
 from airflow_provider_obkafka.engine.serializers import ClockedSerializer
-from airflow_provider_obkafka.engine.serializers.default import change_images, store_data_sequence
+from airflow_provider_obkafka.engine.serializers.default import change_images
 from airflow_provider_obkafka.engine.serializers.default_extend import column_type_name
+from airflow_provider_obkafka.engine.serializers.default_metadata import store_data_sequence
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_obkafka.engine.changes.values import bytes_renderer, column_kind, decimal_text, renderer_for
+from airflow_provider_obkafka.engine.changes.values import bytes_renderer, column_kind, renderer_for
+from airflow_provider_obkafka.engine.changes.values_text import decimal_text
 
 if TYPE_CHECKING:
-    from airflow_provider_obkafka.engine.changes.values import Render
+    from airflow_provider_obkafka.engine.changes.values_text import Render
     from airflow_provider_obkafka.models.schema import Column
 
 __all__ = ["DebeziumValue", "debezium_value"]

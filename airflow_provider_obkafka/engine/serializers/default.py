@@ -10,8 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from airflow_provider_obkafka.engine.changes.change import KEY_SEPARATOR, RecordType
+from airflow_provider_obkafka.engine.changes.change import RecordType
 from airflow_provider_obkafka.engine.serializers import SharedKeySerializer
+from airflow_provider_obkafka.engine.serializers.default_metadata import (
+    metadata_template,
+    store_data_sequence,
+)
+from airflow_provider_obkafka.engine.serializers.default_record import compile_default_record
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -23,11 +28,8 @@ __all__ = [
     "DefaultSerializer",
     "change_images",
     "default_message",
-    "metadata_template",
-    "store_data_sequence",
 ]
 
-SEQUENCE_DIGITS = 5
 # Record type -> (prevStruct from the before image, postStruct from the after image); False means null.
 _IMAGES: dict[RecordType, tuple[bool, bool]] = {
     RecordType.ROW: (False, True),
@@ -36,41 +38,6 @@ _IMAGES: dict[RecordType, tuple[bool, bool]] = {
     RecordType.DELETE: (True, False),
     RecordType.HEARTBEAT: (False, False),
 }
-
-
-def store_data_sequence(commit_ts_us: int | None, sequence: int | None) -> int | None:
-    """
-    `{commit second}{sequence, 5 digits}` as a number (OMS `storeDataSequence`); None in full sync. A sequence
-    of 100000 or more carries into the seconds digits rather than being cut.
-    """
-    if commit_ts_us is None or sequence is None:
-        return None
-    return commit_ts_us // 1_000_000 * 10**SEQUENCE_DIGITS + sequence
-
-
-def metadata_template(ctx: TableContext) -> dict[str, Any]:
-    """
-    `allMetaData` with the table's constant fields filled and the others null, in the key order of the
-    reference's examples, the fields OMS added later at the end. Built once per table, copied per message.
-    """
-    found = ctx.cache.get("default")
-    if found is None:
-        found = ctx.cache["default"] = {
-            "checkpoint": None,
-            "record_primary_key": KEY_SEPARATOR.join(ctx.key_columns) if ctx.key_columns else None,
-            "source_identity": ctx.source_identity,
-            "record_primary_value": None,
-            "dbType": ctx.db_type.value,
-            "table_name": ctx.table,
-            "db": ctx.db_name,
-            "timestamp": None,
-            "storeDataSequence": None,
-            "uniqueId": None,
-            "transId": None,
-        }
-        if ctx.business_system_id is not None:
-            found["businessSystemId"] = ctx.business_system_id
-    return found
 
 
 def _metadata(change: RowChange, ctx: TableContext, image: Image | None) -> dict[str, Any]:
@@ -119,8 +86,6 @@ class DefaultSerializer(SharedKeySerializer):
 
     def compile_record(self, ctx: TableContext, general: Record) -> Record:
         """The table's compiled key-and-value function (`default_record`): the same bytes, fewer calls."""
-        from airflow_provider_obkafka.engine.serializers.default_record import compile_default_record
-
         return compile_default_record(ctx, general)
 
 

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from airflow_provider_obkafka.engine.changes.change import KEY_SEPARATOR, RecordType
-from airflow_provider_obkafka.engine.serializers.default import SEQUENCE_DIGITS, metadata_template
 from airflow_provider_obkafka.engine.changes.values import renderer_for
+from airflow_provider_obkafka.engine.serializers.default_metadata import SEQUENCE_DIGITS, metadata_template
 
 if TYPE_CHECKING:
     from airflow_provider_obkafka.engine.changes.change import TableContext

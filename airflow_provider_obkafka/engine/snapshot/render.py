@@ -36,23 +36,20 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from airflow_provider_obkafka.engine.changes.change import KEY_SEPARATOR
+from airflow_provider_obkafka.engine.changes.values import column_kind, renderer_for
 from airflow_provider_obkafka.engine.snapshot.render_columns import (
     _PLAIN,
     QuoteFix,
-    json_quote_sql,
     json_sql,
-    probe_json_quote,
     sql_text,
     text_sql,
 )
-from airflow_provider_obkafka.engine.snapshot.render_columns import _PROBE_CHARS as _PROBE_CHARS  # re-export
 from airflow_provider_obkafka.engine.snapshot.sql import quote_ident
-from airflow_provider_obkafka.engine.changes.values import column_kind, renderer_for
 
 if TYPE_CHECKING:
     from airflow_provider_obkafka.engine.changes.change import TableContext
 
-__all__ = ["QuoteFix", "ServerRenderPlan", "json_quote_sql", "plan", "probe_json_quote", "sql_text"]
+__all__ = ["ServerRenderPlan", "plan"]
 
 Encode = Callable[[tuple[Any, ...]], tuple[bytes | None, bytes]]
 _KEY_MARK, _POST_MARK = b"\x00obkafka-key\x00", b"\x00obkafka-post\x00"
@@ -93,7 +90,8 @@ def _key_sql(ctx: TableContext, names: Sequence[str]) -> str | None:
 
 def _frame(ctx: TableContext) -> tuple[bytes, bytes, bytes]:
     """The Default message's constant bytes around the record_primary_value text and the postStruct."""
-    from airflow_provider_obkafka.engine.serializers.default import _encode, metadata_template
+    from airflow_provider_obkafka.engine.serializers.default import _encode
+    from airflow_provider_obkafka.engine.serializers.default_metadata import metadata_template
 
     meta = dict(metadata_template(ctx))
     meta["record_primary_value"] = orjson.Fragment(_KEY_MARK) if ctx.key_columns else None

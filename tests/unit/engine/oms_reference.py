@@ -12,7 +12,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_obkafka.engine.changes.change import TableContext, build_table_context
+from airflow_provider_obkafka.engine.changes.change import TableContext
+from airflow_provider_obkafka.engine.changes.compile import build_table_context
 from airflow_provider_obkafka.models.schema import Column, TableSchema
 
 REFERENCE_NAME = "oms-kafka-formats.md"

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_obkafka.engine import serializers
-from airflow_provider_obkafka.engine.changes.change import RecordType, RowChange, TableContext, build_table_context
+from airflow_provider_obkafka.engine.changes.change import RecordType, RowChange, TableContext
+from airflow_provider_obkafka.engine.changes.compile import build_table_context
 from airflow_provider_obkafka.engine.serializers import Serializer, serializer_for
 from airflow_provider_obkafka.models.schema import Column, TableSchema
 

@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_provider_obkafka.engine.binlog.ddl import DdlTarget, parse_ddl
 from airflow_provider_obkafka.engine.binlog.events import (
-    Commit, DdlTarget, LogBegin, LogCommit, LogQuery, LogRows, SchemaChange, Scope, Transaction,
-    group_transactions, header_commit_ts_us, ob_commit_ts_us, parse_ddl, stream_changes,
-)  # fmt: skip
+    LogBegin,
+    LogCommit,
+    LogQuery,
+    LogRows,
+    Scope,
+    header_commit_ts_us,
+    ob_commit_ts_us,
+    stream_changes,
+)
+from airflow_provider_obkafka.engine.binlog.transactions import (
+    Commit,
+    SchemaChange,
+    Transaction,
+    group_transactions,
+)
 from airflow_provider_obkafka.engine.changes.change import RecordType, RowChange
 from airflow_provider_obkafka.models.position import BinlogPosition
 from airflow_provider_obkafka.models.schema import TableRef

@@ -11,7 +11,8 @@ from typing import Any
 import orjson
 import pytest
 
-from airflow_provider_obkafka.engine.changes.change import DbType, RecordType, RowChange, build_table_context
+from airflow_provider_obkafka.engine.changes.change import DbType, RecordType, RowChange
+from airflow_provider_obkafka.engine.changes.compile import build_table_context
 from airflow_provider_obkafka.exceptions import SchemaError
 from airflow_provider_obkafka.models.schema import Column, TableSchema, UniqueKey
 

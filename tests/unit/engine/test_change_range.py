@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_obkafka.engine.binlog.events import Commit, SchemaChange
+from airflow_provider_obkafka.engine.binlog.transactions import Commit, SchemaChange
 from airflow_provider_obkafka.engine.changes.change import RecordType, RowChange
 from airflow_provider_obkafka.engine.pipeline.copy_range import copy_range, transaction_start
 from airflow_provider_obkafka.exceptions import CheckpointError

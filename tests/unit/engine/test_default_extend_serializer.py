@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_obkafka.engine.changes.change import RecordType, RowChange, TableContext, build_table_context
+from airflow_provider_obkafka.engine.changes.change import RecordType, RowChange, TableContext
+from airflow_provider_obkafka.engine.changes.compile import build_table_context
 from airflow_provider_obkafka.engine.serializers import kafka_key
 from airflow_provider_obkafka.engine.serializers.default import DefaultSerializer
 from airflow_provider_obkafka.engine.serializers.default_extend import DefaultExtendColumnTypeSerializer

@@ -12,15 +12,11 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_obkafka.engine.changes.change import (
-    DbType,
-    RecordType,
-    RowChange,
-    TableContext,
-    build_table_context,
-)
+from airflow_provider_obkafka.engine.changes.change import DbType, RecordType, RowChange, TableContext
+from airflow_provider_obkafka.engine.changes.compile import build_table_context
 from airflow_provider_obkafka.engine.serializers import kafka_key
-from airflow_provider_obkafka.engine.serializers.default import DefaultSerializer, store_data_sequence
+from airflow_provider_obkafka.engine.serializers.default import DefaultSerializer
+from airflow_provider_obkafka.engine.serializers.default_metadata import store_data_sequence
 from airflow_provider_obkafka.models.schema import Column, TableSchema
 from tests.unit.engine.oms_reference import same_shape
 from tests.unit.engine.serializer_cases import (

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_obkafka.engine.changes.change import DbType, RowChange, build_table_context
+from airflow_provider_obkafka.engine.changes.change import DbType, RowChange
+from airflow_provider_obkafka.engine.changes.compile import build_table_context
 from airflow_provider_obkafka.engine.serializers import record_function
 from airflow_provider_obkafka.engine.serializers.default import DefaultSerializer
 from airflow_provider_obkafka.models.schema import Column, TableSchema

@@ -10,16 +10,17 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from airflow_provider_obkafka.engine.snapshot import render as render_sql
-from airflow_provider_obkafka.engine.changes.change import RecordType, RowChange, build_table_context
-from airflow_provider_obkafka.engine.snapshot.render import (
+from airflow_provider_obkafka.engine.changes.change import RecordType, RowChange
+from airflow_provider_obkafka.engine.changes.compile import build_table_context
+from airflow_provider_obkafka.engine.serializers.default import DefaultSerializer
+from airflow_provider_obkafka.engine.snapshot.render import plan
+from airflow_provider_obkafka.engine.snapshot.render_columns import (
+    _PROBE_CHARS,
     json_quote_sql,
     json_sql,
-    plan,
     probe_json_quote,
     sql_text,
 )
-from airflow_provider_obkafka.engine.serializers.default import DefaultSerializer
 from airflow_provider_obkafka.models.schema import Column, TableSchema
 
 
@@ -190,9 +191,9 @@ class FakeServer:
 
     def execute(self, sql):
         if sql.startswith("SELECT JSON_QUOTE("):
-            self.result = tuple(self.quote(char) for char in render_sql._PROBE_CHARS)
+            self.result = tuple(self.quote(char) for char in _PROBE_CHARS)
             return
-        whole = "".join(render_sql._PROBE_CHARS) + '\\u000B\\\\u001F"x'
+        whole = "".join(_PROBE_CHARS) + '\\u000B\\\\u001F"x'
         text = self.quote(whole).replace("\\\\", "\x00")
         for server, wanted in self.fix_in(sql):
             text = text.replace(server, wanted)

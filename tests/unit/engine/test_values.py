@@ -12,8 +12,13 @@ import orjson
 import pytest
 
 from airflow_provider_obkafka.engine.changes.values import (
-    INLINE_NAMES, INLINE_RENDER, column_kind, json_text, renderer_for, text_of,
-)  # fmt: skip
+    INLINE_NAMES,
+    INLINE_RENDER,
+    column_kind,
+    renderer_for,
+    text_of,
+)
+from airflow_provider_obkafka.engine.changes.values_text import json_text
 from airflow_provider_obkafka.models.schema import Column
 
 CST = timezone(timedelta(hours=8))

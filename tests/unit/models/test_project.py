@@ -14,16 +14,9 @@ import yaml
 
 from airflow_provider_obkafka.exceptions import ConfigError
 from airflow_provider_obkafka.models.loader import load_project, parse_project
-from airflow_provider_obkafka.models.project import (
-    BatchTopics,
-    Dml,
-    ExistingTopic,
-    NewTopic,
-    Partitioning,
-    Serialization,
-    SyncProject,
-    SyncType,
-)
+from airflow_provider_obkafka.models.naming import Dml, Partitioning, Serialization, SyncType
+from airflow_provider_obkafka.models.project import SyncProject
+from airflow_provider_obkafka.models.sections import BatchTopics, ExistingTopic, NewTopic
 from tests.unit.models.project_data import NOW, minimal_project, with_changes
 
 REPO = Path(__file__).resolve().parents[3]

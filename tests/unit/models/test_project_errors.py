@@ -8,12 +8,8 @@ from typing import Any
 import pytest
 
 from airflow_provider_obkafka.exceptions import ConfigError
-from airflow_provider_obkafka.models.loader import (
-    ProjectIssue,
-    ProjectValidationError,
-    load_project,
-    parse_project,
-)
+from airflow_provider_obkafka.models.loader import load_project, parse_project
+from airflow_provider_obkafka.models.project_issues import ProjectIssue, ProjectValidationError
 from tests.unit.models.project_data import DELETE, NOW, with_changes
 
 INCREMENTAL_ONLY = ["schema", "incremental"]

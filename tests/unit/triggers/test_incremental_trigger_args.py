@@ -10,7 +10,7 @@ import pymysql
 import pytest
 from airflow.sdk.module_loading import import_string
 
-from airflow_provider_obkafka.engine.binlog.events import Commit
+from airflow_provider_obkafka.engine.binlog.transactions import Commit
 from airflow_provider_obkafka.engine.changes.change import RecordType, RowChange
 from airflow_provider_obkafka.engine.pipeline.retry import Backoff
 from airflow_provider_obkafka.models.position import BinlogPosition
