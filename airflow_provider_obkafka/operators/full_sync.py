@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_obkafka.engine.changes.change import DbType, RecordType, RowChange, TableContext
+from airflow_provider_obkafka.engine.changes.change import DbType, TableContext
 from airflow_provider_obkafka.engine.changes.compile import build_table_context
 from airflow_provider_obkafka.engine.kafka import checkpoints
 from airflow_provider_obkafka.engine.kafka.sink import TransactionalSink, sink_producer_config
-from airflow_provider_obkafka.engine.pipeline.full import ChunkResult, Encode, Progress, sync_rows
+from airflow_provider_obkafka.engine.pipeline.full import ChunkResult, Progress, commit_chunk, row_encoder
 from airflow_provider_obkafka.engine.routing.partitioning import partition_rule
-from airflow_provider_obkafka.engine.serializers import record_function, serializer_for
+from airflow_provider_obkafka.engine.serializers import serializer_for
 from airflow_provider_obkafka.engine.serializers.default import DefaultSerializer
 from airflow_provider_obkafka.engine.snapshot import render
 from airflow_provider_obkafka.engine.snapshot.chunking import Chunk
@@ -115,8 +115,10 @@ class FullSyncOperator(BaseOperator):
         self, project: SyncProject, source: OceanBaseHook, sink: TransactionalSink, ctx: TableContext,
         work: Mapping[str, Any], chunk: Chunk, done_key: str, fast: render.ServerRenderPlan | None,
     ) -> ChunkResult:  # fmt: skip
-        """Stream, encode and produce the chunk's rows, then its done-record, in one transaction."""
-        encode = _encoder(project, ctx)
+        """Stream the chunk's rows at the snapshot and commit them with its done-record (`commit_chunk`)."""
+        options = project.options
+        encode = row_encoder(serializer_for(options.serialization,
+                                            intra_transaction_sequence=options.intra_transaction_sequence), ctx)
         if fast is None:
             sql, params = select_chunk_sql(ctx.schema, ctx.image_columns, chunk.key_columns, chunk, work["scn"])
         else:
@@ -124,25 +126,11 @@ class FullSyncOperator(BaseOperator):
                 ctx.schema, None, chunk.key_columns, chunk, work["scn"], expressions=fast.expressions
             )
             encode = fast.encode
-        send, producer = sink.sender(work["topic"], partition_rule(project.options.partitioning)), sink.producer
-
-        def polled(batches: Iterator[list[tuple[Any, ...]]]) -> Iterator[list[tuple[Any, ...]]]:
-            for batch in batches:
-                yield batch
-                producer.poll(0)  # serve delivery reports (only failures are reported)
-
-        sink.begin()
-        try:
-            progress = Progress(chunk.describe(), work.get("expected_rows"), self.progress_every)
-            bytes_rows = fast is not None and not fast.python_columns  # every column a binary string
-            rows = polled(source.stream_batches(sql, params, temporal_as_text=True, bytes_rows=bytes_rows))
-            result = sync_rows(rows, encode, send, progress)
-            sink.checkpoint(done_key, self._record(work, chunk, result))
-            sink.commit()
-        except BaseException:
-            sink.abort()
-            raise
-        return result
+        bytes_rows = fast is not None and not fast.python_columns  # every column a binary string
+        rows = source.stream_batches(sql, params, temporal_as_text=True, bytes_rows=bytes_rows)
+        progress = Progress(chunk.describe(), work.get("expected_rows"), self.progress_every)
+        return commit_chunk(sink, work["topic"], partition_rule(options.partitioning), rows, encode, progress,
+                            (done_key, lambda result: self._record(work, chunk, result)))  # fmt: skip
 
     def _server_rendering(
         self, project: SyncProject, source: OceanBaseHook, ctx: TableContext
@@ -196,17 +184,3 @@ def _fence_and_read(
     config, reports = sink_producer_config()
     producer = kafka.producer(transactional_id=transactional_id, **config)
     return TransactionalSink(producer, project.checkpoint_topic, reports), checkpoint_state(project, kafka)
-
-
-def _encoder(project: SyncProject, ctx: TableContext) -> Encode:
-    """Row tuple → (Kafka key, message value) in the project's serialization method."""
-    serializer = serializer_for(
-        project.options.serialization, intra_transaction_sequence=project.options.intra_transaction_sequence
-    )
-    database, table, columns, key_columns = ctx.database, ctx.table, ctx.image_columns, ctx.key_columns
-    record = record_function(serializer, ctx)
-
-    def encode(row: tuple[Any, ...]) -> tuple[bytes | None, bytes]:
-        return record(RowChange(database, table, RecordType.ROW, columns, None, row, key_columns))
-
-    return encode

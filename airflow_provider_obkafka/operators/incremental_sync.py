@@ -10,23 +10,23 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from airflow_provider_obkafka.engine.kafka import checkpoints
-from airflow_provider_obkafka.engine.binlog.seek import derived_server_id, position_for_timestamp
 from airflow_provider_obkafka.engine.binlog.handoff import handoff_cutoff_us
-from airflow_provider_obkafka.engine.pipeline.retry import retry_call
-from airflow_provider_obkafka.exceptions import CheckpointError
-from airflow_provider_obkafka.hooks.kafka import KafkaHook
-from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
-from airflow_provider_obkafka.models.position import BinlogPosition
+from airflow_provider_obkafka.engine.binlog.seek import derived_server_id, position_for_timestamp
+from airflow_provider_obkafka.engine.kafka import checkpoints
 from airflow_provider_obkafka.engine.pipeline.incremental import (
     RangeJob,
     at_or_after,
     parse_start_timestamp,
     produce_range,
-    retrier,
 )  # fmt: skip
-from airflow_provider_obkafka.operators._project import checkpoint_state, fail_fast, load_project, project_arg
+from airflow_provider_obkafka.engine.pipeline.retry import retry_call
 from airflow_provider_obkafka.engine.routing.router import in_scope
+from airflow_provider_obkafka.exceptions import CheckpointError
+from airflow_provider_obkafka.hooks.kafka import KafkaHook
+from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
+from airflow_provider_obkafka.models.position import BinlogPosition
+from airflow_provider_obkafka.operators._io import range_io, retrier
+from airflow_provider_obkafka.operators._project import checkpoint_state, fail_fast, load_project, project_arg
 from airflow_provider_obkafka.triggers.incremental_sync import SETTLE_S, IncrementalSyncTrigger
 
 if TYPE_CHECKING:
@@ -196,7 +196,7 @@ class IncrementalSyncOperator(BaseOperator):
             by_gtid=project.incremental.resume_by == "gtid",
         )  # fmt: skip
         with _fail_on_checkpoint():
-            produced = produce_range(project, job, retrier(project, self.retry_for_s), self.log)
+            produced = produce_range(project, job, range_io(project), retrier(project, self.retry_for_s), self.log)
         if not event.get("reached_end"):
             self._defer(project, end if at_or_after(end, start, job.by_gtid) else start, context, cutoff)
         return {"position": end.model_dump(mode="json"), "changes": produced}
@@ -222,7 +222,7 @@ class IncrementalSyncOperator(BaseOperator):
                 resume_of=lambda saved: BinlogPosition(**saved["position"]),
                 server_id=server_id, batch_size=self.batch_size,
             )  # fmt: skip
-            produced = produce_range(project, job, retrier(project, self.retry_for_s), self.log)
+            produced = produce_range(project, job, range_io(project), retrier(project, self.retry_for_s), self.log)
         interval = [begin.isoformat(), finish.isoformat()]
         return {"interval": interval, "changes": produced, "already_done": False}
 

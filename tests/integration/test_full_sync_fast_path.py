@@ -17,11 +17,12 @@ from types import SimpleNamespace
 import pytest
 
 from airflow_provider_obkafka.engine.changes.compile import build_table_context
+from airflow_provider_obkafka.engine.pipeline.full import row_encoder
+from airflow_provider_obkafka.engine.serializers import serializer_for
 from airflow_provider_obkafka.engine.snapshot import render as render_sql
 from airflow_provider_obkafka.engine.snapshot.chunking import Chunk
 from airflow_provider_obkafka.engine.snapshot.sql import select_chunk_sql
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
-from airflow_provider_obkafka.operators.full_sync import _encoder
 
 SERVERS = {
     "seekdb": SimpleNamespace(
@@ -29,7 +30,6 @@ SERVERS = {
     ),
     "mariadb": SimpleNamespace(database="mariadb_database", conn_id="mariadb_binlog", other_charset="latin1"),
 }
-DEFAULT = SimpleNamespace(options=SimpleNamespace(serialization="Default", intra_transaction_sequence=False))
 
 EDGE_TABLE = """
 CREATE TABLE {db}.edge (
@@ -173,7 +173,7 @@ def _both_paths(server, table: str = "edge", **options) -> tuple[list, list, ren
     ctx = build_table_context(schema, **options)
     chunk = Chunk(schema.ref, 0, ctx.key_columns, None, None)
     sql, params = select_chunk_sql(schema, ctx.image_columns, chunk.key_columns, chunk)
-    python = _read(server.hook, sql, params, _encoder(DEFAULT, ctx))
+    python = _read(server.hook, sql, params, row_encoder(serializer_for("Default"), ctx))
     with contextlib.closing(server.hook.get_conn()) as conn, conn.cursor() as cur:
         fix = render_sql.probe_json_quote(cur)
     assert fix is not None, "strings must be rendered on the server for this test to mean anything"

@@ -2,7 +2,7 @@
 Rows decoded by pymysqlreplication, as the reader's images: what the compiled decoder
 (`engine/binlog/rows.py`) does not cover (JSON, BIT, GEOMETRY, pre-5.6 temporal types, partial row images).
 The library gives a dict per row and None for a zero date or an empty SET; these become tuples in column
-order holding the server's text. `engine.binlog.tables` re-exports `library_images`.
+order holding the server's text. `engine/binlog/tables.py` calls `library_images`.
 """
 
 from __future__ import annotations

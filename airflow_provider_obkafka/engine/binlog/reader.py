@@ -36,49 +36,17 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from airflow_provider_obkafka.engine.binlog.events import (
-    ChangeGrouper,
-    LogBegin,
-    LogCommit,
-    LogEvent,
-    LogQuery,
-    Scope,
-)
+from airflow_provider_obkafka.engine.binlog.events import ChangeGrouper, LogBegin, LogCommit, LogEvent, LogQuery, Scope
 from airflow_provider_obkafka.engine.binlog.gtid import GtidTracker
 from airflow_provider_obkafka.engine.binlog.parse import (
-    COMPRESSED_QUERY,
-    COMPRESSED_ROWS,
-    FORMAT_DESCRIPTION,
-    GTID,
-    HEADER,
-    HEARTBEATS,
-    MARIADB_GTID,
-    QUERY,
-    ROTATE,
-    ROWS,
-    TABLE_MAP,
-    XID,
-    gtid,
-    mariadb_gtid,
-    query,
-    rotate_file,
-    table_id,
-    table_names,
+    COMPRESSED_QUERY, COMPRESSED_ROWS, FORMAT_DESCRIPTION, GTID, HEADER, HEARTBEATS, MARIADB_GTID, QUERY,
+    ROTATE, ROWS, TABLE_MAP, XID, gtid, mariadb_gtid, query, rotate_file, table_id, table_names,
     unreadable,
 )  # fmt: skip
-from airflow_provider_obkafka.engine.binlog.tables import (
-    Describe,
-    LibraryEvents,
-    RowsParser,
-    TableInfo,
-    TableMapper,
-)
+from airflow_provider_obkafka.engine.binlog.tables import Describe, LibraryEvents, RowsParser, TableInfo, TableMapper
 from airflow_provider_obkafka.engine.binlog.transactions import (
-    SchemaChange,
-    StreamItem,
-    Transaction,
-    group_transactions,
-)
+    SchemaChange, StreamItem, Transaction, group_transactions,
+)  # fmt: skip
 from airflow_provider_obkafka.engine.binlog.wire import DumpStream
 from airflow_provider_obkafka.exceptions import UnsupportedEventError
 from airflow_provider_obkafka.models.position import BinlogPosition

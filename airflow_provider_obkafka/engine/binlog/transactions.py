@@ -3,7 +3,7 @@ What the binlog readers give: `Commit` markers, `SchemaChange`s and whole `Trans
 
 `engine/binlog/events.py` (`stream_changes`) yields `RowChange`s, `Commit`s and `SchemaChange`s one at a
 time; `group_transactions` collects them into whole `Transaction`s. No binlog library; unit tests feed
-plain lists. `engine.binlog.events` re-exports every name here.
+plain lists. The reader (`engine/binlog/reader.py`) groups events into them.
 """
 
 from __future__ import annotations

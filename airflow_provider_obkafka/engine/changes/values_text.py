@@ -2,7 +2,7 @@
 Column values as text: character-set decoding, DECIMAL digits, temporal values and JSON documents.
 
 The text rules of the Default family of OMS formats (reference §3.1; docs/formats.md), split from
-`engine.changes.values`, which picks a column's renderer and re-exports the public names here.
+`engine.changes.values`, which picks a column's renderer.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""The full-synchronization loop of one chunk: rows in, messages out, with progress and a checksum."""
+"""
+The full-synchronization loop of one chunk: rows in, messages out, with progress and a checksum, committed
+with the chunk's done-record in one Kafka transaction (`commit_chunk`).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,18 @@ import logging
 import time
 import zlib
 from collections.abc import Callable, Iterable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from airflow_provider_obkafka.engine.kafka.sink import Send
+from airflow_provider_obkafka.engine.changes.change import RecordType, RowChange
+from airflow_provider_obkafka.engine.serializers import record_function
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from airflow_provider_obkafka.engine.changes.change import TableContext
+    from airflow_provider_obkafka.engine.kafka.sink import Send, TransactionalSink
+    from airflow_provider_obkafka.engine.routing.partitioning import PartitionRule
+    from airflow_provider_obkafka.engine.serializers import Serializer
 
 log = logging.getLogger(__name__)
 
@@ -86,3 +98,41 @@ def sync_rows(batches: Iterable[list[tuple[Any, ...]]], encode: Encode, send: Se
         progress.update(rows)
     progress.update(rows, force=True)
     return ChunkResult(rows, total & CHECKSUM_MASK)
+
+
+def row_encoder(serializer: Serializer, ctx: TableContext) -> Encode:
+    """Row tuple (in `ctx.image_columns` order) → (Kafka key, message value) as a full-sync ROW change."""
+    database, table, columns, key_columns = ctx.database, ctx.table, ctx.image_columns, ctx.key_columns
+    record = record_function(serializer, ctx)
+
+    def encode(row: tuple[Any, ...]) -> tuple[bytes | None, bytes]:
+        return record(RowChange(database, table, RecordType.ROW, columns, None, row, key_columns))
+
+    return encode
+
+
+def commit_chunk(
+    sink: TransactionalSink, topic: str, rule: PartitionRule, batches: Iterable[list[tuple[Any, ...]]],
+    encode: Encode, progress: Progress, done: tuple[str, Callable[[ChunkResult], dict[str, Any]]],
+) -> ChunkResult:  # fmt: skip
+    """
+    Encode and produce every row of a chunk into `topic`, then its done-record (`done`: the checkpoint key,
+    and the record of a result), in one Kafka transaction: all of it is visible to `read_committed`
+    consumers, or none (aborted on any error).
+    """
+    send, producer = sink.sender(topic, rule), sink.producer
+
+    def polled(rows: Iterable[list[tuple[Any, ...]]]) -> Iterator[list[tuple[Any, ...]]]:
+        for batch in rows:
+            yield batch
+            producer.poll(0)  # serve delivery reports (only failures are reported)
+
+    sink.begin()
+    try:
+        result = sync_rows(polled(batches), encode, send, progress)
+        sink.checkpoint(done[0], done[1](result))
+        sink.commit()
+    except BaseException:
+        sink.abort()
+        raise
+    return result

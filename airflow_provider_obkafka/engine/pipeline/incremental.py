@@ -1,8 +1,9 @@
 """
 The worker side of incremental synchronization: produce a change-log range through the router
-(`engine/routing/router.py`) in Kafka transactions (one per batch, each with its checkpoint), waiting out source
-and broker outages.
-Used by `IncrementalSyncOperator` for the ranges its trigger reports and for backfill intervals.
+(`engine/routing/router.py`) in Kafka transactions (one per batch, each with its checkpoint), waiting out
+source and broker outages. The source and Kafka come in as a `RangeIo` the caller builds (the operator, from
+its hooks), so this loop knows no Airflow. Used by `IncrementalSyncOperator` for the ranges its trigger
+reports and for backfill intervals.
 """
 
 from __future__ import annotations
@@ -17,21 +18,19 @@ from airflow_provider_obkafka.engine.binlog.gtid import covers
 from airflow_provider_obkafka.engine.binlog.reader import BinlogReader
 from airflow_provider_obkafka.engine.changes.change import DbType, RowChange
 from airflow_provider_obkafka.engine.kafka import checkpoints
-from airflow_provider_obkafka.engine.kafka.sink import TransactionalSink, sink_producer_config
 from airflow_provider_obkafka.engine.pipeline.copy_range import copy_range
-from airflow_provider_obkafka.engine.pipeline.retry import Backoff, Retrier, retry_call
+from airflow_provider_obkafka.engine.pipeline.retry import Retrier, retry_call
 from airflow_provider_obkafka.engine.routing.router import Router
 from airflow_provider_obkafka.exceptions import ConfigError
-from airflow_provider_obkafka.hooks.kafka import KafkaHook
-from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
-from airflow_provider_obkafka.operators._project import checkpoint_state
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Mapping
 
     from airflow_provider_obkafka.engine.binlog.transactions import SchemaChange, StreamItem
+    from airflow_provider_obkafka.engine.kafka.sink import TransactionalSink
     from airflow_provider_obkafka.models.position import BinlogPosition
     from airflow_provider_obkafka.models.project import SyncProject
+    from airflow_provider_obkafka.models.schema import TableSchema
 
 START_FORMAT = "ISO 8601 with a time zone, e.g. 2024-05-01T08:00:00+08:00 or 2024-05-01T00:00:00Z"
 SKEW = timedelta(minutes=1)
@@ -59,17 +58,36 @@ def parse_start_timestamp(value: str | datetime | None, now: datetime | None = N
     return moment.astimezone(UTC)
 
 
-def endpoints(project: SyncProject) -> dict[str, str]:
-    """What a retry waits for, by kind, for the log line."""
-    host, port = OceanBaseHook(ob_conn_id=project.source.conn_id).binlog_endpoint()
-    kafka = KafkaHook(kafka_config_id=project.destination.conn_id)
-    bootstrap = kafka.client_config().get("bootstrap.servers")
-    return {"source": f"change log at {host}:{port}", "kafka": f"Kafka at {bootstrap}"}
+@dataclass(frozen=True)
+class Source:
+    """
+    The source side of one try at a range.
+
+    :param binlog_settings: how to reach the change log (the reader's connection settings)
+    :param describe: a table's current schema, by database and table
+    :param db_type: OceanBase (`OB_MYSQL`: exact commit times in GTID events) or MySQL/MariaDB
+    :param tenant: the OceanBase tenant, when known
+    """
+
+    binlog_settings: dict[str, Any]
+    describe: Callable[[str, str], TableSchema]
+    db_type: DbType
+    tenant: str | None = None
 
 
-def retrier(project: SyncProject, give_up_s: float) -> Retrier:
-    """The retry state for one unit of work of this project."""
-    return Retrier(Backoff(give_up_s=give_up_s), endpoints(project))
+@dataclass(frozen=True)
+class RangeIo:
+    """
+    The services a range needs, each call opening anew (a retry reconnects).
+
+    :param source: connect to the source
+    :param sink: a transactional sink for a transactional.id, fenced (any earlier producer of it aborted)
+    :param checkpoints: the project's committed checkpoints, the latest value per key
+    """
+
+    source: Callable[[], Source]
+    sink: Callable[[str], TransactionalSink]
+    checkpoints: Callable[[], Mapping[str, Any]]
 
 
 @dataclass
@@ -100,22 +118,20 @@ class RangeJob:
     by_gtid: bool = False
 
 
-def produce_range(project: SyncProject, job: RangeJob, retry: Retrier, log: Any) -> int:
+def produce_range(project: SyncProject, job: RangeJob, io: RangeIo, retry: Retrier, log: Any) -> int:
     """Produce `job`, retrying outages from the last committed batch; the changes committed."""
     committed = [0]
     at: list[BinlogPosition | None] = [job.start]
-    retry_call(lambda: _attempt(project, job, committed, at, log), retry, position=lambda: at[0], logger=log)
+    retry_call(lambda: _attempt(project, job, io, committed, at, log), retry, position=lambda: at[0],
+               logger=log)  # fmt: skip
     return committed[0]
 
 
-def _kafka_side(project: SyncProject, job: RangeJob) -> tuple[TransactionalSink, dict[str, Any] | None]:
+def _kafka_side(project: SyncProject, job: RangeJob, io: RangeIo) -> tuple[TransactionalSink, dict[str, Any] | None]:
     """The sink of a transactional producer (fencing any earlier try of this unit), then the checkpoint."""
-    kafka = KafkaHook(kafka_config_id=project.destination.conn_id)
-    txn_id = checkpoints.transactional_id(project.slug, *job.txn_parts)
-    config, reports = sink_producer_config()
-    sink = TransactionalSink(kafka.producer(txn_id, **config), project.checkpoint_topic, reports)
+    sink = io.sink(checkpoints.transactional_id(project.slug, *job.txn_parts))
     # the producer fenced any earlier try of this unit before the checkpoint is read
-    return sink, checkpoint_state(project, kafka).get(job.key)
+    return sink, io.checkpoints().get(job.key)
 
 
 def _read_ahead(items: Iterator[StreamItem], until: Future[Any], limit: int) -> list[StreamItem]:
@@ -133,6 +149,7 @@ def _read_ahead(items: Iterator[StreamItem], until: Future[Any], limit: int) -> 
 class _Opened:
     """A try's two sides, set up side by side: the source's (router, reader, what was read ahead), Kafka's."""
 
+    source: Source
     router: Router
     reader: BinlogReader
     items: Iterator[StreamItem]
@@ -141,15 +158,15 @@ class _Opened:
     record: dict[str, Any] | None
 
 
-def _open(project: SyncProject, job: RangeJob, guess: BinlogPosition) -> _Opened:
+def _open(project: SyncProject, job: RangeJob, io: RangeIo, guess: BinlogPosition) -> _Opened:
     """
     The Kafka side (fencing, then the checkpoint: 0.05–0.6 s) in a thread while the source side connects and
     reads ahead from `guess`, where this range (or the last try) stands. Nothing is produced before the fence.
     """
-    source = OceanBaseHook(ob_conn_id=project.source.conn_id, session_time_zone="+00:00")
     with ThreadPoolExecutor(1, thread_name_prefix="obkafka-fence") as pool:
-        kafka_side = pool.submit(_kafka_side, project, job)
-        router = Router(project, source)
+        kafka_side = pool.submit(_kafka_side, project, job, io)
+        source = io.source()
+        router = Router(project, source.describe, source.db_type, source.tenant)
         reader = _reader(source, router, job, guess)
         try:
             items = reader.iter_changes()
@@ -158,16 +175,18 @@ def _open(project: SyncProject, job: RangeJob, guess: BinlogPosition) -> _Opened
         except BaseException:
             reader.close()
             raise
-    return _Opened(router, reader, items, ahead, sink, record)
+    return _Opened(source, router, reader, items, ahead, sink, record)
 
 
-def _attempt(project: SyncProject, job: RangeJob, committed: list[int], at: list[Any], log: Any) -> None:
+def _attempt(
+    project: SyncProject, job: RangeJob, io: RangeIo, committed: list[int], at: list[Any], log: Any
+) -> None:
     """
     One try at the range (`_open`): what was read ahead is kept when the checkpoint says to start there, else
     the range is read again from where the checkpoint says.
     """
     guess: BinlogPosition = at[0] or job.start
-    opened = _open(project, job, guess)
+    opened = _open(project, job, io, guess)
     sink, record = opened.sink, opened.record
     start = job.start
     if record is not None and not at_or_after(start, job.resume_of(record), job.by_gtid):
@@ -182,7 +201,7 @@ def _attempt(project: SyncProject, job: RangeJob, committed: list[int], at: list
         return
     if not _same(start, guess, job.by_gtid):  # the read-ahead started elsewhere: read again from the start
         opened.reader.close()
-        opened.reader, opened.ahead = _reader(opened.router.source, opened.router, job, start), []
+        opened.reader, opened.ahead = _reader(opened.source, opened.router, job, start), []
         opened.items = opened.reader.iter_changes()
     _copy(job, opened, committed, at, log)
 
@@ -228,10 +247,10 @@ def _copy(job: RangeJob, opened: _Opened, committed: list[int], at: list[Any], l
         reader.close()
 
 
-def _reader(source: OceanBaseHook, router: Router, job: RangeJob, start: BinlogPosition) -> BinlogReader:
-    return BinlogReader(source.binlog_connection_settings(), job.server_id, start, router.in_scope,
-                        describe=source.describe_table, blocking=False,
-                        oceanbase_commit_ts=router.db_type is DbType.OB_MYSQL,
+def _reader(source: Source, router: Router, job: RangeJob, start: BinlogPosition) -> BinlogReader:
+    return BinlogReader(source.binlog_settings, job.server_id, start, router.in_scope,
+                        describe=source.describe, blocking=False,
+                        oceanbase_commit_ts=source.db_type is DbType.OB_MYSQL,
                         skip_committed_before_us=job.skip_committed_before_us,
                         by_gtid=job.by_gtid and start.gtid_set is not None)  # fmt: skip
 

@@ -14,10 +14,12 @@ from airflow_provider_obkafka.engine.serializers import record_function, seriali
 from airflow_provider_obkafka.exceptions import ConfigError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from airflow_provider_obkafka.engine.kafka.sink import Send, TransactionalSink
     from airflow_provider_obkafka.engine.serializers import Record
-    from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
     from airflow_provider_obkafka.models.project import SyncProject
+    from airflow_provider_obkafka.models.schema import TableSchema
 
 __all__ = ["POLL_EVERY", "Router", "in_scope"]
 
@@ -38,11 +40,20 @@ class Router:
     Per table: topic, serialization context and record function; per change: key, value, partition. What
     one change needs is cached per table as a lane (the sink it was made for, the image columns, the record
     function, the topic's direct sender), so the hot path does one lookup.
+
+    :param project: the synchronization project
+    :param describe: a table's current schema, by database and table
+    :param db_type: the source's type as the formats name it
+    :param tenant: the OceanBase tenant, when known
     """
 
-    def __init__(self, project: SyncProject, source: OceanBaseHook) -> None:
+    def __init__(
+        self, project: SyncProject, describe: Callable[[str, str], TableSchema], db_type: DbType,
+        tenant: str | None = None,
+    ) -> None:  # fmt: skip
         self.project = project
-        self.source = source
+        self.describe = describe
+        self.tenant = tenant
         options = project.options
         self.serializer = serializer_for(
             options.serialization, intra_transaction_sequence=options.intra_transaction_sequence
@@ -51,7 +62,7 @@ class Router:
         dml = {str(kind) for kind in project.incremental.dml}
         self.left_out = tuple(kind for kind in (RecordType.INSERT, RecordType.UPDATE, RecordType.DELETE)
                               if kind.value not in dml)  # fmt: skip
-        self.db_type = DbType.OB_MYSQL if source.server_info().is_oceanbase else DbType.MYSQL
+        self.db_type = db_type
         self.tables: dict[tuple[str, str], tuple[str, TableContext, Record]] = {}
         self._lanes: dict[tuple[str, str], tuple[TransactionalSink, tuple[str, ...], Record, Send]] = {}
         self._unpolled = 0
@@ -70,10 +81,10 @@ class Router:
         if found is None or found[1].image_columns != change.columns:
             entry = self.project.match(*ref)
             settings = entry.settings_for(change.table)
-            schema = self.source.describe_table(*ref)
+            schema = self.describe(*ref)
             ctx = build_table_context(
                 schema, columns=settings.columns, shard_columns=settings.shard_columns,
-                image_columns=change.columns, db_type=self.db_type, tenant=self.source.login.tenant,
+                image_columns=change.columns, db_type=self.db_type, tenant=self.tenant,
                 business_system_id=self.project.options.business_system_id,
             )  # fmt: skip
             topic = self.project.topic_for(*ref, entry)
