@@ -19,6 +19,7 @@ from airflow_provider_obkafka.engine.serializers import serializer_for
 from airflow_provider_obkafka.engine.serializers.default import DefaultSerializer
 from airflow_provider_obkafka.engine.snapshot import render
 from airflow_provider_obkafka.engine.snapshot.chunking import Chunk
+from airflow_provider_obkafka.engine.snapshot.render_columns import probe_json_quote
 from airflow_provider_obkafka.engine.snapshot.sql import qualified_name, select_chunk_sql
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
@@ -146,7 +147,7 @@ class FullSyncOperator(BaseOperator):
         else:
             try:
                 with contextlib.closing(source.get_conn()) as conn, conn.cursor() as cur:
-                    found, reason = render.plan(ctx, render.probe_json_quote(cur))
+                    found, reason = render.plan(ctx, probe_json_quote(cur))
                     if found is not None:  # the server must accept the SELECT list on a row of the table
                         select = ", ".join(found.expressions).replace("%%", "%")
                         cur.execute(f"SELECT {select} FROM {qualified_name(ctx.schema)} LIMIT 1")

@@ -21,6 +21,7 @@ from airflow_provider_obkafka.engine.pipeline.full import row_encoder
 from airflow_provider_obkafka.engine.serializers import serializer_for
 from airflow_provider_obkafka.engine.snapshot import render as render_sql
 from airflow_provider_obkafka.engine.snapshot.chunking import Chunk
+from airflow_provider_obkafka.engine.snapshot.render_columns import probe_json_quote
 from airflow_provider_obkafka.engine.snapshot.sql import select_chunk_sql
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 
@@ -175,7 +176,7 @@ def _both_paths(server, table: str = "edge", **options) -> tuple[list, list, ren
     sql, params = select_chunk_sql(schema, ctx.image_columns, chunk.key_columns, chunk)
     python = _read(server.hook, sql, params, row_encoder(serializer_for("Default"), ctx))
     with contextlib.closing(server.hook.get_conn()) as conn, conn.cursor() as cur:
-        fix = render_sql.probe_json_quote(cur)
+        fix = probe_json_quote(cur)
     assert fix is not None, "strings must be rendered on the server for this test to mean anything"
     plan, reason = render_sql.plan(ctx, fix)
     assert plan is not None, reason

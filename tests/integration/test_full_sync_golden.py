@@ -25,6 +25,7 @@ import orjson
 import pytest
 
 from airflow_provider_obkafka.engine.snapshot import render as render_sql
+from airflow_provider_obkafka.engine.snapshot.render_columns import json_sql
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.models.loader import parse_project
 from airflow_provider_obkafka.operators.full_sync import FullSyncOperator
@@ -252,7 +253,7 @@ def _epoch_text(instant: datetime) -> str:
 
 def test_sql_the_server_rejects_falls_back_to_python(server, monkeypatch):
     """A rendering SELECT the server cannot run (here an unknown function) leaves the table to Python."""
-    real = render_sql.json_sql
+    real = json_sql
 
     def broken(column, name, fix):
         sql = real(column, name, fix)

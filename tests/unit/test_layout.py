@@ -162,3 +162,29 @@ def test_every_import_names_the_defining_module() -> None:
                     continue
                 shims.append(f"{path.relative_to(ROOT)}:{line}: {item} is not defined in {module}")
     assert shims == []
+
+
+def _module_aliases(tree: ast.AST) -> dict[str, str]:
+    """`alias -> module` for every module of the package a file imports as a name (`from x import mod as m`)."""
+    found = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                if f"{node.module}.{alias.name}" in MODULES:
+                    found[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return found
+
+
+def test_every_module_attribute_is_defined_there() -> None:
+    """`mod.name` on an imported module of the package needs `name` defined in it (no shim reached as an attribute)."""
+    wrong = []
+    files = list(MODULES.values()) + [p for top in ("tests", "bench", "scripts", "dags") for p in (ROOT / top).rglob("*.py")]
+    for path in files:
+        tree = ast.parse(path.read_text(), str(path))
+        aliases = _module_aliases(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases:
+                module = aliases[node.value.id]
+                if node.attr not in _defined(MODULES[module]) and f"{module}.{node.attr}" not in MODULES:
+                    wrong.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.value.id}.{node.attr} ({module})")
+    assert wrong == []
