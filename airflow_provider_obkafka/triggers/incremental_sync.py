@@ -12,7 +12,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from airflow_provider_obkafka.engine.binlog.reader import BinlogReader
-from airflow_provider_obkafka.engine.binlog.transactions import Commit
+from airflow_provider_obkafka.engine.binlog.transactions import Commit, Resume
 from airflow_provider_obkafka.engine.changes.change import RowChange
 from airflow_provider_obkafka.engine.pipeline.retry import Backoff, Retrier
 from airflow_provider_obkafka.exceptions import ObKafkaError
@@ -20,8 +20,9 @@ from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.models.position import BinlogPosition  # noqa: TC001 - pydantic needs it at runtime
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Iterator
 
+    from airflow_provider_obkafka.engine.binlog.transactions import StreamItem
     from airflow_provider_obkafka.models.schema import TableSchema
 
 __all__ = ["IncrementalSyncArgs", "IncrementalSyncTrigger"]
@@ -83,13 +84,17 @@ class IncrementalSyncArgs(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class _Scan:
-    """What one pass over the log found: committed in-scope changes, the last commit end, end_ts seen."""
+    """
+    What one read of the open stream found: committed in-scope changes, the last commit end, end_ts seen,
+    whether it caught up (a heartbeat with no transaction open) and when, and where a new stream would resume.
+    """
 
     changes: int
     last_end: BinlogPosition | None
     past_end: bool
-    exhausted: bool
-    started_s: float
+    caught_up: bool
+    caught_up_s: float
+    resume: BinlogPosition | None
 
 
 class IncrementalSyncTrigger(BaseTrigger):
@@ -101,9 +106,14 @@ class IncrementalSyncTrigger(BaseTrigger):
     after the last commit counted (the next checkpoint), or `{"status": "error", "message", "position",
     "fatal"}` where `fatal` says a retry cannot help (e.g. the position's binlog file was purged).
 
-    A source that restarts or cannot be reached is waited out: the scan is repeated from the last commit
-    counted, after 1, 2, 4 ... up to 30 s (with jitter), for at most `retry_for_s`; every blocking call runs
-    in a thread, so the event loop never waits.
+    One long-lived blocking dump is kept open across the trigger's waits (the OceanBase Binlog Service sends
+    a non-blocking dump only one file, `engine/binlog/__init__.py`): the server streams across files, and
+    a heartbeat with no transaction open says the trigger has caught up. The dump's socket times out after
+    a few heartbeat periods of silence, which counts as a lost connection. Each read runs in a thread and
+    returns at the latest at the next heartbeat, so the event loop never waits and the trigger can fire on
+    time. A source that restarts or cannot be reached is waited out: the stream is opened again from the
+    last resume point (a commit, or a file rotation at a transaction boundary), after 1, 2, 4 ... up to
+    30 s (with jitter), for at most `retry_for_s`.
 
     :param ob_conn_id: the OceanBase (or MySQL-compatible) connection whose Binlog Service is read
     :param server_id: the stable replica id the reader registers with (from the project, never random)
@@ -114,7 +124,8 @@ class IncrementalSyncTrigger(BaseTrigger):
     :param max_wait_s: fire with fewer changes once this many seconds passed since the trigger started
     :param end_ts: ISO datetime with a zone, the end of the data interval: fire at the first commit at or
         after it (`reached_end`); None runs continuously
-    :param poll_interval_s: seconds between two scans of the log
+    :param poll_interval_s: the heartbeat period asked of the server, seconds: how soon an idle stream
+        says it has caught up
     :param retry_for_s: how long an unreachable source is waited out before the trigger reports an error
     :param skip_committed_before_us: the full sync's handoff cutoff (`engine/binlog/handoff.py`), handed back in the
         event for the worker that produces the range; the trigger itself counts every change
@@ -147,6 +158,7 @@ class IncrementalSyncTrigger(BaseTrigger):
             details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise ValueError(f"{type(self).__name__}: invalid arguments: {details}") from None
         self._reader: BinlogReader | None = None
+        self._items: Iterator[StreamItem] | None = None
         self._settings: tuple[dict[str, Any], bool] | None = None
         self._endpoint = f"change log of connection {ob_conn_id!r}"
 
@@ -172,30 +184,32 @@ class IncrementalSyncTrigger(BaseTrigger):
         args = self._args
         loop = asyncio.get_running_loop()
         started = loop.time()
-        scan_from, last_end, changes = args.position, None, 0
+        resume, last_end, changes = args.position, None, 0
         retry = Retrier(Backoff(give_up_s=args.retry_for_s), {})
-        while True:
-            try:
-                scan = await asyncio.to_thread(self._scan, scan_from, args.batch_size - changes)
-            except Exception as exc:
-                retry.endpoints["source"] = self._endpoint
-                delay, message = retry.wait_for(exc, scan_from)  # raises what is not worth waiting for
-                self.log.warning("%s", message)
-                await asyncio.sleep(delay)
-                continue
-            retry.reset()
-            changes += scan.changes
-            last_end = scan.last_end or last_end
-            scan_from = last_end or scan_from
-            end_us = args.end_us
-            quiet_end = (
-                end_us is not None and scan.exhausted and scan.started_s * 1e6 >= end_us + SETTLE_S * 1e6
-            )
-            waited = loop.time() - started >= args.max_wait_s
-            if changes >= args.batch_size or scan.past_end or quiet_end or (changes and waited):
-                return self._ready(last_end, changes, reached_end=scan.past_end or quiet_end)
-            self.log.debug("%d changes up to %s; sleeping %ss", changes, scan_from, args.poll_interval_s)
-            await asyncio.sleep(args.poll_interval_s)
+        try:
+            while True:
+                until = time.monotonic() + max(args.max_wait_s - (loop.time() - started), 0.0)
+                try:
+                    scan = await asyncio.to_thread(self._scan, resume, args.batch_size - changes, until)
+                except Exception as exc:
+                    await asyncio.to_thread(self._close)
+                    retry.endpoints["source"] = self._endpoint
+                    delay, message = retry.wait_for(exc, resume)  # raises what is not worth waiting for
+                    self.log.warning("%s", message)
+                    await asyncio.sleep(delay)
+                    continue
+                retry.reset()
+                changes += scan.changes
+                last_end = scan.last_end or last_end
+                resume = scan.resume or resume
+                end_us = args.end_us
+                quiet_end = end_us is not None and scan.caught_up and scan.caught_up_s * 1e6 >= end_us + SETTLE_S * 1e6
+                waited = loop.time() - started >= args.max_wait_s
+                if changes >= args.batch_size or scan.past_end or quiet_end or (changes and waited):
+                    return self._ready(last_end, changes, reached_end=scan.past_end or quiet_end)
+                self.log.debug("%d changes up to %s", changes, resume)
+        finally:
+            await asyncio.to_thread(self._close)
 
     def _ready(self, end: BinlogPosition | None, changes: int, *, reached_end: bool) -> dict[str, Any]:
         start = self._args.position
@@ -218,34 +232,48 @@ class IncrementalSyncTrigger(BaseTrigger):
     def _describe(self, database: str, table: str) -> TableSchema:
         return OceanBaseHook(ob_conn_id=self._args.ob_conn_id).describe_table(database, table)
 
-    def _scan(self, start: BinlogPosition, budget: int) -> _Scan:
-        """Read commits from `start` until `budget` changes, end_ts, or the end of the log (blocking)."""
-        args, end_us = self._args, self._args.end_us
-        started_s = time.time()
+    def _open(self, start: BinlogPosition) -> Iterator[StreamItem]:
+        """The long-lived blocking stream from `start` (blocking: opens a connection)."""
+        args = self._args
         settings, oceanbase = self._connection()
-        changes, pending, last_end, past_end, exhausted = 0, 0, None, False, True
+        heartbeat = args.poll_interval_s
+        settings = {**settings, "read_timeout": max(3 * heartbeat, 2.0)}  # silence past a few heartbeats: lost
         reader = BinlogReader(settings, args.server_id, start, args.scope(), describe=self._describe,
-                              blocking=False, oceanbase_commit_ts=oceanbase, count_only=True,
-                              by_gtid=args.by_gtid and start.gtid_set is not None)  # fmt: skip
-        self._reader = reader
-        try:
-            for item in reader.iter_changes():
-                if isinstance(item, RowChange):  # counted, not decoded (count_only)
-                    pending += 1  # counted at its commit: an open transaction never counts
-                    continue
-                if not isinstance(item, Commit):
-                    continue
+                              blocking=True, heartbeat_s=heartbeat, oceanbase_commit_ts=oceanbase,
+                              count_only=True, by_gtid=args.by_gtid and start.gtid_set is not None,
+                              markers=True)  # fmt: skip
+        self._reader, self._items = reader, reader.iter_changes()
+        return self._items
+
+    def _scan(self, start: BinlogPosition, budget: int, until: float) -> _Scan:
+        """
+        Read the open stream (opened at `start` if there is none) until `budget` changes, end_ts, caught up,
+        or, at a commit, the monotonic time `until` (blocking).
+        """
+        end_us = self._args.end_us
+        items = self._items or self._open(start)
+        changes, pending, last_end, resume = 0, 0, None, None
+        for item in items:
+            if isinstance(item, RowChange):  # counted, not decoded (count_only)
+                pending += 1  # counted at its commit: an open transaction never counts
+            elif isinstance(item, Resume):
+                resume = item.position
+                if item.idle:
+                    return _Scan(changes, last_end, False, True, time.time(), resume)
+            elif isinstance(item, Commit):
                 if end_us is not None and item.commit_ts_us >= end_us:
-                    past_end, exhausted = True, False
-                    break
+                    return _Scan(changes, last_end, True, False, 0.0, resume)
                 changes, pending, last_end = changes + pending, 0, item.end
-                if changes >= budget:
-                    exhausted = False
-                    break
-        finally:
-            self._reader = None
+                resume = item.end
+                if changes >= budget or time.monotonic() >= until:
+                    return _Scan(changes, last_end, False, False, 0.0, resume)
+        raise ConnectionError("the binlog server ended the blocking dump")  # retried as a lost connection
+
+    def _close(self) -> None:
+        """Close the stream, if open (blocking)."""
+        reader, self._reader, self._items = self._reader, None, None
+        if reader is not None:
             reader.close()
-        return _Scan(changes, last_end, past_end, exhausted, started_s)
 
     async def cleanup(self) -> None:
         """Close a reader still open (the trigger was cancelled mid-scan); log, never raise."""

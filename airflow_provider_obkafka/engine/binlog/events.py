@@ -164,6 +164,11 @@ class ChangeGrouper:
         self._stamp: tuple[int, str, str] | None = None  # commit time, transaction id, checkpoint
         self._skipping = False  # the transaction is in the full sync's snapshot
 
+    @property
+    def in_transaction(self) -> bool:
+        """A transaction has begun (GTID, BEGIN or a row) and not yet committed."""
+        return self._open or self._gtid is not None
+
     def feed(self, event: LogEvent) -> Iterator[StreamItem]:
         """The items one event gives (none for BEGIN, one per row, a Commit, SchemaChanges)."""
         if isinstance(event, LogRows):

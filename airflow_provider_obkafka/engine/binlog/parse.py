@@ -13,13 +13,14 @@ from airflow_provider_obkafka.engine.binlog.events import ob_commit_ts_us
 from airflow_provider_obkafka.engine.changes.change import RecordType
 
 __all__ = [
-    "COMPRESSED_QUERY", "COMPRESSED_ROWS", "FORMAT_DESCRIPTION", "GTID", "HEADER", "HEARTBEATS", "MARIADB_GTID", "PARTIAL_UPDATE", "QUERY", "ROTATE",
+    "ARTIFICIAL", "COMPRESSED_QUERY", "COMPRESSED_ROWS", "FORMAT_DESCRIPTION", "GTID", "HEADER", "HEARTBEATS", "MARIADB_GTID", "PARTIAL_UPDATE", "QUERY", "ROTATE",
     "ROWS", "ROWS_V2", "TABLE_MAP", "TRANSACTION_PAYLOAD", "XID", "gtid", "mariadb_gtid", "packed_int", "query",
     "rotate_file", "table_id", "table_names", "unreadable",
 ]  # fmt: skip
 
 QUERY, ROTATE, FORMAT_DESCRIPTION, XID, TABLE_MAP, GTID, PARTIAL_UPDATE = 2, 4, 15, 16, 19, 33, 39
 MARIADB_GTID = 162
+ARTIFICIAL = 0x20  # LOG_EVENT_ARTIFICIAL_F: an event the server made up for the dump (the first ROTATE)
 HEARTBEATS = frozenset((27, 41))  # HEARTBEAT_LOG_EVENT, and its v2 (MySQL 8.0.26+)
 ROWS = {23: RecordType.INSERT, 24: RecordType.UPDATE, 25: RecordType.DELETE,  # v1 (MariaDB)
         30: RecordType.INSERT, 31: RecordType.UPDATE, 32: RecordType.DELETE,  # v2 (MySQL, obbinlog)

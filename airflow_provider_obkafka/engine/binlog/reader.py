@@ -8,20 +8,8 @@ The hot path is parsed here, by hand: the event header, the TABLE_MAP (recognise
 QUERY, XID and ROTATE. The library parses only what is rare: a new TABLE_MAP, the FORMAT_DESCRIPTION, and
 rows the compiled decoder does not cover.
 
-OceanBase Binlog Service quirks handled (reference notes §1.7, §1.9, §1.13):
-
-* Checksum: set explicitly on the session (`engine/binlog/wire.py`). Whether events carry a CRC32 is read
-  from each file's FORMAT_DESCRIPTION (obbinlog sends its default whatever the session asked), and each
-  checksum is verified: a mismatch stops the read before anything is produced.
-* Heartbeats (types 27 and 41) are counted, never turned into changes, and never move the resume position:
-  positions only move at a commit or a standalone statement.
-* Query events that are not BEGIN/COMMIT/table DDL (`SET GLOBAL ...`, unparsable text) are skipped, not DDL.
-* `PARTIAL_UPDATE_ROWS_EVENT` (39, JSON diffs) on an in-scope table raises `UnsupportedEventError`: its after
-  image lacks the unchanged JSON documents. So do MariaDB's compressed rows events and MySQL's compressed
-  transaction payloads, which this reader cannot open.
-* No `SELECT ... AS server_id` queries: the `server_id` (from the caller, stable) goes in the dump packet.
-* Tables outside the scope are skipped by their TABLE_MAP's names: their rows are never decoded.
-* A rows event whose column count differs from its TABLE_MAP raises SchemaError.
+The OceanBase Binlog Service's quirks this reader handles are listed in the package docstring
+(`engine/binlog/__init__.py`).
 
 Column names come from the TABLE_MAP when the server logs them (`binlog_row_metadata=FULL`), else from the
 injected `describe(database, table)`; the described schema also supplies UNSIGNED and ENUM/SET members the
@@ -39,13 +27,13 @@ from typing import Any
 from airflow_provider_obkafka.engine.binlog.events import ChangeGrouper, LogBegin, LogCommit, LogEvent, LogQuery, Scope
 from airflow_provider_obkafka.engine.binlog.gtid import GtidTracker
 from airflow_provider_obkafka.engine.binlog.parse import (
-    COMPRESSED_QUERY, COMPRESSED_ROWS, FORMAT_DESCRIPTION, GTID, HEADER, HEARTBEATS, MARIADB_GTID, QUERY,
+    ARTIFICIAL, COMPRESSED_QUERY, COMPRESSED_ROWS, FORMAT_DESCRIPTION, GTID, HEADER, HEARTBEATS, MARIADB_GTID, QUERY,
     ROTATE, ROWS, TABLE_MAP, XID, gtid, mariadb_gtid, query, rotate_file, table_id, table_names,
     unreadable,
 )  # fmt: skip
 from airflow_provider_obkafka.engine.binlog.tables import Describe, LibraryEvents, RowsParser, TableInfo, TableMapper
 from airflow_provider_obkafka.engine.binlog.transactions import (
-    SchemaChange, StreamItem, Transaction, group_transactions,
+    Resume, SchemaChange, StreamItem, Transaction, group_transactions,
 )  # fmt: skip
 from airflow_provider_obkafka.engine.binlog.wire import DumpStream
 from airflow_provider_obkafka.exceptions import UnsupportedEventError
@@ -79,6 +67,8 @@ class BinlogReader:
     :param checksum: ask the server for CRC32 checksums when its binlog has them; either way, each file's
         FORMAT_DESCRIPTION says whether its events carry one, and they are verified when they do
     :param by_gtid: start after `start.gtid_set` (the server finds where), not at `start`'s file position
+    :param markers: also yield a `Resume` at each heartbeat and each ROTATE met with no transaction open
+        (a long-lived blocking stream learns from them that it has caught up, and where it may resume)
 
     When `start` has a GTID set, every position the reader gives (commit ends, DDL positions) carries the
     executed GTID set at that point: the start's set plus each transaction's GTID read since.
@@ -100,8 +90,10 @@ class BinlogReader:
         fast_rows: bool = True,
         checksum: bool = True,
         by_gtid: bool = False,
+        markers: bool = False,
     ) -> None:
         self.scope = Scope(tables)
+        self.markers = markers
         self.count_only = count_only
         self.fast_rows = fast_rows
         self.start = start
@@ -119,6 +111,7 @@ class BinlogReader:
         self._library: LibraryEvents = LibraryEvents("utf8mb4", is_mariadb=False, checksum=False)  # until _open
         self._rows: RowsParser | None = None
         self._file = start.file
+        self._described_file: str | None = None  # the file of the last FORMAT_DESCRIPTION read
 
     @property
     def position(self) -> BinlogPosition:
@@ -161,8 +154,9 @@ class BinlogReader:
         for number in [key for key, info in self._tables.items() if (info.database, info.table) == ref]:
             del self._tables[number]
 
-    def _open(self) -> DumpStream:
-        self._stream = stream = DumpStream(start=self.start, **self._dump)
+    def _open(self, start: BinlogPosition | None = None) -> DumpStream:
+        dump = self._dump if start is None else {**self._dump, "by_gtid": False}
+        self._stream = stream = DumpStream(start=start or self.start, **dump)
         self._parsers(is_mariadb=stream.is_mariadb, checksum=stream.checksum)
         return stream
 
@@ -185,10 +179,24 @@ class BinlogReader:
 
     def _items(self) -> Iterator[StreamItem]:
         """
-        The items of the stream, from raw packets (see the module docstring): rows events straight to the
-        grouper's changes (the hot path: one generator, no per-event dispatch), the others through `feed`.
+        The items of every dump this read needs. A non-blocking dump of the OceanBase Binlog Service sends one
+        file, then EOF (`BinlogDumper::run`, reference notes §1.9): when the last event was a ROTATE to a file
+        not read yet, the read goes on with a dump from that file's start. MySQL and MariaDB stream every file.
         """
         stream = self._stream or self._open()
+        while True:
+            yield from self._stream_items(stream)
+            if self._dump["blocking"] or self._described_file in (None, self._file):
+                return
+            log.debug("the dump ended at the rotation to %s: reading on from its start", self._file)
+            self.close()
+            stream = self._open(self._at(4))
+
+    def _stream_items(self, stream: DumpStream) -> Iterator[StreamItem]:
+        """
+        The items of one dump, from raw packets (see the module docstring): rows events straight to the
+        grouper's changes (the hot path: one generator, no per-event dispatch), the others through `feed`.
+        """
         grouper, feed = self._grouper, self._feed
         tail = 4 if stream.checksum else 0
         header, tables, rows_kinds, rows = HEADER.unpack_from, self._tables, ROWS, self._rows
@@ -203,9 +211,11 @@ class BinlogReader:
                 info = tables.get(from_bytes(data[20:26], "little"))
                 if info is None or not info.in_scope:
                     continue
-            timestamp, kind, server_id, size, log_pos, _flags = header(data, 1)
+            timestamp, kind, server_id, size, log_pos, flags = header(data, 1)
             if kind in HEARTBEATS:
                 self.heartbeats += 1
+                if self.markers and not grouper.in_transaction:
+                    yield Resume(self.position, idle=True)
                 continue
             if kind == FORMAT_DESCRIPTION:  # says whether this file's events end with a CRC32
                 tail = self._format_description(data, tail)
@@ -230,6 +240,12 @@ class BinlogReader:
                 text, opens = mariadb_gtid(data, server_id)
                 self._begin(text, log_pos - size)
                 grouper.feed(LogBegin(text, timestamp, None, opens=opens))
+            elif kind == ROTATE:
+                self._file = rotate_file(data, end)
+                self._tables.clear()  # table ids are per server run; a new file may follow a restart
+                real = log_pos and not flags & ARTIFICIAL  # not the dump's first, made-up ROTATE
+                if real and self.markers and not grouper.in_transaction:
+                    yield Resume(self._at(int.from_bytes(data[20:28], "little")), idle=False)
             elif kind == QUERY:
                 schema, statement = query(data, end, self._library.post_header(QUERY, 13))
                 yield from feed(LogQuery(statement, schema, timestamp, self._at(log_pos)))
@@ -262,11 +278,7 @@ class BinlogReader:
             self._gtids.add(text)
 
     def _other(self, kind: int, data: bytes, end: int) -> None:
-        """ROTATE, and events this reader cannot open (an error when they may hold in-scope rows)."""
-        if kind == ROTATE:
-            self._file = rotate_file(data, end)
-            self._tables.clear()  # table ids are per server run; a new file may follow a restart
-            return
+        """Events this reader cannot open: an error when they may hold in-scope rows."""
         info = self._tables.get(table_id(data)) if kind in COMPRESSED_ROWS else None
         table = f"{info.database}.{info.table}" if info is not None and info.in_scope else None
         problem = unreadable(kind, table, self._file)
@@ -282,6 +294,7 @@ class BinlogReader:
         server keeps checksums as each file was written, whatever the session asked), and post-header sizes.
         """
         self._rows.reset()
+        self._described_file = self._file
         algorithm = self._library.format_description(data, checksum=tail > 0)
         if algorithm is not None:
             tail = 4 if algorithm == 1 else 0

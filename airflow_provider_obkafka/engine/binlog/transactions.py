@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from airflow_provider_obkafka.models.position import BinlogPosition
     from airflow_provider_obkafka.models.schema import TableRef
 
-__all__ = ["Commit", "SchemaChange", "StreamItem", "Transaction", "group_transactions"]
+__all__ = ["Commit", "Resume", "SchemaChange", "StreamItem", "Transaction", "group_transactions"]
 
 
 # ---------------------------------------------------------------- what readers get
@@ -42,6 +42,21 @@ class Commit:
     start: BinlogPosition
     end: BinlogPosition
     changes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """
+    A resume point that carries no change, given only to a reader asked for them (`markers`): the end of
+    the log reached with no transaction open (a heartbeat: `idle`), or a ROTATE at a transaction boundary
+    (`position` is then the next file's start, where a reader may resume without reading the old file).
+
+    :param position: where reading may resume
+    :param idle: the server had nothing more to send (a heartbeat)
+    """
+
+    position: BinlogPosition
+    idle: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +103,7 @@ class Transaction:
     end: BinlogPosition
 
 
-StreamItem = RowChange | Commit | SchemaChange
+StreamItem = RowChange | Commit | SchemaChange | Resume
 
 
 def group_transactions(

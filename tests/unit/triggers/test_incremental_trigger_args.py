@@ -10,7 +10,7 @@ import pymysql
 import pytest
 from airflow.sdk.module_loading import import_string
 
-from airflow_provider_obkafka.engine.binlog.transactions import Commit
+from airflow_provider_obkafka.engine.binlog.transactions import Commit, Resume
 from airflow_provider_obkafka.engine.changes.change import RecordType, RowChange
 from airflow_provider_obkafka.engine.pipeline.retry import Backoff
 from airflow_provider_obkafka.models.position import BinlogPosition
@@ -98,12 +98,18 @@ def _pos(offset: int) -> BinlogPosition:
 
 
 class FakeLog:
-    """A scripted binlog: committed transactions `(rows, commit second)` then an open transaction's rows."""
+    """
+    A scripted binlog: committed transactions `(rows, commit second)` then an open transaction's rows, read
+    as a blocking dump reads it: once caught up, a heartbeat (`Resume(idle=True)`) at each wait, and what is
+    appended meanwhile is read from the same stream.
+    """
 
     def __init__(self, transactions: list[tuple[int, int]], open_rows: int = 0) -> None:
         self.transactions, self.open_rows, self.readers = transactions, open_rows, []
+        self.on_idle = lambda: None
 
     def reader(self, settings, server_id, start, tables, **kwargs):
+        assert kwargs["blocking"] and kwargs["markers"], "the trigger keeps one blocking dump with markers"
         self.readers.append(start)
         return FakeReader(self, start)
 
@@ -117,12 +123,22 @@ class FakeReader:
 
     def iter_changes(self):
         row = RowChange("shop", "orders", RecordType.INSERT, ("id",), None, (1,))
-        for i, (rows, second) in enumerate(self.log.transactions):
-            start, end = _pos(100 * (i + 1)), _pos(100 * (i + 2))
-            if start.position >= self.start.position:
-                yield from [row] * rows
-                yield Commit(f"t{i}", i, second * 1_000_000, start, end, rows)
-        yield from [row] * self.log.open_rows
+        done, at = 0, self.start
+        while not self.closed:
+            for i, (rows, second) in list(enumerate(self.log.transactions))[done:]:
+                start, end = _pos(100 * (i + 1)), _pos(100 * (i + 2))
+                done = i + 1
+                if start.position >= self.start.position:
+                    yield from [row] * rows
+                    yield Commit(f"t{i}", i, second * 1_000_000, start, end, rows)
+                    at = end
+            if self.log.open_rows:
+                yield from [row] * self.log.open_rows
+                self.log.open_rows = 0
+                continue  # a heartbeat inside an open transaction is no marker
+            yield Resume(at, idle=True)
+            self.log.on_idle()
+            time.sleep(0.01)
 
 
 def _fire(monkeypatch, log: FakeLog, reader=None, **overrides) -> dict:
@@ -150,19 +166,18 @@ def test_open_transaction_is_never_counted(monkeypatch):
     assert (event["changes"], event["end"]["position"]) == (3, 200)
 
 
-def test_keeps_count_across_scans_and_resumes_from_last_commit(monkeypatch):
+def test_one_stream_is_kept_across_waits_and_counts_what_commits_meanwhile(monkeypatch):
     log = FakeLog([(2, 10)])
-    readers: list[BinlogPosition] = []
-
-    def reader(settings, server_id, start, tables, **kwargs):
-        readers.append(start)
-        if len(readers) == 2:
-            log.transactions.append((2, 11))  # a second transaction commits between two scans
-        return FakeReader(log, start)
-
-    event = _fire(monkeypatch, log, batch_size=4, max_wait_s=60, end_ts=None, reader=reader)
+    log.on_idle = lambda: log.transactions.append((2, 11)) if len(log.transactions) == 1 else None
+    event = _fire(monkeypatch, log, batch_size=4, max_wait_s=60, end_ts=None)
     assert (event["changes"], event["start"]["position"], event["end"]["position"]) == (4, 100, 300)
-    assert [r.position for r in readers] == [100, 200]
+    assert [r.position for r in log.readers] == [100], "one dump for the whole wait, not one per poll"
+
+
+def test_a_heartbeat_inside_an_open_transaction_does_not_fire_early(monkeypatch):
+    log = FakeLog([(3, 10)], open_rows=5)
+    event = _fire(monkeypatch, log, batch_size=10, max_wait_s=0, end_ts=_utc(1_000))
+    assert (event["changes"], event["end"]["position"], event["reached_end"]) == (3, 200, False)
 
 
 def test_end_ts_stops_before_the_first_later_commit(monkeypatch):
@@ -220,6 +235,29 @@ def test_source_back_after_a_restart_resumes(monkeypatch):
     event = _fire(monkeypatch, log, reader=flaky, batch_size=3, max_wait_s=60, end_ts=None)
     assert (event["status"], event["changes"], event["end"]["position"]) == ("ready", 3, 200)
     assert len(calls) == 3
+
+
+def test_a_stream_lost_mid_wait_is_opened_again_from_the_last_commit(monkeypatch):
+    monkeypatch.setattr(incremental_sync, "Backoff", lambda give_up_s: Backoff(base_s=0.01, give_up_s=5))
+    log = FakeLog([(2, 10)])
+
+    class Dropping(FakeReader):
+        def iter_changes(self):
+            items = super().iter_changes()
+            for item in items:
+                yield item
+                if isinstance(item, Resume) and len(log.readers) == 1:  # the socket's read timeout expires
+                    log.transactions.append((2, 11))
+                    raise pymysql.err.OperationalError(2013, "Lost connection to the binlog server: timed out")
+
+    def reader(settings, server_id, start, tables, **kwargs):
+        assert settings["read_timeout"] >= 2.0, "a read timeout of a few heartbeat periods"
+        log.readers.append(start)
+        return Dropping(log, start)
+
+    event = _fire(monkeypatch, log, reader=reader, batch_size=4, max_wait_s=60, end_ts=None)
+    assert (event["changes"], event["end"]["position"]) == (4, 300)
+    assert [r.position for r in log.readers] == [100, 200], "reopened from the last commit counted"
 
 
 def test_purged_position_is_a_fatal_error_at_once(monkeypatch):
