@@ -59,9 +59,9 @@ class RowChange:
     :param after: the after image (ROW, INSERT, UPDATE), values in `columns` order, else None
     :param key_columns: the columns that identify the row: primary key, else a NOT NULL unique key, else empty
     :param commit_ts_us: commit time, microseconds since the epoch (UTC); None for ROW
-    :param checkpoint: the resume position as text: in full sync the row's key as the reader writes it
-        (Default `checkpoint` of a ROW); in incremental sync the log position (Default writes the commit
-        second there instead)
+    :param checkpoint: the resume position as text: None in full sync (the full sync's readers set none, so
+        Default writes `null`, docs/formats.md §3.3); in incremental sync the transaction's start position
+        (Default writes the commit second there instead)
     :param transaction_id: the source transaction id (incremental), else None
     :param sequence: the intra-transaction sequence: the change's number within its transaction, in log order
         (incremental), else None

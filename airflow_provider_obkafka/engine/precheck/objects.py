@@ -76,10 +76,8 @@ def object_findings(plan: SyncPlan) -> list[Finding]:
     refs = [str(table.ref) for table in plan.tables]
     if Check.TABLES not in failed:
         out.append(ok(Check.TABLES, f"{len(refs)} physical table(s): {listed(refs)}"))
-    sharded = [str(t.ref) for t in plan.tables if t.settings.shard_columns]
     if Check.SHARD_COLUMNS not in failed:
-        text = f"the shard columns of {listed(sharded)} exist" if sharded else "no table sets shard columns"
-        out.append(ok(Check.SHARD_COLUMNS, text + " (default: the primary key)"))
+        out.append(ok(Check.SHARD_COLUMNS, _shard_text(plan)))
     chosen = [str(t.ref) for t in plan.tables if t.settings.columns is not None]
     if Check.COLUMNS not in failed:
         text = (
@@ -124,3 +122,13 @@ def issue_findings(issues: Sequence[Any]) -> list[Finding]:
         )
         for issue in issues
     ]
+
+
+def _shard_text(plan: SyncPlan) -> str:
+    """Which tables are keyed by their shard columns, and which by their primary key (the default)."""
+    sharded = [str(t.ref) for t in plan.tables if t.settings.shard_columns]
+    others = [str(t.ref) for t in plan.tables if not t.settings.shard_columns]
+    if not sharded:
+        return "no table sets shard columns: each is keyed by its primary key"
+    text = f"the shard columns of {listed(sharded)} exist"
+    return f"{text}; {listed(others)} keyed by its primary key" if others else text

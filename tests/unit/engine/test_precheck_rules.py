@@ -339,3 +339,24 @@ def test_resume_by_gtid_needs_an_executed_gtid_set(resume_by, gtid_set, position
     assert [f.status for f in findings] == ([] if expected is None else [expected])
     if expected is Status.WARN:
         assert "incremental.resume_by" in findings[0].found and "gtid_mode=ON" in findings[0].fix
+
+
+@pytest.mark.parametrize(
+    ("settings", "found"),
+    [
+        pytest.param({}, "no table sets shard columns: each is keyed by its primary key", id="none-set"),
+        pytest.param({"shard_columns": ["v"]}, "the shard columns of s.a, s.c exist", id="all-set"),
+        pytest.param(
+            {"table_settings": {"a": {"shard_columns": ["v"]}}},
+            "the shard columns of s.a exist; s.c keyed by its primary key", id="some-set",
+        ),
+    ],
+)
+def test_shard_columns_line_says_which_key_each_table_uses(settings, found):
+    """The line named the primary key as the default even where shard columns were set."""
+    source = FakeSource([_schema("s", "a", ("id", "v")), _schema("s", "c", ("id", "v"))])
+    entry = {"database": "s", "tables": ["a", "c"], "topic": {"mode": "existing", "name": "ttt"}, **settings}
+    project = parse_project({"name": "p", "sync_types": ["full"], "objects": [entry]})
+    findings = object_findings(resolve(project, source.list_tables, source.describe))
+    (line,) = [f for f in findings if f.check is Check.SHARD_COLUMNS]
+    assert (line.status, line.found) == (Status.OK, found)
