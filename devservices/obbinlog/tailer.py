@@ -1,0 +1,195 @@
+"""Feed the double from real writes: tail MariaDB's binlog as a replica and re-encode each committed transaction.
+
+What obbinlog's converter does to a transaction (``src/binlog/binlog-instance/parallel_convert.cpp``,
+``BinlogEventConvertHandler::onEvent``): BEGIN becomes GTID + QUERY("BEGIN"), every row its own TABLE_MAP and
+one v2 rows event (30/31/32) with ``STMT_END_F``, COMMIT an XID; a DDL becomes GTID + QUERY(ddl) with no XID.
+The TABLE_MAP carries no optional metadata (no column names) and flags 1; the table id is a hash of the
+database and table names (``TableCache::get_table_id``), changed after a DDL on the table.
+
+Here MariaDB's multi-row events are cut at the row boundaries that mysql-replication's own row parser finds
+(``RowsEvent._fetch_one_row``), the row bytes are copied unchanged, and MariaDB's TABLE_MAP is cut after its
+null bitmap (dropping ``binlog_row_metadata=FULL``'s optional metadata). Commit times: MariaDB's header has
+whole seconds, so the double makes them strictly increasing µs (``BinlogStore.commit_ts``: the second, or 1 µs
+after the previous commit), which stands in for OceanBase's µs commit version.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+import threading
+import time
+import zlib
+from typing import TYPE_CHECKING, Any
+
+from pymysqlreplication import BinLogStreamReader
+from pymysqlreplication.event import MariadbGtidEvent, QueryEvent, XidEvent
+from pymysqlreplication.row_event import DeleteRowsEvent, TableMapEvent, UpdateRowsEvent, WriteRowsEvent
+
+from devservices.obbinlog import events as ev
+
+if TYPE_CHECKING:
+    from devservices.obbinlog.store import BinlogStore
+
+log = logging.getLogger(__name__)
+ROW_TYPES = {WriteRowsEvent: ev.WRITE_ROWS, UpdateRowsEvent: ev.UPDATE_ROWS, DeleteRowsEvent: ev.DELETE_ROWS}
+ONLY_EVENTS = [MariadbGtidEvent, QueryEvent, TableMapEvent, WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent,
+               XidEvent]  # fmt: skip
+FL_STANDALONE = 1
+
+
+def lenenc(data: bytes, pos: int) -> tuple[int, int]:
+    """Read a length-encoded integer at ``pos``; return ``(value, next position)``."""
+    first = data[pos]
+    if first < 0xFB:
+        return first, pos + 1
+    size = {0xFC: 2, 0xFD: 3, 0xFE: 8}[first]
+    return int.from_bytes(data[pos + 1 : pos + 1 + size], "little"), pos + 1 + size
+
+
+def strip_table_map(body: bytes) -> tuple[bytes, str, str]:
+    """Cut a TABLE_MAP body (no header, no CRC) after its null bitmap; return (tail after flags, db, table)."""
+    pos = 8
+    db = body[pos + 1 : pos + 1 + body[pos]].decode()
+    pos += 2 + body[pos]
+    table = body[pos + 1 : pos + 1 + body[pos]].decode()
+    pos += 2 + body[pos]
+    ncols, pos = lenenc(body, pos)
+    pos += ncols
+    meta_len, pos = lenenc(body, pos)
+    pos += meta_len + (ncols + 7) // 8
+    return body[8:pos], db, table
+
+
+def raw_body(event: Any) -> bytes:
+    """The event's bytes between the 19-byte header and the CRC32 (MariaDB writes CRC32)."""
+    data = event.packet.packet._data  # the pymysql packet: OK byte, header, body, CRC
+    return bytes(data[1 + ev.HEADER_LEN : -4])
+
+
+def split_rows(event: Any) -> tuple[bytes, list[bytes]]:
+    """Return (width + column bitmaps, [each row's bytes]) of a rows event, as the library's parser walks it."""
+    body, packet = raw_body(event), event.packet
+    post = 8 if packet.event_type < 30 else 8 + struct.unpack_from("<H", body, 8)[0]
+    spans = []
+    while packet.read_bytes < event.event_size:
+        start = packet.read_bytes
+        event._fetch_one_row()
+        spans.append(body[start : packet.read_bytes])
+    first = packet.read_bytes - sum(len(s) for s in spans)
+    return body[post:first], spans
+
+
+class Tailer(threading.Thread):
+    """
+    Replica of MariaDB that turns each committed transaction into obbinlog's events in ``store``.
+
+    :param store: where transactions go
+    :param settings: pymysql settings of MariaDB (host, port, user, passwd)
+    :param server_id: the replica id this reader registers with (stable)
+    """
+
+    def __init__(self, store: BinlogStore, settings: dict[str, Any], server_id: int) -> None:
+        super().__init__(name="obbinlog-tailer", daemon=True)
+        self.store, self.settings, self.server_id = store, settings, server_id
+        self.stopping = threading.Event()
+        self.table_ids: dict[str, int] = {}
+        self.ddl_count: dict[str, int] = {}
+
+    def run(self) -> None:
+        """Read MariaDB until stopped; reconnect from the last committed position after a failure."""
+        while not self.stopping.is_set():
+            try:
+                self._follow()
+            except Exception:  # noqa: BLE001 - keep tailing; the log says why
+                log.exception("tailing MariaDB failed; retrying in 1 s")
+                self.stopping.wait(1.0)
+
+    def _start(self) -> dict:
+        """The MariaDB position to read from: the saved one, else MariaDB's current end (first start)."""
+        if self.store.source.get("file"):
+            return self.store.source
+        import pymysql
+
+        conn = pymysql.connect(**self.settings)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SHOW MASTER STATUS")
+                row = cur.fetchone()
+        finally:
+            conn.close()
+        return {"file": row[0], "pos": int(row[1])}
+
+    def _follow(self) -> None:
+        """One replication session: read events and append each committed transaction."""
+        start = self._start()
+        stream = BinLogStreamReader(
+            connection_settings=self.settings, server_id=self.server_id, blocking=True, resume_stream=True,
+            log_file=start["file"], log_pos=start["pos"], is_mariadb=True, only_events=ONLY_EVENTS,
+            slave_heartbeat=1.0,
+        )  # fmt: skip
+        self._stream = stream
+        log.info("tailing MariaDB from %s:%s", start["file"], start["pos"])
+        try:
+            self._loop(stream)
+        finally:
+            stream.close()
+
+    def _loop(self, stream: BinLogStreamReader) -> None:
+        """Group events into transactions and hand each one to the store at its commit."""
+        pending: list[tuple[int, bytes]] | None = None
+        seconds, maps = 0, {}
+        for event in stream:
+            if self.stopping.is_set():
+                return
+            if isinstance(event, MariadbGtidEvent):
+                pending, seconds = [(ev.QUERY, ev.query_body("", "BEGIN"))], event.timestamp
+                standalone = bool(event.flags & FL_STANDALONE)
+            elif isinstance(event, TableMapEvent):
+                maps[event.table_id] = strip_table_map(raw_body(event))
+            elif type(event) in ROW_TYPES and pending is not None:
+                pending.extend(self._rows(event, maps[event.table_id]))
+            elif isinstance(event, XidEvent) or (isinstance(event, QueryEvent) and event.query == "COMMIT"):
+                if pending is not None and len(pending) > 1:
+                    self._commit(stream, seconds, pending, ddl=False)
+                pending = None
+            elif isinstance(event, QueryEvent) and event.query != "BEGIN" and (pending is None or standalone):
+                self._ddl(stream, event)
+                pending = None
+
+    def _rows(self, event: Any, table_map: tuple[bytes, str, str]) -> list[tuple[int, bytes]]:
+        """One TABLE_MAP and one single-row v2 rows event per row of ``event``."""
+        tail, db, table = table_map
+        table_id = self._table_id(db, table)
+        tm = ev.table_map_body(table_id, tail)
+        prefix, rows = split_rows(event)
+        etype = ROW_TYPES[type(event)]
+        out = []
+        for row in rows:
+            out += [(ev.TABLE_MAP, tm), (etype, ev.rows_v2(etype, table_id, prefix, row))]
+        return out
+
+    def _table_id(self, db: str, table: str) -> int:
+        """A table id hashed from the names and the number of DDLs seen on the table."""
+        key = f"{db}.{table}"
+        if key not in self.table_ids:
+            self.table_ids[key] = zlib.crc32(f"{key}#{self.ddl_count.get(key, 0)}".encode()) & 0xFFFFFFFF
+        return self.table_ids[key]
+
+    def _ddl(self, stream: BinLogStreamReader, event: Any) -> None:
+        """A statement outside a transaction: GTID + QUERY, no XID; later TABLE_MAPs of its db get new ids."""
+        schema = event.schema.decode() if isinstance(event.schema, bytes) else str(event.schema or "")
+        for key in [k for k in self.table_ids if k.startswith(f"{schema}.")]:
+            self.ddl_count[key] = self.ddl_count.get(key, 0) + 1
+            del self.table_ids[key]
+        body = [(ev.QUERY, ev.query_body(schema, event.query))]
+        self._commit(stream, event.timestamp, body, ddl=True)
+
+    def _commit(self, stream: BinLogStreamReader, seconds: int, body: list, ddl: bool) -> None:
+        """Append the transaction with the MariaDB position just after it."""
+        source = {"file": stream.log_file, "pos": stream.log_pos, "at": time.time()}
+        self.store.append(seconds, body, source, ddl=ddl)
+
+    def stop(self) -> None:
+        """Ask the thread to stop (it notices at the next event or heartbeat)."""
+        self.stopping.set()
