@@ -121,11 +121,17 @@ class Tailer(threading.Thread):
         return {"file": row[0], "pos": int(row[1])}
 
     def _follow(self) -> None:
-        """One replication session: read events and append each committed transaction."""
+        """
+        One replication session: read events and append each committed transaction.
+
+        Not ``is_mariadb=True``: with it and no ``auto_position`` the library asks MariaDB for an empty GTID
+        state, which streams the whole binlog from its start and would repeat every transaction on restart.
+        The file/position dump (with ``@mariadb_slave_capability=4``) still gets MariaDB's GTID events.
+        """
         start = self._start()
         stream = BinLogStreamReader(
             connection_settings=self.settings, server_id=self.server_id, blocking=True, resume_stream=True,
-            log_file=start["file"], log_pos=start["pos"], is_mariadb=True, only_events=ONLY_EVENTS,
+            log_file=start["file"], log_pos=start["pos"], only_events=ONLY_EVENTS,
             slave_heartbeat=1.0,
         )  # fmt: skip
         self._stream = stream
