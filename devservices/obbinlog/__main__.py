@@ -1,4 +1,4 @@
-"""``python -m devservices.obbinlog --port P --data-dir D --mariadb-port M [...]``: run the double in the foreground."""
+"""``python -m devservices.obbinlog --port P --data-dir D --mariadb-port M``: run the double (foreground)."""
 
 from __future__ import annotations
 
@@ -28,10 +28,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--mariadb-port", type=int, required=True)
     p.add_argument("--max-binlog-size", type=int, default=int(env("OBKAFKA_OBBINLOG_MAX_SIZE", "65536")))
     p.add_argument("--server-id", type=int, default=int(env("OBKAFKA_OBBINLOG_SERVER_ID", "1147473732")))
-    p.add_argument("--replica-server-id", type=int, default=int(env("OBKAFKA_OBBINLOG_REPLICA_ID", "4004004")))
+    p.add_argument(
+        "--replica-server-id", type=int, default=int(env("OBKAFKA_OBBINLOG_REPLICA_ID", "4004004"))
+    )
     p.add_argument("--front", choices=("odp", "direct"), default=env("OBKAFKA_OBBINLOG_FRONT", "odp"))
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
+
+
+def _save_loop(store: BinlogStore, done: threading.Event) -> None:
+    """Write the state every 100 ms while it changes (appends write it at most that often themselves)."""
+    while not done.wait(0.1):
+        store.save_if_due()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: done.set())
     tailer.start()
     server.serve_in_thread()
+    saver = threading.Thread(target=_save_loop, args=(store, done), name="obbinlog-saver", daemon=True)
+    saver.start()
     log.info("obbinlog double on %s:%s (front %s, uuid %s, max size %s)", args.host, args.port, args.front,
              store.uuid, args.max_binlog_size)  # fmt: skip
     done.wait()

@@ -1,7 +1,8 @@
 """Binlog events as obbinlog encodes them (MySQL 5.7 format, binlog version 4, CRC32 on every event).
 
 Each encoder follows one ``flush_to_buff`` of obbinlog's ``src/binlog/ob_log_event.cpp`` (oblogproxy v4 line,
-"release v4.2.0"): the common header, the post-header lengths of ``FormatDescriptionEvent``, the GTID layout of
+"release v4.2.0"): the common header, the post-header lengths of ``FormatDescriptionEvent``, the GTID layout
+of
 ``GtidLogEvent``, the half-open GTID intervals of ``PreviousGtidsLogEvent``. Quirks kept on purpose:
 
 * every header carries flags ``0x0001`` (``OblogEventHeader``'s constructor sets ``_flags(1)``);
@@ -40,6 +41,15 @@ FDE_LEN = HEADER_LEN + 2 + 50 + 4 + 1 + len(POST_HEADER_LENS) + 1 + 4
 # QUERY status vars: Q_FLAGS2_CODE 0, Q_CHARSET_CODE client 45 / connection 45 / server 83
 # (parallel_convert_query_event in binlog-instance/parallel_convert.cpp).
 QUERY_STATUS = b"\x00" + bytes(4) + b"\x04" + struct.pack("<HHH", 45, 45, 83)
+
+
+def lenenc(data: bytes, pos: int) -> tuple[int, int]:
+    """Read a length-encoded integer at ``pos``; return ``(value, next position)``."""
+    first = data[pos]
+    if first < 0xFB:
+        return first, pos + 1
+    size = {0xFC: 2, 0xFD: 3, 0xFE: 8}[first]
+    return int.from_bytes(data[pos + 1 : pos + 1 + size], "little"), pos + 1 + size
 
 
 def crc(data: bytes) -> bytes:
@@ -88,7 +98,8 @@ def parse_previous_gtids(body: bytes) -> dict[str, list[tuple[int, int]]]:
 def gtid_body(sid: bytes, gno: int, ts_us: int) -> bytes:
     """GTID body: commit flag 1, uuid, gno, logical-clock type 2, then the OceanBase commit time.
 
-    ``last_committed`` = seconds and ``sequence_number`` = the µs fraction, as ``parallel_convert_gtid_log_event``
+    ``last_committed`` = seconds and ``sequence_number`` = the µs fraction, as
+    ``parallel_convert_gtid_log_event``
     sets them from ``record->getTimestamp()`` and ``record->getRecordUsec()``.
     """
     return b"\x01" + sid + struct.pack("<QBQQ", gno, 2, ts_us // 1_000_000, ts_us % 1_000_000)

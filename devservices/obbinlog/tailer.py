@@ -1,4 +1,4 @@
-"""Feed the double from real writes: tail MariaDB's binlog as a replica and re-encode each committed transaction.
+"""Feed the double from real writes: tail MariaDB's binlog as a replica, re-encode each committed transaction.
 
 What obbinlog's converter does to a transaction (``src/binlog/binlog-instance/parallel_convert.cpp``,
 ``BinlogEventConvertHandler::onEvent``): BEGIN becomes GTID + QUERY("BEGIN"), every row its own TABLE_MAP and
@@ -6,8 +6,8 @@ one v2 rows event (30/31/32) with ``STMT_END_F``, COMMIT an XID; a DDL becomes G
 The TABLE_MAP carries no optional metadata (no column names) and flags 1; the table id is a hash of the
 database and table names (``TableCache::get_table_id``), changed after a DDL on the table.
 
-Here MariaDB's multi-row events are cut at the row boundaries that mysql-replication's own row parser finds
-(``RowsEvent._fetch_one_row``), the row bytes are copied unchanged, and MariaDB's TABLE_MAP is cut after its
+Here MariaDB's multi-row events are cut at the row boundaries found from the column types (``rowscan.py``),
+the row bytes are copied unchanged, and MariaDB's TABLE_MAP is cut after its
 null bitmap (dropping ``binlog_row_metadata=FULL``'s optional metadata). Commit times: MariaDB's header has
 whole seconds, so the double makes them strictly increasing µs (``BinlogStore.commit_ts``: the second, or 1 µs
 after the previous commit), which stands in for OceanBase's µs commit version.
@@ -27,6 +27,7 @@ from pymysqlreplication.event import MariadbGtidEvent, QueryEvent, XidEvent
 from pymysqlreplication.row_event import DeleteRowsEvent, TableMapEvent, UpdateRowsEvent, WriteRowsEvent
 
 from devservices.obbinlog import events as ev
+from devservices.obbinlog import rowscan
 
 if TYPE_CHECKING:
     from devservices.obbinlog.store import BinlogStore
@@ -38,25 +39,16 @@ ONLY_EVENTS = [MariadbGtidEvent, QueryEvent, TableMapEvent, WriteRowsEvent, Upda
 FL_STANDALONE = 1
 
 
-def lenenc(data: bytes, pos: int) -> tuple[int, int]:
-    """Read a length-encoded integer at ``pos``; return ``(value, next position)``."""
-    first = data[pos]
-    if first < 0xFB:
-        return first, pos + 1
-    size = {0xFC: 2, 0xFD: 3, 0xFE: 8}[first]
-    return int.from_bytes(data[pos + 1 : pos + 1 + size], "little"), pos + 1 + size
-
-
 def strip_table_map(body: bytes) -> tuple[bytes, str, str]:
-    """Cut a TABLE_MAP body (no header, no CRC) after its null bitmap; return (tail after flags, db, table)."""
+    """Cut a TABLE_MAP body after its null bitmap; return (rest after the flags, db, table)."""
     pos = 8
     db = body[pos + 1 : pos + 1 + body[pos]].decode()
     pos += 2 + body[pos]
     table = body[pos + 1 : pos + 1 + body[pos]].decode()
     pos += 2 + body[pos]
-    ncols, pos = lenenc(body, pos)
+    ncols, pos = ev.lenenc(body, pos)
     pos += ncols
-    meta_len, pos = lenenc(body, pos)
+    meta_len, pos = ev.lenenc(body, pos)
     pos += meta_len + (ncols + 7) // 8
     return body[8:pos], db, table
 
@@ -67,17 +59,11 @@ def raw_body(event: Any) -> bytes:
     return bytes(data[1 + ev.HEADER_LEN : -4])
 
 
-def split_rows(event: Any) -> tuple[bytes, list[bytes]]:
-    """Return (width + column bitmaps, [each row's bytes]) of a rows event, as the library's parser walks it."""
-    body, packet = raw_body(event), event.packet
-    post = 8 if packet.event_type < 30 else 8 + struct.unpack_from("<H", body, 8)[0]
-    spans = []
-    while packet.read_bytes < event.event_size:
-        start = packet.read_bytes
-        event._fetch_one_row()
-        spans.append(body[start : packet.read_bytes])
-    first = packet.read_bytes - sum(len(s) for s in spans)
-    return body[post:first], spans
+def split_rows(event: Any, columns: list[rowscan.Sizer]) -> tuple[bytes, list[bytes]]:
+    """Return (width + column bitmaps, [each row's bytes]) of a v1 (MariaDB) or v2 rows event."""
+    body = raw_body(event)
+    post = 8 if event.packet.event_type < 30 else 8 + struct.unpack_from("<H", body, 8)[0]
+    return rowscan.split(body, post, columns, isinstance(event, UpdateRowsEvent))
 
 
 class Tailer(threading.Thread):
@@ -94,7 +80,6 @@ class Tailer(threading.Thread):
         self.store, self.settings, self.server_id = store, settings, server_id
         self.stopping = threading.Event()
         self.table_ids: dict[str, int] = {}
-        self.ddl_count: dict[str, int] = {}
 
     def run(self) -> None:
         """Read MariaDB until stopped; reconnect from the last committed position after a failure."""
@@ -152,7 +137,8 @@ class Tailer(threading.Thread):
                 pending, seconds = [(ev.QUERY, ev.query_body("", "BEGIN"))], event.timestamp
                 standalone = bool(event.flags & FL_STANDALONE)
             elif isinstance(event, TableMapEvent):
-                maps[event.table_id] = strip_table_map(raw_body(event))
+                tail, db, table = strip_table_map(raw_body(event))
+                maps[event.table_id] = (tail, db, table, rowscan.sizers(tail))
             elif type(event) in ROW_TYPES and pending is not None:
                 pending.extend(self._rows(event, maps[event.table_id]))
             elif isinstance(event, XidEvent) or (isinstance(event, QueryEvent) and event.query == "COMMIT"):
@@ -163,31 +149,35 @@ class Tailer(threading.Thread):
                 self._ddl(stream, event)
                 pending = None
 
-    def _rows(self, event: Any, table_map: tuple[bytes, str, str]) -> list[tuple[int, bytes]]:
+    def _rows(self, event: Any, table_map: tuple) -> list[tuple[int, bytes]]:
         """One TABLE_MAP and one single-row v2 rows event per row of ``event``."""
-        tail, db, table = table_map
+        tail, db, table, columns = table_map
         table_id = self._table_id(db, table)
         tm = ev.table_map_body(table_id, tail)
-        prefix, rows = split_rows(event)
+        prefix, rows = split_rows(event, columns)
         etype = ROW_TYPES[type(event)]
+        head = ev.rows_v2(etype, table_id, prefix, b"")  # the same for every row of the event
         out = []
         for row in rows:
-            out += [(ev.TABLE_MAP, tm), (etype, ev.rows_v2(etype, table_id, prefix, row))]
+            out += ((ev.TABLE_MAP, tm), (etype, head + row))
         return out
 
     def _table_id(self, db: str, table: str) -> int:
         """A table id hashed from the names and the number of DDLs seen on the table."""
         key = f"{db}.{table}"
         if key not in self.table_ids:
-            self.table_ids[key] = zlib.crc32(f"{key}#{self.ddl_count.get(key, 0)}".encode()) & 0xFFFFFFFF
+            self.table_ids[key] = (
+                zlib.crc32(f"{key}#{self.store.ddl_count.get(key, 0)}".encode()) & 0xFFFFFFFF
+            )
         return self.table_ids[key]
 
     def _ddl(self, stream: BinLogStreamReader, event: Any) -> None:
         """A statement outside a transaction: GTID + QUERY, no XID; later TABLE_MAPs of its db get new ids."""
         schema = event.schema.decode() if isinstance(event.schema, bytes) else str(event.schema or "")
-        for key in [k for k in self.table_ids if k.startswith(f"{schema}.")]:
-            self.ddl_count[key] = self.ddl_count.get(key, 0) + 1
-            del self.table_ids[key]
+        with self.store.cond:  # the count is saved with the state: a restart re-encodes the same table ids
+            for key in [k for k in self.table_ids if k.startswith(f"{schema}.")]:
+                self.store.ddl_count[key] = self.store.ddl_count.get(key, 0) + 1
+                del self.table_ids[key]
         body = [(ev.QUERY, ev.query_body(schema, event.query))]
         self._commit(stream, event.timestamp, body, ddl=True)
 
