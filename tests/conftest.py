@@ -77,7 +77,7 @@ def mariadb_service() -> Iterator[ServiceInfo]:
 
 @pytest.fixture(scope="session")
 def obbinlog_service(mariadb_service: ServiceInfo) -> Iterator[ServiceInfo]:
-    """The OceanBase Binlog Service test double, fed by ``mariadb_service``'s binlog (devservices/obbinlog)."""
+    """The OceanBase Binlog Service test double (devservices/obbinlog), fed by MariaDB's binlog."""
     yield from _service("obbinlog")
 
 

@@ -5,7 +5,8 @@ Source: ``src/binlog/binlog-instance/binlog_dumper.cpp`` (oblogproxy v4 line, "r
 
 * ``run``: per file, a fake ROTATE (timestamp 0, log_pos 0, flags ``0x20``; CRC32 only if the session's
   ``@master_binlog_checksum`` is ``CRC32``, else per the last FORMAT_DESCRIPTION read), then the file's
-  FORMAT_DESCRIPTION exactly as stored (its log_pos is its real end, even when the dump starts later), then the
+  FORMAT_DESCRIPTION exactly as stored (its log_pos is its real end, even when the dump starts later), then
+  the
   events from the requested position. With flags exactly ``1`` (``BINLOG_DUMP_NON_BLOCK``) the dump ends after
   this one file with an EOF packet, even when later files exist; any other flags value blocks and moves on to
   the next file (``seek_next_binlog``) with a new fake ROTATE.
@@ -15,9 +16,11 @@ Source: ``src/binlog/binlog-instance/binlog_dumper.cpp`` (oblogproxy v4 line, "r
   sent (``_checkpoint_ts``), its log_pos the dump's offset, its body the file's path (``./data/...``).
 * ``check_start_file``: unknown (or purged) file → 1236 "Could not find first log file name in binary log
   index file"; position past the end → 1236 "Client requested master to start replication from position > file
-  size"; below 4 → "... from position < 4"; an offset that is not an event → "Failed to verify first event from
+  size"; below 4 → "... from position < 4"; an offset that is not an event → "Failed to verify first event
+  from
   starting position".
-* ``seek_first_binlog_file`` (GTID dump): from the newest file back, the first whose PREVIOUS_GTIDS is within the
+* ``seek_first_binlog_file`` (GTID dump): from the newest file back, the first whose PREVIOUS_GTIDS is within
+  the
   client's set, comparing the file's closed interval with the client's half-open one as the source does (an
   off-by-one: a set ending one short of a file's PREVIOUS_GTIDS still selects that file); none → 1236 "The
   requested gtid transaction no longer exists and may have been cleaned up". Transactions in the client's set
@@ -77,7 +80,8 @@ class Dumper:
 
     :param conn: the client connection (the dump command was its last packet)
     :param store: the binlog files
-    :param session: the connection's session variables (``master_binlog_checksum``, ``master_heartbeat_period``)
+    :param session: the connection's session variables (``master_binlog_checksum``,
+        ``master_heartbeat_period``)
     :param flags: the dump flags
     :param gtids: the client's executed set for a GTID dump, else None
     """
@@ -157,7 +161,7 @@ class Dumper:
         raise DumpError("The requested gtid transaction no longer exists and may have been cleaned up")
 
     def _within_client_set(self, prev: dict[str, list[tuple[int, int]]]) -> bool:
-        """``is_subset_executed_gtid``: the file's first interval (closed) inside a client interval (half-open)."""
+        """``is_subset_executed_gtid``: the file's first interval (closed) in a client one (half-open)."""
         subset = True
         for sid, intervals in prev.items():
             if sid not in self.gtids:
@@ -212,7 +216,7 @@ class Dumper:
         return size
 
     def _send_range(self, data: bytes, pos: int) -> tuple[int, bool]:
-        """Send the whole events in ``data`` (read at ``pos``); return the new offset and whether a ROTATE went."""
+        """Send the whole events of ``data`` (read at ``pos``); return the new offset and if a ROTATE went."""
         off, out, rotated = 0, [], False
         while off + ev.HEADER_LEN <= len(data):
             ts, etype, _sid, length, _end, _flags = ev.header(data, off)

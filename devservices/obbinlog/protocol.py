@@ -2,16 +2,20 @@
 
 obbinlog's own protocol code is ``src/binlog/mysql-protocol/`` and ``src/binlog/connection.cpp``: a v10
 handshake announcing ``5.7.35-obs`` (``HandshakePacket::mysql_server_version``), EOF packets after column
-definitions and rows (no ``CLIENT_DEPRECATE_EOF``), ERR packets with SQL state ``HY000``. Authentication here is
+definitions and rows (no ``CLIENT_DEPRECATE_EOF``), ERR packets with SQL state ``HY000``. Authentication here
+is
 ``mysql_native_password`` for ``root`` with an empty password, like the project's MariaDB service.
 """
 
 from __future__ import annotations
 
 import os
-import socket
 import struct
-from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import socket
+    from collections.abc import Iterable, Sequence
 
 MAX_PACKET = 0xFFFFFF
 CAPS = 0x0001 | 0x0004 | 0x0008 | 0x0200 | 0x2000 | 0x8000 | 0x10000 | 0x20000 | 0x80000
@@ -127,7 +131,9 @@ class Conn:
         user, auth = self._parse_login(answer)
         self.user = user
         if user.split("@")[0] != "root" or auth:
-            self.err(1045, f"Access denied for user '{user}' (using password: {'YES' if auth else 'NO'})", "28000")
+            self.err(
+                1045, f"Access denied for user '{user}' (using password: {'YES' if auth else 'NO'})", "28000"
+            )
             return False
         self.ok()
         return True

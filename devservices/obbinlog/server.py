@@ -1,8 +1,10 @@
 """The double's TCP server: one thread per client connection, commands dispatched as obbinlog does.
 
 ``src/binlog/cmd_processor.cpp`` (v4 line): ``COM_QUERY`` goes to the SQL processor, ``COM_BINLOG_DUMP`` and
-``COM_BINLOG_DUMP_GTID`` start a dumper on the connection (which then belongs to it), ``COM_REGISTER_SLAVE`` and
-``COM_QUIT`` get an OK packet. ``COM_PING`` and ``COM_INIT_DB`` get OK so that ordinary clients work; any other
+``COM_BINLOG_DUMP_GTID`` start a dumper on the connection (which then belongs to it), ``COM_REGISTER_SLAVE``
+and
+``COM_QUIT`` get an OK packet. ``COM_PING`` and ``COM_INIT_DB`` get OK so that ordinary clients work; any
+other
 command is 1047 "Unknown command".
 """
 

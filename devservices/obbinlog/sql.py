@@ -4,10 +4,12 @@
 * ``SHOW MASTER STATUS`` (``ShowMasterStatusProcessor``): the active file, its size, two empty columns and
   ``Executed_Gtid_Set`` (``binlog_gtid_display`` is on by default).
 * ``SHOW BINLOG EVENTS [IN 'f'] [FROM p] [LIMIT [o,] n]`` (``ShowBinlogEventsProcessor``); an unknown file is
-  1220 "Error when executing command SHOW BINLOG EVENTS: Could not find target binlog file." after the columns.
+  1220 "Error when executing command SHOW BINLOG EVENTS: Could not find target binlog file." after the
+  columns.
 * ``SET`` (``SetVarProcessor``): ``@x``/``x``/``@@session.x`` become session variables; on the direct front a
   variable on the right is NOT evaluated, its name is stored (``Expr::get_value`` of a ``kExprVar``), so
-  ``SET @master_binlog_checksum = @@global.binlog_checksum`` stores ``binlog_checksum`` and the dump then treats
+  ``SET @master_binlog_checksum = @@global.binlog_checksum`` stores ``binlog_checksum`` and the dump then
+  treats
   the checksum as off; on the odp front it is evaluated, as the OBServer would.
 * ``SELECT`` (``SelectProcessor``): direct answers only the first item, in a column named ``@@name`` whatever
   the alias (reference notes §1.13), a literal gets a bare EOF; odp answers variables and literals per item.
@@ -34,7 +36,9 @@ S, L = T_VAR_STRING, T_LONGLONG
 FATAL, SHOW_EVENTS_ERROR, UNKNOWN_VAR = 1236, 1220, 1193
 _ID = r"[A-Za-z_][A-Za-z0-9_]*"
 _VAR = re.compile(rf"^(@@(global\.|session\.|local\.)?|@)({_ID})$", re.I)
-_ASSIGN = re.compile(rf"^(@@(?:global\.|session\.|local\.)?|@|global\s+|session\s+|local\s+)?({_ID})\s*:?=\s*(.+)$", re.I)
+_ASSIGN = re.compile(
+    rf"^(@@(?:global\.|session\.|local\.)?|@|global\s+|session\s+|local\s+)?({_ID})\s*:?=\s*(.+)$", re.I
+)
 _EVENTS = re.compile(r"^show\s+binlog\s+events(?:\s+in\s+'([^']*)')?(?:\s+from\s+(\d+))?"
                      r"(?:\s+limit\s+(\d+)(?:\s*,\s*(\d+))?)?$", re.I)  # fmt: skip
 _SHOW_VARS = re.compile(r"^show\s+(global\s+|session\s+|local\s+)?variables(?:\s+like\s+'([^']*)')?$", re.I)
@@ -60,7 +64,9 @@ class Sql:
         q = " ".join(query.strip().rstrip(";").split())
         low = q.lower()
         if low == "show binary logs":
-            self.conn.result([("Log_name", S), ("File_size", L)], [(f.name, f.size) for f in self.store.listing()])
+            self.conn.result(
+                [("Log_name", S), ("File_size", L)], [(f.name, f.size) for f in self.store.listing()]
+            )
         elif low == "show master status":
             self._master_status()
         elif (m := _EVENTS.match(q)) is not None:
@@ -79,12 +85,25 @@ class Sql:
     def _master_status(self) -> None:
         """The active file and its size, with the executed GTID set."""
         cur = self.store.listing()[-1]
-        cols = [("File", S), ("Position", L), ("Binlog_Do_DB", S), ("Binlog_Ignore_DB", S), ("Executed_Gtid_Set", S)]
+        cols = [
+            ("File", S),
+            ("Position", L),
+            ("Binlog_Do_DB", S),
+            ("Binlog_Ignore_DB", S),
+            ("Executed_Gtid_Set", S),
+        ]
         self.conn.result(cols, [(cur.name, cur.size, "", "", self.store.gtid_executed())])
 
     def _binlog_events(self, file: str | None, start: str | None, a: str | None, b: str | None) -> None:
         """One row per event of one file, from ``FROM`` on, after ``LIMIT offset, count``."""
-        cols = [("Log_name", S), ("Pos", L), ("Event_type", S), ("Server_id", S), ("End_log_pos", L), ("Info", S)]
+        cols = [
+            ("Log_name", S),
+            ("Pos", L),
+            ("Event_type", S),
+            ("Server_id", S),
+            ("End_log_pos", L),
+            ("Info", S),
+        ]
         self.conn.columns(cols)
         info = self.store.find(file) if file else self.store.listing()[0]
         if info is None:
@@ -110,7 +129,9 @@ class Sql:
             if self.vars.get(name) is not None:
                 self.conn.err(FATAL, f"Variable '{name}' is a GLOBAL variable ")
             else:
-                self.conn.rows([(name, self.session.get(name, ""))] if pattern else sorted(self.session.items()))
+                self.conn.rows(
+                    [(name, self.session.get(name, ""))] if pattern else sorted(self.session.items())
+                )
             return
         rows = self.vars.like(pattern)
         if self.direct and pattern is not None and not rows:
@@ -125,7 +146,11 @@ class Sql:
             m = _ASSIGN.match(part.strip())
             if m is None:
                 break
-            kind, name, value = (m.group(1) or "").strip().lower(), m.group(2).lower(), self._value(m.group(3))
+            kind, name, value = (
+                (m.group(1) or "").strip().lower(),
+                m.group(2).lower(),
+                self._value(m.group(3)),
+            )
             if kind in ("@@", "@@global.", "global") and name == "server_uuid":
                 self.conn.err(FATAL, "Variable 'server_uuid' is a read only variable")
                 return
@@ -174,7 +199,11 @@ class Sql:
             value = self.vars.get(m.group(3))
             return Exception(f"Unknown system variable '{m.group(3)}'") if value is None else value
         literal = self._value(expr)
-        return Exception("the obbinlog test double answers only variables and literals") if literal is None else literal
+        return (
+            Exception("the obbinlog test double answers only variables and literals")
+            if literal is None
+            else literal
+        )
 
     def _select_direct(self, item: str) -> None:
         """obbinlog: first item only, column ``@@name``/``@name``; a non-variable gets a bare EOF."""
@@ -237,7 +266,8 @@ def describe(etype: int, body: bytes) -> str:
     if etype == ev.GTID:
         import uuid
 
-        return f"SET @@SESSION.GTID_NEXT= '{uuid.UUID(bytes=body[1:17])}:{int.from_bytes(body[17:25], 'little')}'"
+        gno = int.from_bytes(body[17:25], "little")
+        return f"SET @@SESSION.GTID_NEXT= '{uuid.UUID(bytes=body[1:17])}:{gno}'"
     if etype == ev.PREVIOUS_GTIDS:
         sets = ev.parse_previous_gtids(body)
         return ",".join(f"{k}:" + ":".join(f"{a}-{b - 1}" for a, b in v) for k, v in sets.items() if v)

@@ -1,4 +1,4 @@
-"""The obbinlog test double checked independently: mysql-replication's own reader and raw dumps against a workload.
+"""The obbinlog test double checked independently: mysql-replication's reader, raw dumps, a workload.
 
 The workload runs once on MariaDB (the double's source) and crosses several rotations at the double's small
 file size. What must come back is what the workload did, shaped as obbinlog shapes it (one row per rows event,
@@ -9,6 +9,8 @@ a GTID per transaction with a strictly increasing µs commit time), plus the dum
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import subprocess
 import time
 from decimal import Decimal
 
@@ -83,11 +85,12 @@ def workload(mariadb_service, obbinlog_service):
 
 
 def _read_all(obbinlog_service, mariadb_service, start, end):
-    """Every event from ``start`` to ``end`` as mysql-replication decodes it (blocking dump, stopped at end)."""
+    """Every event from ``start`` to ``end`` as mysql-replication decodes it (a blocking dump)."""
     reader = BinLogStreamReader(
-        connection_settings={"host": "127.0.0.1", "port": obbinlog_service.port, "user": "root", "passwd": ""},
-        ctl_connection_settings={"host": "127.0.0.1", "port": mariadb_service.port, "user": "root", "passwd": ""},
-        server_id=91, blocking=True, resume_stream=True, log_file=start[0], log_pos=start[1], slave_heartbeat=1,
+        connection_settings={"host": "127.0.0.1", "port": obbinlog_service.port, "user": "root"},
+        ctl_connection_settings={"host": "127.0.0.1", "port": mariadb_service.port, "user": "root"},
+        server_id=91, blocking=True, resume_stream=True, log_file=start[0], log_pos=start[1],
+        slave_heartbeat=1,
     )  # fmt: skip
     out, deadline = [], time.monotonic() + 60
     try:
@@ -142,16 +145,23 @@ def test_non_blocking_dump_sends_one_file_then_eof(workload, obbinlog_service):
     conn.close()
     heads = [oh.header(raw) for kind, raw in got if kind == "event"]
     assert got[-1][0] == "eof"
-    assert heads[0][0] == 0 and heads[0][1] == ROTATE and heads[0][5] == FAKE_ROTATE_FLAGS and heads[0][4] == 0
+    assert heads[0][0] == 0
+    assert heads[0][1] == ROTATE
+    assert heads[0][5] == FAKE_ROTATE_FLAGS
+    assert heads[0][4] == 0
     assert heads[1][1] == FDE
     real_rotates = [h for h in heads[2:] if h[1] == ROTATE]
-    assert len(real_rotates) == 1 and heads[-1][1] == HEARTBEAT and heads[-2][1] == ROTATE
+    assert len(real_rotates) == 1
+    assert heads[-1][1] == HEARTBEAT
+    assert heads[-2][1] == ROTATE
     assert workload["end"][0] != first, "later files exist, yet the dump stopped after one"
 
 
 def test_blocking_dump_crosses_rotations_then_heartbeats(workload, obbinlog_service):
     """Any other flags: across files (a fake ROTATE each), then only heartbeats while nothing is written."""
-    conn = oh.connect(obbinlog_service.port, master_binlog_checksum="CRC32", master_heartbeat_period=200_000_000)
+    conn = oh.connect(
+        obbinlog_service.port, master_binlog_checksum="CRC32", master_heartbeat_period=200_000_000
+    )
     oh.dump(conn, workload["start"][0], 4, flags=0)
     fakes, idle, last_ts = 0, [], None
     for _kind, raw in oh.packets(conn):
@@ -171,22 +181,26 @@ def test_blocking_dump_crosses_rotations_then_heartbeats(workload, obbinlog_serv
 
 
 def test_gtid_dump_starts_in_the_older_file(workload, obbinlog_service):
-    """COM_BINLOG_DUMP_GTID: PREVIOUS_GTIDS picks the file; transactions in the client's set are skipped."""
-    uuid = workload["end"][2].split(":")[0]
+    """COM_BINLOG_DUMP_GTID: the newest file whose PREVIOUS_GTIDS is in the client's set, set skipped."""
+    uuid, ends = (
+        workload["end"][2].split(":")[0],
+        oh.previous_gtids_end(obbinlog_service.port, workload["start"][0]),
+    )
     have = _gno(workload["start"][2]) + 5
-    conn = oh.connect(obbinlog_service.port, master_binlog_checksum="CRC32")
-    oh.dump_gtid(conn, {uuid: [(1, have + 1)]}, flags=5)
-    first_file, first_gno = None, None
-    for _kind, raw in oh.packets(conn):
-        etype = oh.header(raw)[1]
-        if first_file is None:
-            first_file = raw[19 + 8 : -4].decode()
-        if etype == GTID:
-            first_gno = int.from_bytes(raw[19 + 17 : 19 + 25], "little")
-            break
-    conn.close()
-    assert first_gno == have + 1
-    assert first_file <= workload["start"][0] or first_file < workload["end"][0]
+    expected_file = max(name for name, end in ends.items() if end <= have)
+    assert expected_file < workload["end"][0], "the set ends in an older file than the newest"
+    assert oh.first_of_gtid_dump(obbinlog_service.port, uuid, have) == (expected_file, have + 1)
+
+
+def test_gtid_dump_keeps_obbinlogs_off_by_one(workload, obbinlog_service):
+    """A set ending one short of a file's PREVIOUS_GTIDS selects that file (closed vs half-open interval in
+    ``is_subset_executed_gtid``): the missing transaction, in the file before, is not sent."""
+    uuid, ends = (
+        workload["end"][2].split(":")[0],
+        oh.previous_gtids_end(obbinlog_service.port, workload["start"][0]),
+    )
+    name, end = next((n, e) for n, e in sorted(ends.items()) if e > _gno(workload["start"][2]))
+    assert oh.first_of_gtid_dump(obbinlog_service.port, uuid, end - 1) == (name, end + 1)
 
 
 def test_sql_answers(workload, obbinlog_service):
@@ -201,11 +215,30 @@ def test_sql_answers(workload, obbinlog_service):
         assert cur.fetchall() == (("binlog_checksum", "CRC32"),)
         cur.execute("THIS IS NOT SQL")  # obbinlog answers OK to what it cannot parse
     assert [name for name, _ in logs] == sorted(name for name, _ in logs)
-    assert logs[-1][0] == workload["end"][0] and logs[-1][1] >= workload["end"][1]
+    assert logs[-1][0] == workload["end"][0]
+    assert logs[-1][1] >= workload["end"][1]
     oh.dump(conn, logs[-1][0], logs[-1][1] + 1000, flags=1)
     with pytest.raises(pymysql.err.OperationalError, match="position > file size") as err:
         list(oh.packets(conn))
     assert err.value.args[0] == 1236
+
+
+def test_mariadb_binlog_reads_the_files(workload, obbinlog_service):
+    """Debian's mariadb-binlog decodes the files: the workload's rows; MySQL GTID events as ignorable."""
+    tool = shutil.which("mariadb-binlog") or shutil.which("mysqlbinlog")
+    assert tool, "mariadb-binlog is installed with the MariaDB server (scripts/install-system-deps.sh)"
+    names = [
+        n
+        for n in oh.previous_gtids_end(obbinlog_service.port, workload["start"][0])
+        if workload["start"][0] <= n <= workload["end"][0]
+    ]
+    data_dir = devservices.info("obbinlog").data_dir
+    paths = [f"{data_dir}/data/{n}" for n in names]
+    out = subprocess.run([tool, "-vv", *paths], capture_output=True, text=True, check=True).stdout
+    db = workload["db"]
+    counts = {kind: out.count(f"### {kind} `{db}`.`t`") for kind in ("INSERT INTO", "UPDATE", "DELETE FROM")}
+    assert counts == {"INSERT INTO": ROWS, "UPDATE": 10, "DELETE FROM": 10}
+    assert out.count("# Ignorable event type 33 (MySQL Gtid)") >= workload["trx"]
 
 
 def test_restart_mid_stream_has_no_gap_or_duplicate(workload, mariadb_service, obbinlog_service):
