@@ -11,7 +11,7 @@ help:
 	@echo "make test            install everything, start the local services, run the whole suite, stop them"
 	@echo "make demo            the end-to-end demo: sample tables, full + incremental sync through Airflow, read back"
 	@echo "make ui              the Airflow UI (airflow standalone) on the demo's setup, http://127.0.0.1:8080"
-	@echo "make services        start Kafka (KRaft), seekdb and MariaDB (binlog) on free loopback ports"
+	@echo "make services        start Kafka (KRaft), seekdb, MariaDB (binlog) and the obbinlog double on loopback ports"
 	@echo "make services-stop   stop them; nothing is left running"
 	@echo "make test-unit       the tests that need no services"
 

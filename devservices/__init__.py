@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from devservices.base import ServiceError, ServiceInfo, state_root
 from devservices.kafka import KafkaService, fetch_kafka
 from devservices.mariadb import MariadbService
+from devservices.obbinlog import ObbinlogService
 from devservices.seekdb import SeekdbService
 
 if TYPE_CHECKING:
@@ -39,12 +40,14 @@ SERVICES: dict[str, type[Service]] = {
     "kafka": KafkaService,
     "seekdb": SeekdbService,
     "mariadb": MariadbService,
+    "obbinlog": ObbinlogService,
 }
 NAMES: tuple[str, ...] = tuple(SERVICES)
 OVERRIDE_ENV = {
     "kafka": "OBKAFKA_TEST_KAFKA_BOOTSTRAP",
     "seekdb": "OBKAFKA_TEST_SEEKDB",
     "mariadb": "OBKAFKA_TEST_MARIADB",
+    "obbinlog": "OBKAFKA_TEST_OBBINLOG",
 }
 
 
@@ -98,7 +101,10 @@ def _conn(conn_type: str, **fields: object) -> str:
 
 
 def airflow_env(
-    kafka: ServiceInfo | None = None, seekdb: ServiceInfo | None = None, mariadb: ServiceInfo | None = None
+    kafka: ServiceInfo | None = None,
+    seekdb: ServiceInfo | None = None,
+    mariadb: ServiceInfo | None = None,
+    obbinlog: ServiceInfo | None = None,
 ) -> dict[str, str]:
     """Return the environment variables (plain and Airflow connections) describing the given services."""
     env: dict[str, str] = {}
@@ -115,4 +121,11 @@ def airflow_env(
         env["AIRFLOW_CONN_MARIADB_BINLOG"] = _conn(
             "oceanbase", host=mariadb.host, port=mariadb.port, login="root"
         )
+    if obbinlog is not None:
+        env["OBKAFKA_OBBINLOG_HOST"], env["OBKAFKA_OBBINLOG_PORT"] = obbinlog.host, str(obbinlog.port)
+        if mariadb is not None:  # SQL on MariaDB (the double's source), binlog on the double
+            extra = {"binlog_host": obbinlog.host, "binlog_port": obbinlog.port}
+            env["AIRFLOW_CONN_OBBINLOG"] = _conn(
+                "oceanbase", host=mariadb.host, port=mariadb.port, login="root", extra=extra
+            )
     return env

@@ -32,7 +32,9 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(AIRFLOW_TEST_HOME / "dags")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 (AIRFLOW_TEST_HOME / "dags").mkdir()
 atexit.register(shutil.rmtree, AIRFLOW_TEST_HOME, ignore_errors=True)
-SERVICE_FIXTURES = {"kafka_service", "seekdb_service", "mariadb_service", "airflow_conn_env"}
+SERVICE_FIXTURES = {
+    "kafka_service", "seekdb_service", "mariadb_service", "obbinlog_service", "airflow_conn_env",
+}  # fmt: skip
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -71,6 +73,12 @@ def seekdb_service() -> Iterator[ServiceInfo]:
 def mariadb_service() -> Iterator[ServiceInfo]:
     """The MariaDB server with a ROW binlog, user root without password."""
     yield from _service("mariadb")
+
+
+@pytest.fixture(scope="session")
+def obbinlog_service(mariadb_service: ServiceInfo) -> Iterator[ServiceInfo]:
+    """The OceanBase Binlog Service test double (devservices/obbinlog), fed by MariaDB's binlog."""
+    yield from _service("obbinlog")
 
 
 @pytest.fixture
