@@ -13,7 +13,7 @@ from airflow_provider_obkafka.engine.binlog.events import ob_commit_ts_us
 from airflow_provider_obkafka.engine.changes.change import RecordType
 
 __all__ = [
-    "ARTIFICIAL", "COMPRESSED_QUERY", "COMPRESSED_ROWS", "FORMAT_DESCRIPTION", "GTID", "HEADER", "HEARTBEATS", "MARIADB_GTID", "PARTIAL_UPDATE", "QUERY", "ROTATE",
+    "ARTIFICIAL", "IN_USE", "COMPRESSED_QUERY", "COMPRESSED_ROWS", "FORMAT_DESCRIPTION", "GTID", "HEADER", "HEARTBEATS", "MARIADB_GTID", "PARTIAL_UPDATE", "QUERY", "ROTATE",
     "ROWS", "ROWS_V2", "TABLE_MAP", "TRANSACTION_PAYLOAD", "XID", "gtid", "mariadb_gtid", "packed_int", "query",
     "rotate_file", "table_id", "table_names", "unreadable",
 ]  # fmt: skip
@@ -21,6 +21,7 @@ __all__ = [
 QUERY, ROTATE, FORMAT_DESCRIPTION, XID, TABLE_MAP, GTID, PARTIAL_UPDATE = 2, 4, 15, 16, 19, 33, 39
 MARIADB_GTID = 162
 ARTIFICIAL = 0x20  # LOG_EVENT_ARTIFICIAL_F: an event the server made up for the dump (the first ROTATE)
+IN_USE = 0x01  # LOG_EVENT_BINLOG_IN_USE_F: set on the FORMAT_DESCRIPTION of a file still being written
 HEARTBEATS = frozenset((27, 41))  # HEARTBEAT_LOG_EVENT, and its v2 (MySQL 8.0.26+)
 ROWS = {23: RecordType.INSERT, 24: RecordType.UPDATE, 25: RecordType.DELETE,  # v1 (MariaDB)
         30: RecordType.INSERT, 31: RecordType.UPDATE, 32: RecordType.DELETE,  # v2 (MySQL, obbinlog)

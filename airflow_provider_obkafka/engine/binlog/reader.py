@@ -27,9 +27,9 @@ from typing import Any
 from airflow_provider_obkafka.engine.binlog.events import ChangeGrouper, LogBegin, LogCommit, LogEvent, LogQuery, Scope
 from airflow_provider_obkafka.engine.binlog.gtid import GtidTracker
 from airflow_provider_obkafka.engine.binlog.parse import (
-    ARTIFICIAL, COMPRESSED_QUERY, COMPRESSED_ROWS, FORMAT_DESCRIPTION, GTID, HEADER, HEARTBEATS, MARIADB_GTID, QUERY,
-    ROTATE, ROWS, TABLE_MAP, XID, gtid, mariadb_gtid, query, rotate_file, table_id, table_names,
-    unreadable,
+    ARTIFICIAL, COMPRESSED_QUERY, COMPRESSED_ROWS, FORMAT_DESCRIPTION, GTID, HEADER, HEARTBEATS, IN_USE,
+    MARIADB_GTID, QUERY, ROTATE, ROWS, TABLE_MAP, XID, gtid, mariadb_gtid, query, rotate_file, table_id,
+    table_names, unreadable,
 )  # fmt: skip
 from airflow_provider_obkafka.engine.binlog.tables import Describe, LibraryEvents, RowsParser, TableInfo, TableMapper
 from airflow_provider_obkafka.engine.binlog.transactions import (
@@ -44,6 +44,17 @@ __all__ = ["BinlogReader"]
 CRC32_RESIDUE = 0x2144DF1C  # CRC-32 of a body and its CRC-32 (LE): this exactly when the stored CRC is right
 
 log = logging.getLogger(__name__)
+
+
+def _in_use_crc(kind: int, data: bytes) -> bool:
+    """
+    A FORMAT_DESCRIPTION whose CRC32 was computed with its in-use flag (`LOG_EVENT_BINLOG_IN_USE_F`) clear:
+    obbinlog sends the active file's event as stored, flag set (`FormatDescriptionEvent::flush_to_buff`), and
+    MySQL's own checksum test clears that flag first (`event_checksum_test`).
+    """
+    if kind != FORMAT_DESCRIPTION or not data[18] & IN_USE:
+        return False
+    return zlib.crc32(data[1:18] + bytes((data[18] & ~IN_USE,)) + data[19:]) == CRC32_RESIDUE
 
 
 class BinlogReader:
@@ -112,6 +123,7 @@ class BinlogReader:
         self._rows: RowsParser | None = None
         self._file = start.file
         self._described_file: str | None = None  # the file of the last FORMAT_DESCRIPTION read
+        self._beat: tuple[int, bytes] | None = None  # the last heartbeat's offset and file
 
     @property
     def position(self) -> BinlogPosition:
@@ -212,15 +224,16 @@ class BinlogReader:
                 if info is None or not info.in_scope:
                     continue
             timestamp, kind, server_id, size, log_pos, flags = header(data, 1)
-            if kind in HEARTBEATS:
+            if kind in HEARTBEATS:  # obbinlog also sends one after each batch: idle is two at one place
                 self.heartbeats += 1
-                if self.markers and not grouper.in_transaction:
+                beat, self._beat = self._beat, (log_pos, data[20:])
+                if self.markers and beat == self._beat and not grouper.in_transaction:
                     yield Resume(self.position, idle=True)
                 continue
             if kind == FORMAT_DESCRIPTION:  # says whether this file's events end with a CRC32
                 tail = self._format_description(data, tail)
             end = len(data) - tail
-            if tail and crc32(data[1:]) != CRC32_RESIDUE:  # the event with its CRC32: the CRC-32 residue
+            if tail and crc32(data[1:]) != CRC32_RESIDUE and not _in_use_crc(kind, data):  # CRC-32 residue
                 raise UnsupportedEventError(
                     f"binlog event of type {kind} ending at {self._file}:{log_pos} fails its CRC32 check: the "
                     "stream is corrupt; read again from the last checkpoint"

@@ -148,6 +148,14 @@ class LibraryEvents:
         return self.parse(data, _ROWS_CLASS[record_type])
 
 
+# Types whose values are bytes in a character set (or binary): without binlog metadata (obbinlog writes none),
+# the described column's charset tells TEXT from BLOB and CHAR from BINARY.
+_STRING_TYPES = frozenset((
+    "char", "varchar", "binary", "varbinary", "tinytext", "text", "mediumtext", "longtext", "tinyblob", "blob",
+    "mediumblob", "longblob",
+))  # fmt: skip
+
+
 class TableMapper:
     """
     TABLE_MAPs turned into `TableInfo`s: column names and keys (binlog metadata, else `describe`), and the
@@ -205,6 +213,8 @@ class TableMapper:
                 col.enum_values = [""] + list(described.enum_values)
             if described.data_type == "set" and not col.set_values:
                 col.set_values = list(described.enum_values)
+            if col.character_set_name is None and described.data_type in _STRING_TYPES:
+                col.character_set_name = described.charset or "binary"  # a BLOB's bytes are no UTF-8 text
         return schema.column_names, schema.row_key()
 
 
