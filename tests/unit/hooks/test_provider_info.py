@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from importlib.metadata import entry_points
 
 import pytest
@@ -34,12 +36,20 @@ def test_airflow_sees_the_provider_and_its_form(tmp_path, monkeypatch):
 
     manager = ProvidersManager()
     assert "airflow-provider-obkafka" in manager.providers
-    assert manager.hooks["oceanbase"].hook_class_name.endswith("OceanBaseHook")
+    hooks = _runtime_hooks(manager)
+    assert hooks["oceanbase"].hook_class_name.endswith("OceanBaseHook")
     widgets = {k for k in manager.connection_form_widgets if k.startswith("extra__oceanbase__")}
     assert widgets == {f"extra__oceanbase__{name}" for name in ObConnExtras.model_fields}
-    assert manager.hooks["kafka"].package_name == "apache-airflow-providers-apache-kafka", (
-        "no second Kafka type"
-    )
+    assert hooks["kafka"].package_name == "apache-airflow-providers-apache-kafka", "no second Kafka type"
+
+
+def _runtime_hooks(manager: Any) -> Any:
+    """The hooks as tasks see them: the task SDK's runtime manager (Airflow 3.3+), else the core one's."""
+    try:
+        from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+    except ImportError:  # before Airflow 3.3 the core manager's hooks were not deprecated
+        return manager.hooks
+    return ProvidersManagerTaskRuntime().hooks
 
 
 @pytest.mark.parametrize(
