@@ -16,7 +16,10 @@ import time
 from typing import Any
 
 import pytest
+from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_obkafka.engine.routing.router import Router
+from airflow_provider_obkafka.exceptions import SchemaError
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.operators.incremental_sync import IncrementalSyncOperator
@@ -162,11 +165,12 @@ ROW_ID_OF = {
 
 @pytest.mark.parametrize("method", list(SEQUENCE_OF))
 def test_sequence_strictly_increases_across_transactions_and_a_resume(
-    method, airflow_conn_env, mariadb_database
+    method, airflow_conn_env, mariadb_database, monkeypatch
 ):
     """
-    Six transactions committed in one second, the range cut in two between them and produced by two fresh
-    operators (the second resumes from the checkpoint): the sort sequence strictly increases in commit order.
+    Six transactions committed in one second, the range cut in two between them and produced by fresh
+    operators (each resumes from the checkpoint); the second range fails inside its second transaction once
+    (aborted) and is run again: the sort sequence strictly increases in commit order, with no gap.
     """
     db, conn = mariadb_database
     cur = conn.cursor()
@@ -185,7 +189,20 @@ def test_sequence_strictly_increases_across_transactions_and_a_resume(
     assert int(time.time()) == int(second.timestamp()), "setup too slow: the commits spread over two seconds"
     end = _position()
     assert _produce(project, start, middle, batch_size=1)["changes"] == 4
-    assert _produce(project, middle, end, batch_size=1)["changes"] == 4  # a new operator: resumes
+    send, sent = Router.send, []
+
+    def failing_send(self, change, sink):
+        if len(sent) == 2:
+            raise SchemaError("injected failure inside the second transaction of the range")
+        sent.append(change)
+        return send(self, change, sink)
+
+    monkeypatch.setattr(Router, "send", failing_send)
+    with pytest.raises(AirflowFailException, match="injected failure"):
+        _produce(project, middle, end, batch_size=1)  # T4 committed, T5 aborted half-way
+    assert len(KafkaHook().read_committed(f"{db}.t", timeout=30)) == 5
+    monkeypatch.setattr(Router, "send", send)
+    assert _produce(project, middle, end, batch_size=1)["changes"] == 3  # a new operator: resumes after T4
     messages = [json.loads(m.value()) for m in KafkaHook().read_committed(f"{db}.t", timeout=60)]
     by_id = {ROW_ID_OF[method](m): SEQUENCE_OF[method](m) for m in messages}
     assert len(messages) == 8 and sorted(by_id) == list(range(1, 9)), "every change once"
