@@ -15,6 +15,7 @@ them, only UPDATEs whose key columns' values differ and DELETEs do extra work.
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -55,18 +56,19 @@ def messages_function(
         return None
     columns = ctx.partition_columns if delete_then_insert else ()
     where = tuple(ctx.image_columns.index(name) for name in columns)  # the Kafka key's columns
+    values = operator.itemgetter(*where) if where else None  # one value, or a tuple of them
 
     def moved(change: RowChange) -> tuple[RowChange, RowChange] | None:
         """The DELETE and INSERT of an UPDATE whose Kafka key changes, else None."""
         before, after = change.before, change.after
-        if before is None or after is None or all(before[i] == after[i] for i in where):
+        if before is None or after is None or values(before) == values(after):  # type: ignore[misc]
             return None
         old, new = split_key_change(change)
         return (old, new) if key(old) != key(new) else None  # values that differ yet make the same key
 
     def messages(change: RowChange) -> list[Message]:
         kind = change.record_type
-        if where and kind is _UPDATE:
+        if values is not None and kind is _UPDATE:
             halves = moved(change)
             if halves is not None:
                 gone = record(halves[0])
