@@ -66,7 +66,7 @@ class Router:
         self.sequence = StoreSequence()
         self.serializer = serializer_for(
             options.serialization, intra_transaction_sequence=options.intra_transaction_sequence,
-            sequence=self.sequence,
+            sequence=self.sequence.number,
         )  # fmt: skip
         self.delete_then_insert = options.key_change is KeyChange.DELETE_THEN_INSERT
         self.tombstones = options.tombstones_on_delete

@@ -88,7 +88,7 @@ class SharedKeySerializer:
     :param intra_transaction_sequence: OMS "Enable Intra-Transaction Sequence"; every method takes it (one
         factory signature), each subclass says what it does with it
     :param sequence: the sort sequence of a change (`storeDataSequence`, Canal `id`, `scn`): the incremental
-        stream's `StoreSequence`; by default each change's own `store_data_sequence`
+        stream's `StoreSequence.number`; by default each change's own `store_data_sequence`
     """
 
     name: str
@@ -170,8 +170,8 @@ def serializer_for(
 
     :param method: UI or API name in any case (`Default`, `DEFAULT`, `Canal`, `DATAWORKS_V2`, ...)
     :param intra_transaction_sequence: OMS "Enable Intra-Transaction Sequence" (used by SharePlex)
-    :param sequence: the sort sequence of the incremental stream (`sequence.StoreSequence`); None: each
-        change's own (a factory then gets no `sequence` argument)
+    :param sequence: the sort sequence of the incremental stream (`sequence.StoreSequence.number`); None:
+        each change's own (a factory then gets no `sequence` argument)
     """
     name = _ALIASES.get(str(getattr(method, "value", method)).strip().casefold())
     factory = _factory(name) if name else None

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["SEQUENCE_DIGITS", "SEQUENCE_FIELD", "StoreSequence", "change_sequence", "store_data_sequence"]
 
 SEQUENCE_DIGITS = 5
+_SCALE = 10**SEQUENCE_DIGITS
 SEQUENCE_FIELD = "store_data_sequence"  # the last number given, in an incremental checkpoint value
 
 
@@ -32,7 +33,7 @@ def store_data_sequence(commit_ts_us: int | None, sequence: int | None) -> int |
     """
     if commit_ts_us is None or sequence is None:
         return None
-    return commit_ts_us // 1_000_000 * 10**SEQUENCE_DIGITS + sequence
+    return commit_ts_us // 1_000_000 * _SCALE + sequence
 
 
 def change_sequence(change: RowChange) -> int | None:
@@ -42,10 +43,11 @@ def change_sequence(change: RowChange) -> int | None:
 
 class StoreSequence:
     """
-    The sort sequence of one incremental stream: called with each change in log order, it gives each a number
-    above the last one given (`last`), at least the change's own `store_data_sequence`. Called again with the
-    same change (a serializer that renders a change twice, or its key and value separately), it gives the same
-    number. None for a change without a commit time or a sequence (full sync, heartbeats), as before.
+    The sort sequence of one incremental stream: `number`, called with each change in log order, gives each a
+    number above the last one given (`last`), at least the change's own `store_data_sequence`. Called again
+    with the same change (a serializer that renders a change twice), it gives the same number. None for a
+    change without a commit time or a sequence (full sync, heartbeats), as before. Serializers take `number`
+    (a bound method: half the cost of calling the instance, on the path of every message).
 
     :param last: the last number the stream committed (`resume`), 0 for none
     """
@@ -63,15 +65,17 @@ class StoreSequence:
         if isinstance(saved, int) and saved > self.last:
             self.last = saved
 
-    def __call__(self, change: RowChange) -> int | None:
+    def number(self, change: RowChange) -> int | None:
+        """The change's sort sequence (see the class)."""
         if change is self._change:
             return self._value
         commit, sequence = change.commit_ts_us, change.sequence
         value = None
         if commit is not None and sequence is not None:
-            value = commit // 1_000_000 * 10**SEQUENCE_DIGITS + sequence
-            if value <= self.last:
-                value = self.last + 1
+            value = commit // 1_000_000 * _SCALE + sequence
+            last = self.last
+            if value <= last:
+                value = last + 1
             self.last = value
         self._change, self._value = change, value
         return value

@@ -106,13 +106,13 @@ def test_sequence_resumes_above_the_checkpoint(method: str) -> None:
 def test_sequence_rules() -> None:
     sequence = StoreSequence()
     later = _change(INSERT, None, (1, "a", None), SECOND + 5, "t1", 1)
-    assert sequence(later) == (SECOND + 5) * 100_000 + 1
-    assert sequence(later) == (SECOND + 5) * 100_000 + 1, "the same change again: the same number"
+    assert sequence.number(later) == (SECOND + 5) * 100_000 + 1
+    assert sequence.number(later) == (SECOND + 5) * 100_000 + 1, "the same change again: the same number"
     earlier = _change(INSERT, None, (2, "a", None), SECOND, "t2", 1)  # a commit time that went back
-    assert sequence(earlier) == (SECOND + 5) * 100_000 + 2
+    assert sequence.number(earlier) == (SECOND + 5) * 100_000 + 2
     next_second = _change(INSERT, None, (3, "a", None), SECOND + 6, "t3", 1)
-    assert sequence(next_second) == (SECOND + 6) * 100_000 + 1, "a new second starts its own count"
-    assert sequence(change(RecordType.ROW, all_types_context(), after=ROW)) is None, "full sync: none"
+    assert sequence.number(next_second) == (SECOND + 6) * 100_000 + 1, "a new second starts its own count"
+    assert sequence.number(change(RecordType.ROW, all_types_context(), after=ROW)) is None, "full sync: none"
     sequence.resume({SEQUENCE_FIELD: 5})
     assert sequence.last == (SECOND + 6) * 100_000 + 1, "a lower checkpoint value never goes back"
     sequence.resume(None)
@@ -124,7 +124,7 @@ def test_a_change_rendered_twice_keeps_its_number() -> None:
     """Default's compiled record hands unusual values to the general path, which asks for it again."""
     ctx = all_types_context()
     sequence = StoreSequence(SECOND * 100_000)
-    record = record_function(DefaultSerializer(sequence=sequence), ctx)
+    record = record_function(DefaultSerializer(sequence=sequence.number), ctx)
     odd = change(INSERT, ctx, after=with_unusual_types(ctx, ROW), sequence=1)
     plain = change(INSERT, ctx, after=ROW, sequence=2)
     first = json.loads(record(odd)[1])["allMetaData"]["storeDataSequence"]
@@ -137,8 +137,8 @@ def test_compiled_and_general_default_agree_with_a_stream_sequence(kind: RecordT
     ctx = all_types_context()
     images = {INSERT: {"after": ROW}, UPDATE: {"before": ROW, "after": ROW}, DELETE: {"before": ROW}}[kind]
     changes = [change(kind, ctx, **images, sequence=1), change(kind, ctx, **images, sequence=1)]
-    compiled = record_function(DefaultSerializer(sequence=StoreSequence()), ctx)
-    general = DefaultSerializer(sequence=StoreSequence())
+    compiled = record_function(DefaultSerializer(sequence=StoreSequence().number), ctx)
+    general = DefaultSerializer(sequence=StoreSequence().number)
     got = [compiled(one) for one in changes]
     assert got == [(general.key(one, ctx), general.value(one, ctx)) for one in changes]
     numbers = [json.loads(value)["allMetaData"]["storeDataSequence"] for _, value in got]
