@@ -8,7 +8,8 @@ Rows carry the Python types pymysql returns. Per method five loops are timed on 
 `value()`, ROW `key()` + `value()` (the full-sync work per row after the reader), UPDATE `value()` (two
 images), UPDATE `record()` (what the incremental router calls per change: the record function, numbering
 with the stream's `StoreSequence`), and UPDATE `messages()` (the same with `key_change: delete_then_insert`
-and `tombstones_on_delete` on; the bench's UPDATEs keep their key, the usual case, so each stays one message). Each message is dropped after its length is taken, as a producer would hand it on. The best of
+and `tombstones_on_delete` on; the bench's UPDATEs keep their key, the usual case, so each stays one
+message). Each message is dropped after its length is taken, as a producer would hand it on. The best of
 `--repeat` runs is reported, in CPU time of this process (steady on a shared machine), with the ratio to
 Default. `--full-loop` also times building the `RowChange` per row, as the full-sync loop does.
 """
@@ -99,7 +100,7 @@ def change_factory(kind: RecordType, ctx: TableContext) -> Callable[[tuple[Any, 
 
 def stream_loops(name: str, ctx: TableContext, updates: list[RowChange]) -> dict[str, Callable[[], None]]:
     """The incremental router's per-change work on UPDATEs: record function, then with both key options."""
-    serializer = serializer_for(name, sequence=StoreSequence())
+    serializer = serializer_for(name, sequence=StoreSequence().number)
     record = record_function(serializer, ctx)
     messages = messages_function(
         record, lambda one: serializer.key(one, ctx), ctx, delete_then_insert=True, tombstones=True
