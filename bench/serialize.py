@@ -4,9 +4,12 @@ mixed types, beside Default.
 
 Usage: `.venv/bin/python bench/serialize.py [--rows 100000] [--repeat 3] [--methods Default,Canal]`
 
-Rows carry the Python types pymysql returns. Per method three loops are timed on prepared changes: ROW
-`value()`, ROW `key()` + `value()` (the full-sync work per row after the reader), and UPDATE `value()` (two
-images). Each message is dropped after its length is taken, as a producer would hand it on. The best of
+Rows carry the Python types pymysql returns. Per method five loops are timed on prepared changes: ROW
+`value()`, ROW `key()` + `value()` (the full-sync work per row after the reader), UPDATE `value()` (two
+images), UPDATE `record()` (what the incremental router calls per change: the record function, numbering
+with the stream's `StoreSequence`), and UPDATE `messages()` (the same with `key_change: delete_then_insert`
+and `tombstones_on_delete` on; the bench's UPDATEs keep their key, the usual case, so each stays one
+message). Each message is dropped after its length is taken, as a producer would hand it on. The best of
 `--repeat` runs is reported, in CPU time of this process (steady on a shared machine), with the ratio to
 Default. `--full-loop` also times building the `RowChange` per row, as the full-sync loop does.
 """
@@ -23,7 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_obkafka.engine.changes.change import RecordType, RowChange, TableContext
 from airflow_provider_obkafka.engine.changes.compile import build_table_context
-from airflow_provider_obkafka.engine.serializers import serializer_for
+from airflow_provider_obkafka.engine.serializers import record_function, serializer_for
+from airflow_provider_obkafka.engine.serializers.key_change import messages_function
+from airflow_provider_obkafka.engine.serializers.sequence import StoreSequence
 from airflow_provider_obkafka.exceptions import ConfigError
 from airflow_provider_obkafka.models.naming import Serialization
 from airflow_provider_obkafka.models.schema import Column, TableSchema
@@ -93,10 +98,31 @@ def change_factory(kind: RecordType, ctx: TableContext) -> Callable[[tuple[Any, 
     return change
 
 
+def stream_loops(name: str, ctx: TableContext, updates: list[RowChange]) -> dict[str, Callable[[], None]]:
+    """The incremental router's per-change work on UPDATEs: record function, then with both key options."""
+    serializer = serializer_for(name, sequence=StoreSequence().number)
+    record = record_function(serializer, ctx)
+    messages = messages_function(
+        record, lambda one: serializer.key(one, ctx), ctx, delete_then_insert=True, tombstones=True
+    )
+    assert messages is not None
+
+    def records() -> None:
+        for change in updates:
+            len(record(change)[1])
+
+    def split() -> None:
+        for change in updates:
+            for _key, value in messages(change):
+                len(value or b"")
+
+    return {"UPDATE record()": records, "UPDATE messages()": split}
+
+
 def loops(
-    serializer: Any, ctx: TableContext, data: list[tuple[Any, ...]], full_loop: bool
+    serializer: Any, ctx: TableContext, data: list[tuple[Any, ...]], full_loop: bool, name: str
 ) -> dict[str, Callable[[], None]]:
-    """The timed loops of one serializer."""
+    """The timed loops of one serializer (`name`'s)."""
     row, update = change_factory(RecordType.ROW, ctx), change_factory(RecordType.UPDATE, ctx)
     rows, updates = [row(r) for r in data], [update(r) for r in data]
     value, key = serializer.value, serializer.key
@@ -123,6 +149,7 @@ def loops(
         "ROW value()": values(rows),
         "ROW key()+value()": keys_and_values,
         "UPDATE value()": values(updates),
+        **stream_loops(name, ctx, updates),
     }
     if full_loop:
         work["RowChange+key()+value()"] = full_sync_loop
@@ -161,7 +188,7 @@ def main() -> None:
         serializer = serializer_for(name)
         sample = serializer.value(change_factory(RecordType.ROW, ctx)(data[1]), ctx)
         print(f"{name} sample ({len(sample)} bytes): {sample.decode()[:160]}...")
-        work = loops(serializer, ctx, data, args.full_loop)
+        work = loops(serializer, ctx, data, args.full_loop, name)
         results[name] = {label: best_rate(args.rows, job, args.repeat) for label, job in work.items()}
     labels = list(results["Default"])
     print(f"\n{len(COLUMNS)} columns, {args.rows:,} rows, best of {args.repeat}, messages/s (CPU time), "

@@ -115,6 +115,8 @@ def _setting_rows(project: SyncProject) -> list[str]:
         f"| Intra-transaction sequence | {'on' if options.intra_transaction_sequence else 'off'} |",
         f"| Partitioning rule | {options.partitioning.value} |",
         f"| Business system identification | {options.business_system_id or '–'} |",
+        f"| Key change (not OMS) | {options.key_change.value} |",
+        f"| Tombstones on delete (not OMS) | {'on' if options.tombstones_on_delete else 'off'} |",
         f"| New topics | {project.topic_defaults.partitions} partitions, replication factor "
         f"{project.topic_defaults.replication_factor} |",
         f"| Checkpoint topic | `{project.checkpoint_topic}` |",

@@ -227,6 +227,13 @@ class Partitioning(StrEnum):
     ONE = "One"
 
 
+class KeyChange(StrEnum):
+    """How incremental sync writes an UPDATE that changes a row's Kafka key (its shard columns or row key)."""
+
+    UPDATE = "update"  # one UPDATE under the new key, as OMS writes it
+    DELETE_THEN_INSERT = "delete_then_insert"  # a DELETE under the old key, then an INSERT under the new one
+
+
 _SERIALIZATION_API_NAMES = {
     Serialization.DEFAULT: "DEFAULT",
     Serialization.CANAL: "CANAL",
@@ -261,6 +268,10 @@ SERIALIZATION_RULE = (
     "work too)"
 )
 PARTITIONING_RULE = "must be one of Hash, One"
+KEY_CHANGE_RULE = (
+    "must be one of update (one UPDATE under the new key, as OMS writes it) or delete_then_insert (a DELETE "
+    "under the old key, then an INSERT under the new one)"
+)
 _API_ALIASES = {api: member for member, api in _SERIALIZATION_API_NAMES.items()}
 
 SyncTypeName = Annotated[SyncType, BeforeValidator(enum_parser(SyncType, SYNC_TYPE_RULE))]
@@ -269,3 +280,4 @@ SerializationName = Annotated[
     Serialization, BeforeValidator(enum_parser(Serialization, SERIALIZATION_RULE, _API_ALIASES))
 ]
 PartitioningName = Annotated[Partitioning, BeforeValidator(enum_parser(Partitioning, PARTITIONING_RULE))]
+KeyChangeName = Annotated[KeyChange, BeforeValidator(enum_parser(KeyChange, KEY_CHANGE_RULE))]

@@ -26,6 +26,8 @@ from airflow_provider_obkafka.models.naming import (
     BusinessId,
     ConnId,
     Dml,
+    KeyChange,
+    KeyChangeName,
     ObjectName,
     Partitioning,
     PartitioningName,
@@ -241,12 +243,19 @@ class Options(_Frozen):
     :param intra_transaction_sequence: Enable Intra-transaction Sequence (numbers the DML of a transaction)
     :param partitioning: Partitioning Rules, Hash or One
     :param business_system_id: Business System Identification (Optional), 1 to 20 characters
+    :param key_change: how incremental sync writes an UPDATE that changes the Kafka key: `update` (one
+        UPDATE under the new key, as OMS) or `delete_then_insert` (a DELETE under the old key, then an INSERT
+        under the new one, so compacted topics and upsert sinks drop the old row); not an OMS option
+    :param tombstones_on_delete: after each DELETE of a keyed row, a tombstone (the same key, a null value),
+        as Debezium writes, so compaction removes the key; not an OMS option
     """
 
     serialization: SerializationName = Serialization.DEFAULT
     intra_transaction_sequence: StrictBool = False
     partitioning: PartitioningName = Partitioning.HASH
     business_system_id: BusinessId | None = None
+    key_change: KeyChangeName = KeyChange.UPDATE
+    tombstones_on_delete: StrictBool = False
 
 
 class TopicDefaults(_Frozen):

@@ -16,18 +16,20 @@ if TYPE_CHECKING:
 
 
 def incremental_project(
-    db: str, tables: Sequence[str] = ("t",), conn_id: str = "mariadb_binlog", **incremental: Any
-) -> SyncProject:
+    db: str, tables: Sequence[str] = ("t",), conn_id: str = "mariadb_binlog", *,
+    options: dict[str, Any] | None = None, **incremental: Any,
+) -> SyncProject:  # fmt: skip
     """
     A schema + incremental project named `db`: each table of `db` into its own new topic `<db>.<table>`.
 
+    :param options: the project's `options` (serialization method, ...), if any
     :param incremental: the project's `incremental` settings, if any (e.g. `start_timestamp`)
     """
     return parse_project(
         {"name": db, "sync_types": ["schema", "incremental"], "source": {"conn_id": conn_id},
          "objects": [{"database": db, "tables": [table], "topic": {"mode": "new", "name": f"{db}.{table}"}}
                      for table in tables],
-         **({"incremental": incremental} if incremental else {})}
+         **({"incremental": incremental} if incremental else {}), **({"options": options} if options else {})}
     )  # fmt: skip
 
 

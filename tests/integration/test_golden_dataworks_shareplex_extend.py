@@ -11,7 +11,10 @@ which were reviewed by hand against the reference (oms-kafka-formats.md §3, §5
 
 What changes from run to run is replaced by placeholders after it has been checked: the database name, the
 write time (`systemTime`, `posttime`), the commit time, and the transaction ids (numbered in order of first
-appearance). Sequences stay: a `scn` or `storeDataSequence` is written `<commit second>` plus its 5 digits.
+appearance). A `scn` or `storeDataSequence` is checked to start with its commit second and to differ from every
+other message's, then written `<commit second>#<n>`, n its rank among the messages' sequences: strictly
+increasing in commit order (T1's changes 1-4, T2's 5-6, T3's 7), whether or not the three transactions
+committed in one second.
 Regenerate with `OBKAFKA_REGENERATE_GOLDEN=1`, then read the diff critically.
 """
 
@@ -94,14 +97,33 @@ class Placeholders:
         return self.seen.setdefault((kind, value), f"<{kind} {1 + sum(k == kind for k, _ in self.seen)}>")
 
 
-def _sequence(value: str | int | None, commit_second: int | None) -> str | None:
-    """`<commit second>` + the 5 sequence digits, after checking the number starts with the commit second."""
+def _sequence(value: str | int | None, commit_second: int | None) -> int | None:
+    """The sequence as a number, after checking that it starts with the commit second (`_rank_sequences`)."""
     if value is None:
         return None
     text = str(value)
     assert commit_second is not None
     assert text[:-5] == str(commit_second), (text, commit_second)
-    return "<commit second>" + text[-5:]
+    return int(text)
+
+
+SEQUENCE_FIELDS = {  # method -> (the object holding the sequence, its field)
+    "DataWorks": (lambda value: value["payload"], "scn"),
+    "SharePlex": (lambda value: value["meta"], "scn"),
+    "DefaultExtendColumnType": (lambda value: value["allMetaData"], "storeDataSequence"),
+}
+
+
+def _rank_sequences(method: str, messages: list[dict[str, Any]]) -> None:
+    """Each sequence number as `<commit second>#<rank among all>`; no two messages share one."""
+    holder, field = SEQUENCE_FIELDS[method]
+    numbers = [holder(m["value"])[field] for m in messages if holder(m["value"])[field] is not None]
+    assert len(set(numbers)) == len(numbers), f"repeated sequence numbers: {sorted(numbers)}"
+    rank = {number: n for n, number in enumerate(sorted(numbers), start=1)}
+    for message in messages:
+        found = holder(message["value"])
+        if found[field] is not None:
+            found[field] = f"<commit second>#{rank[found[field]]}"
 
 
 def _normalize(method: str, message: dict[str, Any], db: str, started: float, names: Placeholders) -> None:
@@ -158,6 +180,7 @@ def _check_and_compare(
     names = Placeholders()
     for message in messages:
         _normalize(method, message, db, started, names)
+    _rank_sequences(method, messages)
     check_golden(GOLDEN_DIR / METHODS[method] / f"{name}.json", messages, f"{method} {name}")
 
 

@@ -14,6 +14,7 @@ from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_obkafka.engine.kafka import checkpoints
 from airflow_provider_obkafka.engine.kafka.sink import TransactionalSink
+from airflow_provider_obkafka.engine.serializers.sequence import SEQUENCE_FIELD
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.operators._project import checkpoint_state
@@ -67,6 +68,7 @@ def test_a_checkpoint_whose_file_is_gone_resumes_by_its_gtid_set(airflow_conn_en
     again = _deferred(lambda: operator.execute_complete({}, event))
     assert again["position"] == event["end"] and again["by_gtid"] is True
     saved = checkpoint_state(project, kafka)[checkpoints.INCREMENTAL_KEY]
+    assert saved.pop(SEQUENCE_FIELD) > 0, "the last sort sequence travels with the position"
     assert saved == event["end"] and saved["gtid_set"] != at.gtid_set
 
     messages = [json.loads(m.value()) for m in kafka.read_committed(f"{db}.orders", timeout=60)]

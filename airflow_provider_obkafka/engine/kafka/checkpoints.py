@@ -6,10 +6,12 @@ reader sees a checkpoint exactly when it sees the data. Keys are plain text path
 - `snapshot/<sync_id>`: the snapshot point a full synchronization reads at (SCN, binlog position).
 - `chunk/<sync_id>/<database>.<table>/<index>`: a finished full-sync chunk, its row count and checksum.
 - `full/last-snapshot`: the snapshot point of the latest full synchronization; incremental sync starts there.
-- `incremental/position`: where the incremental synchronization resumes (the next event to read).
+- `incremental/position`: where the incremental synchronization resumes (the next event to read), and the
+  last sort sequence it gave (`store_data_sequence`, `engine/serializers/sequence.py`): the resumed stream
+  numbers its messages above it.
 - `incremental/backfill/<interval start>`: one backfill run's progress over its data interval: the next
-  position to read, the interval's end position, and `done` once the whole interval is committed. It never
-  touches `incremental/position`.
+  position to read, the interval's end position, `done` once the whole interval is committed, and its own
+  last sort sequence. It never touches `incremental/position`.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from airflow_provider_obkafka.engine.routing.partitioning import PartitionRule
 
 log = logging.getLogger(__name__)
-Send = Callable[[bytes | None, bytes], None]  # (key, value) into one topic
+Send = Callable[[bytes | None, bytes | None], None]  # (key, value) into one topic; a None value: a tombstone
 
 # Producer settings the sink relies on: only failed deliveries call back (cheap), and keys are hashed
 # with murmur2 as the Java client does, so a key lands on the same partition from any producer.
@@ -87,7 +87,9 @@ class TransactionalSink:
         self.reports.failure = None
         self.producer.begin_transaction()
 
-    def send(self, topic: str, value: bytes, key: bytes | None = None, partition: int | None = None) -> None:
+    def send(
+        self, topic: str, value: bytes | None, key: bytes | None = None, partition: int | None = None
+    ) -> None:
         """Queue one message of the open transaction; waits for room when the local queue is full."""
         kwargs: dict[str, Any] = {"key": key, "value": value, "on_delivery": self.on_delivery}
         if partition is not None:
@@ -108,7 +110,8 @@ class TransactionalSink:
         cost, for the loops that produce row after row: one direct `produce` with this sink's delivery
         callback (or none, when the producer's own callback is the sink's `reports`), so a failed delivery
         still fails the commit. A full local queue goes through `send`, which waits for room. The caller
-        polls the producer now and then (`send` polls every 10,000 messages).
+        polls the producer now and then (`send` polls every 10,000 messages). A None value is sent as a null
+        value: a tombstone of its key (`tombstones_on_delete`).
 
         :param topic: the topic of every message
         :param rule: the project's partitioning rule
@@ -118,7 +121,7 @@ class TransactionalSink:
             produce = functools.partial(produce, on_delivery=self.on_delivery)
         fixed, null_key = rule.fixed_partition, rule.null_key_partition
 
-        def send(key: bytes | None, value: bytes) -> None:
+        def send(key: bytes | None, value: bytes | None) -> None:
             partition = fixed if fixed is not None else null_key if key is None else None
             try:
                 if partition is None:

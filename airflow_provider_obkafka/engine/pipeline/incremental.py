@@ -21,6 +21,7 @@ from airflow_provider_obkafka.engine.kafka import checkpoints
 from airflow_provider_obkafka.engine.pipeline.copy_range import copy_range
 from airflow_provider_obkafka.engine.pipeline.retry import Retrier, retry_call
 from airflow_provider_obkafka.engine.routing.router import Router
+from airflow_provider_obkafka.engine.serializers.sequence import SEQUENCE_FIELD
 from airflow_provider_obkafka.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -183,11 +184,12 @@ def _attempt(
 ) -> None:
     """
     One try at the range (`_open`): what was read ahead is kept when the checkpoint says to start there, else
-    the range is read again from where the checkpoint says.
+    the range is read again from where the checkpoint says. The sort sequence goes on above the checkpoint's.
     """
     guess: BinlogPosition = at[0] or job.start
     opened = _open(project, job, io, guess)
     sink, record = opened.sink, opened.record
+    opened.router.sequence.resume(record)
     start = job.start
     if record is not None and not at_or_after(start, job.resume_of(record), job.by_gtid):
         start = job.resume_of(record)  # resume after what is already committed
@@ -216,8 +218,8 @@ def _copy(job: RangeJob, opened: _Opened, committed: list[int], at: list[Any], l
         pending[0] += sent
         return sent
 
-    def commit(position: BinlogPosition, done: bool) -> None:
-        sink.checkpoint(job.key, job.value_of(position, done))
+    def commit(position: BinlogPosition, done: bool) -> None:  # the last sort sequence goes with the position
+        sink.checkpoint(job.key, {**job.value_of(position, done), SEQUENCE_FIELD: router.sequence.last})
         sink.commit()
         committed[0] += pending[0]
         pending[0] = 0

@@ -11,13 +11,17 @@ from airflow_provider_obkafka.engine.changes.change import DbType, RecordType, R
 from airflow_provider_obkafka.engine.changes.compile import build_table_context
 from airflow_provider_obkafka.engine.routing.partitioning import partition_rule
 from airflow_provider_obkafka.engine.serializers import record_function, serializer_for
+from airflow_provider_obkafka.engine.serializers.key_change import messages_function
+from airflow_provider_obkafka.engine.serializers.sequence import StoreSequence
 from airflow_provider_obkafka.exceptions import ConfigError
+from airflow_provider_obkafka.models.naming import KeyChange
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from airflow_provider_obkafka.engine.kafka.sink import Send, TransactionalSink
     from airflow_provider_obkafka.engine.serializers import Record
+    from airflow_provider_obkafka.engine.serializers.key_change import Messages
     from airflow_provider_obkafka.models.project import SyncProject
     from airflow_provider_obkafka.models.schema import TableSchema
 
@@ -33,13 +37,17 @@ def in_scope(project: SyncProject, database: str, table: str) -> bool:
 
 
 POLL_EVERY = 10_000  # messages between two polls of the producer
+# sink, image columns, record function, the topic's sender, messages function (None: one message per change)
+_Lane = tuple["TransactionalSink", tuple[str, ...], "Record", "Send", "Messages | None"]
 
 
 class Router:
     """
     Per table: topic, serialization context and record function; per change: key, value, partition. What
     one change needs is cached per table as a lane (the sink it was made for, the image columns, the record
-    function, the topic's direct sender), so the hot path does one lookup.
+    function, the topic's direct sender, and the messages function when the project's `key_change` or
+    `tombstones_on_delete` asks for more than one message per change), so the hot path does one lookup.
+    `sequence` numbers the stream's messages (`storeDataSequence`): `resume` it from the checkpoint.
 
     :param project: the synchronization project
     :param describe: a table's current schema, by database and table
@@ -55,16 +63,20 @@ class Router:
         self.describe = describe
         self.tenant = tenant
         options = project.options
+        self.sequence = StoreSequence()
         self.serializer = serializer_for(
-            options.serialization, intra_transaction_sequence=options.intra_transaction_sequence
-        )
+            options.serialization, intra_transaction_sequence=options.intra_transaction_sequence,
+            sequence=self.sequence.number,
+        )  # fmt: skip
+        self.delete_then_insert = options.key_change is KeyChange.DELETE_THEN_INSERT
+        self.tombstones = options.tombstones_on_delete
         self.rule = partition_rule(project.options.partitioning)
         dml = {str(kind) for kind in project.incremental.dml}
         self.left_out = tuple(kind for kind in (RecordType.INSERT, RecordType.UPDATE, RecordType.DELETE)
                               if kind.value not in dml)  # fmt: skip
         self.db_type = db_type
-        self.tables: dict[tuple[str, str], tuple[str, TableContext, Record]] = {}
-        self._lanes: dict[tuple[str, str], tuple[TransactionalSink, tuple[str, ...], Record, Send]] = {}
+        self.tables: dict[tuple[str, str], tuple[str, TableContext, Record, Messages | None]] = {}
+        self._lanes: dict[tuple[str, str], _Lane] = {}
         self._unpolled = 0
 
     def in_scope(self, database: str, table: str) -> bool:
@@ -74,8 +86,8 @@ class Router:
         self.tables.pop((database, table), None)
         self._lanes.pop((database, table), None)
 
-    def _route(self, change: RowChange) -> tuple[str, TableContext, Record]:
-        """The table's topic, context (built for the change's image columns) and record function."""
+    def _route(self, change: RowChange) -> tuple[str, TableContext, Record, Messages | None]:
+        """The table's topic, context (built for the change's image columns), record, messages functions."""
         ref = (change.database, change.table)
         found = self.tables.get(ref)
         if found is None or found[1].image_columns != change.columns:
@@ -88,13 +100,18 @@ class Router:
                 business_system_id=self.project.options.business_system_id,
             )  # fmt: skip
             topic = self.project.topic_for(*ref, entry)
-            found = self.tables[ref] = (topic, ctx, record_function(self.serializer, ctx))
+            record = record_function(self.serializer, ctx)
+            messages = messages_function(
+                record, lambda one, ctx=ctx: self.serializer.key(one, ctx), ctx,
+                delete_then_insert=self.delete_then_insert, tombstones=self.tombstones,
+            )  # fmt: skip
+            found = self.tables[ref] = (topic, ctx, record, messages)
         return found
 
     def _lane(self, change: RowChange, sink: TransactionalSink) -> tuple[Any, ...]:
         """The change's table's lane for `sink`: built when the table, its columns or the sink are new."""
-        topic, ctx, record = self._route(change)
-        lane = (sink, ctx.image_columns, record, sink.sender(topic, self.rule))
+        topic, ctx, record, messages = self._route(change)
+        lane = (sink, ctx.image_columns, record, sink.sender(topic, self.rule), messages)
         self._lanes[(change.database, change.table)] = lane
         return lane
 
@@ -105,8 +122,14 @@ class Router:
         lane = self._lanes.get((change.database, change.table))
         if lane is None or lane[0] is not sink or lane[1] != change.columns:
             lane = self._lane(change, sink)
-        lane[3](*lane[2](change))  # sender(*record(change)): one direct produce per message
-        self._unpolled += 1
+        if lane[4] is None:
+            lane[3](*lane[2](change))  # sender(*record(change)): one direct produce per message
+            self._unpolled += 1
+        else:  # the project's key_change / tombstones_on_delete: one or more messages
+            messages = lane[4](change)
+            for key, value in messages:
+                lane[3](key, value)
+            self._unpolled += len(messages)
         if self._unpolled >= POLL_EVERY:  # serve delivery reports (only failures are reported)
             self._unpolled = 0
             sink.producer.poll(0)

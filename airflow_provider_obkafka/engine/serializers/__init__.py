@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, TypeAlias
 
 from airflow_provider_obkafka.engine.changes.change import RecordType, RowChange
+from airflow_provider_obkafka.engine.serializers.sequence import change_sequence
 from airflow_provider_obkafka.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ClockedSerializer",
     "Record",
+    "SortSequence",
     "Serializer",
     "SharedKeySerializer",
     "kafka_key",
@@ -33,6 +35,7 @@ __all__ = [
 
 
 Record: TypeAlias = Callable[[RowChange], tuple[bytes | None, bytes]]  # a change -> (Kafka key, value)
+SortSequence: TypeAlias = Callable[[RowChange], int | None]  # a change -> its sort sequence (`sequence.py`)
 
 
 class Serializer(Protocol):
@@ -84,12 +87,17 @@ class SharedKeySerializer:
 
     :param intra_transaction_sequence: OMS "Enable Intra-Transaction Sequence"; every method takes it (one
         factory signature), each subclass says what it does with it
+    :param sequence: the sort sequence of a change (`storeDataSequence`, Canal `id`, `scn`): the incremental
+        stream's `StoreSequence.number`; by default each change's own `store_data_sequence`
     """
 
     name: str
 
-    def __init__(self, *, intra_transaction_sequence: bool = False) -> None:
+    def __init__(
+        self, *, intra_transaction_sequence: bool = False, sequence: SortSequence | None = None
+    ) -> None:
         self.intra_transaction_sequence = intra_transaction_sequence
+        self.sequence: SortSequence = change_sequence if sequence is None else sequence
 
     def key(self, change: RowChange, ctx: TableContext) -> bytes | None:
         """The shared Kafka key: partition column values joined with U+0001."""
@@ -101,13 +109,15 @@ class ClockedSerializer(SharedKeySerializer):
     A `SharedKeySerializer` whose messages carry the time they are written.
 
     :param intra_transaction_sequence: as in `SharedKeySerializer`
+    :param sequence: as in `SharedKeySerializer`
     :param clock: seconds since the epoch (tests pass a fixed one)
     """
 
     def __init__(
-        self, *, intra_transaction_sequence: bool = False, clock: Callable[[], float] = time.time
-    ) -> None:
-        super().__init__(intra_transaction_sequence=intra_transaction_sequence)
+        self, *, intra_transaction_sequence: bool = False, sequence: SortSequence | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:  # fmt: skip
+        super().__init__(intra_transaction_sequence=intra_transaction_sequence, sequence=sequence)
         self._clock = clock
 
 
@@ -152,12 +162,16 @@ def _factory(name: str) -> Callable[..., Serializer] | None:
     return _FACTORIES.get(name)
 
 
-def serializer_for(method: str, *, intra_transaction_sequence: bool = False) -> Serializer:
+def serializer_for(
+    method: str, *, intra_transaction_sequence: bool = False, sequence: SortSequence | None = None
+) -> Serializer:
     """
     The serializer of an OMS serialization method.
 
     :param method: UI or API name in any case (`Default`, `DEFAULT`, `Canal`, `DATAWORKS_V2`, ...)
     :param intra_transaction_sequence: OMS "Enable Intra-Transaction Sequence" (used by SharePlex)
+    :param sequence: the sort sequence of the incremental stream (`sequence.StoreSequence.number`); None:
+        each change's own (a factory then gets no `sequence` argument)
     """
     name = _ALIASES.get(str(getattr(method, "value", method)).strip().casefold())
     factory = _factory(name) if name else None
@@ -165,4 +179,5 @@ def serializer_for(method: str, *, intra_transaction_sequence: bool = False) -> 
         ready = ", ".join(sorted(set(_METHODS) | set(_FACTORIES)))
         what = f"is not implemented yet ({name})" if name else "is not an OMS serialization method"
         raise ConfigError(f"serialization method {method!r} {what}; available: {ready}")
-    return factory(intra_transaction_sequence=intra_transaction_sequence)
+    extra = {} if sequence is None else {"sequence": sequence}
+    return factory(intra_transaction_sequence=intra_transaction_sequence, **extra)

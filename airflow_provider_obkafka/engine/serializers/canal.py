@@ -17,12 +17,12 @@ import orjson
 from airflow_provider_obkafka.engine.changes.change import RecordType
 from airflow_provider_obkafka.engine.serializers import SharedKeySerializer
 from airflow_provider_obkafka.engine.serializers.default import change_images
-from airflow_provider_obkafka.engine.serializers.default_metadata import store_data_sequence
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from airflow_provider_obkafka.engine.changes.change import Image, RowChange, TableContext
+    from airflow_provider_obkafka.engine.serializers import SortSequence
     from airflow_provider_obkafka.models.schema import Column
 
 __all__ = ["CanalSerializer", "mysql_type", "sql_type"]
@@ -106,16 +106,18 @@ class CanalSerializer(SharedKeySerializer):
     OMS Canal: one Canal flat message per change; the Kafka key is the shared one (Canal itself sends none).
 
     :param intra_transaction_sequence: accepted for a uniform factory signature; Canal's `id` carries
-        `{commit second}{sequence:05d}` either way (docs/formats.md, section Canal)
+        the sort sequence either way (docs/formats.md, section Canal)
+    :param sequence: what gives `id` (`SharedKeySerializer`)
     :param clock: the current time in epoch milliseconds, for `ts` (tests pass a fixed one)
     """
 
     name = "Canal"
 
     def __init__(
-        self, *, intra_transaction_sequence: bool = False, clock: Callable[[], int] | None = None
-    ) -> None:
-        super().__init__(intra_transaction_sequence=intra_transaction_sequence)
+        self, *, intra_transaction_sequence: bool = False, sequence: SortSequence | None = None,
+        clock: Callable[[], int] | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__(intra_transaction_sequence=intra_transaction_sequence, sequence=sequence)
         self._clock = clock or _now_ms
 
     def value(self, change: RowChange, ctx: TableContext) -> bytes:
@@ -137,7 +139,7 @@ class CanalSerializer(SharedKeySerializer):
         ts = self._clock()
         commit = change.commit_ts_us
         message = {
-            "id": store_data_sequence(commit, change.sequence) or 0,
+            "id": self.sequence(change) or 0,
             "database": ctx.database,
             "sqlType": None if table is None else table.sql_types,
             "data": None if image is None else [render(image)],

@@ -15,7 +15,6 @@ from airflow_provider_obkafka.engine.changes.change import RecordType
 from airflow_provider_obkafka.engine.serializers import ClockedSerializer
 from airflow_provider_obkafka.engine.serializers.default import change_images
 from airflow_provider_obkafka.engine.serializers.default_extend import column_type_name
-from airflow_provider_obkafka.engine.serializers.default_metadata import store_data_sequence
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -66,6 +65,7 @@ class DataWorksSerializer(ClockedSerializer):
 
     :param intra_transaction_sequence: accepted for a uniform factory signature; DataWorks has no field for
         it (`payload.scn` carries the sequence either way, like Default's `storeDataSequence`)
+    :param sequence: what gives `payload.scn` (`SharedKeySerializer`)
     :param clock: seconds since the epoch, for `timestamp.systemTime` (the time the message is written)
     """
 
@@ -86,7 +86,7 @@ class DataWorksSerializer(ClockedSerializer):
             "systemTime": int(self._clock() * 1000),
             "checkpointTime": None if commit is None else commit // 1_000_000,
         }
-        sequence = store_data_sequence(commit, change.sequence)
+        sequence = self.sequence(change)
         head = (
             schema,
             _OPS[change.record_type],

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from airflow_provider_obkafka.engine.changes.change import Image, RowChange, TableContext
+    from airflow_provider_obkafka.engine.serializers import SortSequence
 
 __all__ = ["DebeziumSerializer"]
 
@@ -161,6 +162,7 @@ class DebeziumSerializer:
         `data_collection_order`) to incremental changes, as Debezium does with transaction metadata on
     :param include_schema: write the Kafka Connect `schema` section beside `payload`, in keys and values
         (OMS: off by default)
+    :param sequence: accepted for a uniform factory signature; Debezium has no sort sequence field
     :param clock: the current time in epoch milliseconds, for `ts_ms` (tests pass a fixed one)
     """
 
@@ -171,8 +173,10 @@ class DebeziumSerializer:
         *,
         intra_transaction_sequence: bool = False,
         include_schema: bool = False,
+        sequence: SortSequence | None = None,
         clock: Callable[[], int] | None = None,
     ) -> None:
+        del sequence  # Debezium has no sort sequence field
         self.intra_transaction_sequence = intra_transaction_sequence
         self.include_schema = include_schema
         self._clock = clock or _now_ms

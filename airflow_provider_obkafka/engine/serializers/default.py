@@ -12,17 +12,15 @@ import orjson
 
 from airflow_provider_obkafka.engine.changes.change import RecordType
 from airflow_provider_obkafka.engine.serializers import SharedKeySerializer
-from airflow_provider_obkafka.engine.serializers.default_metadata import (
-    metadata_template,
-    store_data_sequence,
-)
+from airflow_provider_obkafka.engine.serializers.default_metadata import metadata_template
 from airflow_provider_obkafka.engine.serializers.default_record import compile_default_record
+from airflow_provider_obkafka.engine.serializers.sequence import change_sequence
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from airflow_provider_obkafka.engine.changes.change import Image, RowChange, TableContext
-    from airflow_provider_obkafka.engine.serializers import Record
+    from airflow_provider_obkafka.engine.serializers import Record, SortSequence
 
 __all__ = [
     "DefaultSerializer",
@@ -40,7 +38,9 @@ _IMAGES: dict[RecordType, tuple[bool, bool]] = {
 }
 
 
-def _metadata(change: RowChange, ctx: TableContext, image: Image | None) -> dict[str, Any]:
+def _metadata(
+    change: RowChange, ctx: TableContext, image: Image | None, sequence: SortSequence
+) -> dict[str, Any]:
     """`allMetaData` of one change: the table's template with the change's fields set."""
     meta = metadata_template(ctx).copy()
     if image is not None:
@@ -52,7 +52,7 @@ def _metadata(change: RowChange, ctx: TableContext, image: Image | None) -> dict
         return meta
     if change.commit_ts_us is not None:
         meta["checkpoint"] = meta["timestamp"] = str(change.commit_ts_us // 1_000_000)
-        meta["storeDataSequence"] = store_data_sequence(change.commit_ts_us, change.sequence)
+        meta["storeDataSequence"] = sequence(change)
     meta["uniqueId"] = meta["transId"] = change.transaction_id
     return meta
 
@@ -76,17 +76,19 @@ class DefaultSerializer(SharedKeySerializer):
 
     :param intra_transaction_sequence: accepted for a uniform factory signature; Default has no field for it
         (OMS documents the option for SharePlex only). `storeDataSequence` carries the sequence either way.
+    :param sequence: what gives `storeDataSequence` (`SharedKeySerializer`)
     """
 
     name = "Default"
 
     def value(self, change: RowChange, ctx: TableContext) -> bytes:
         """The Default JSON message of a change."""
-        return default_message(change, ctx, ctx.render_image_fast, ctx.render_image)
+        return default_message(change, ctx, ctx.render_image_fast, ctx.render_image, self.sequence)
 
     def compile_record(self, ctx: TableContext, general: Record) -> Record:
         """The table's compiled key-and-value function (`default_record`): the same bytes, fewer calls."""
-        return compile_default_record(ctx, general)
+        own = self.sequence is change_sequence  # the per-change rule, written inline
+        return compile_default_record(ctx, general, None if own else self.sequence)
 
 
 def default_message(
@@ -94,13 +96,15 @@ def default_message(
     ctx: TableContext,
     render_fast: Callable[[Image], Any],
     render_full: Callable[[Image], Any],
+    sequence: SortSequence = change_sequence,
 ) -> bytes:
     """
     The Default JSON message of a change, images rendered with `render_fast`, or with `render_full` when the
-    JSON encoder rejects that result. The Default family (DefaultExtendColumnType) passes its own renderers.
+    JSON encoder rejects that result, `storeDataSequence` from `sequence`. The Default family
+    (DefaultExtendColumnType) passes its own renderers.
     """
     before, after = change_images(change)
-    meta = _metadata(change, ctx, after if after is not None else before)
+    meta = _metadata(change, ctx, after if after is not None else before, sequence)
     kind = change.record_type._value_  # the plain attribute: `.value` is a descriptor call per message
     try:
         return _encode(meta, before, kind, after, render_fast)

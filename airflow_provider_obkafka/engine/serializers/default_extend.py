@@ -76,6 +76,7 @@ class DefaultExtendColumnTypeSerializer(SharedKeySerializer):
 
     :param intra_transaction_sequence: accepted for a uniform factory signature; as in Default, there is no
         field for it (`storeDataSequence` carries the sequence either way)
+    :param sequence: what gives `storeDataSequence` (`SharedKeySerializer`)
     """
 
     name = "DefaultExtendColumnType"
@@ -83,4 +84,4 @@ class DefaultExtendColumnTypeSerializer(SharedKeySerializer):
     def value(self, change: RowChange, ctx: TableContext) -> bytes:
         """The Default message of a change, each image with its `__light_type`."""
         fast, full = _renderers(ctx)
-        return default_message(change, ctx, fast, full)
+        return default_message(change, ctx, fast, full, self.sequence)

@@ -1,6 +1,6 @@
 """
 The Default method's metadata fields shared by its serializer (`default`) and its compiled record function
-(`default_record`): the table's `allMetaData` template and OMS `storeDataSequence`.
+(`default_record`): the table's `allMetaData` template. `storeDataSequence` is the sort sequence (`sequence`).
 """
 
 from __future__ import annotations
@@ -12,18 +12,7 @@ from airflow_provider_obkafka.engine.changes.change import KEY_SEPARATOR
 if TYPE_CHECKING:
     from airflow_provider_obkafka.engine.changes.change import TableContext
 
-__all__ = ["SEQUENCE_DIGITS", "metadata_template", "store_data_sequence"]
-
-SEQUENCE_DIGITS = 5
-
-def store_data_sequence(commit_ts_us: int | None, sequence: int | None) -> int | None:
-    """
-    `{commit second}{sequence, 5 digits}` as a number (OMS `storeDataSequence`); None in full sync. A sequence
-    of 100000 or more carries into the seconds digits rather than being cut.
-    """
-    if commit_ts_us is None or sequence is None:
-        return None
-    return commit_ts_us // 1_000_000 * 10**SEQUENCE_DIGITS + sequence
+__all__ = ["metadata_template"]
 
 
 def metadata_template(ctx: TableContext) -> dict[str, Any]:

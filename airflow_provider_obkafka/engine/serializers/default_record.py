@@ -20,11 +20,12 @@ import orjson
 
 from airflow_provider_obkafka.engine.changes.change import KEY_SEPARATOR, RecordType
 from airflow_provider_obkafka.engine.changes.values import renderer_for
-from airflow_provider_obkafka.engine.serializers.default_metadata import SEQUENCE_DIGITS, metadata_template
+from airflow_provider_obkafka.engine.serializers.default_metadata import metadata_template
+from airflow_provider_obkafka.engine.serializers.sequence import SEQUENCE_DIGITS
 
 if TYPE_CHECKING:
     from airflow_provider_obkafka.engine.changes.change import TableContext
-    from airflow_provider_obkafka.engine.serializers import Record
+    from airflow_provider_obkafka.engine.serializers import Record, SortSequence
 
 __all__ = ["compile_default_record"]
 
@@ -63,15 +64,17 @@ def _text_code(ctx: TableContext, names: tuple[str, ...], prefix: str, ns: dict[
 
 
 def _metadata_code(meta: dict[str, Any], kind: RecordType, ns: dict[str, Any]) -> str:
-    """One record type's `allMetaData` dict display, in the template's key order, constants bound in `ns`."""
+    """
+    One record type's `allMetaData` dict display, in the template's key order, constants bound in `ns`;
+    `storeDataSequence` from `ns["sequence"]` when the serializer has a stream's sequence, else inline.
+    """
     incremental, scale = kind is not RecordType.ROW, 10**SEQUENCE_DIGITS
+    own = f"None if (seq := change.sequence) is None else ts // 1000000 * {scale} + seq"
     changing = {
         "checkpoint": "second" if incremental else "change.checkpoint",
         "record_primary_value": "key_text",
         "timestamp": "second" if incremental else "None",
-        "storeDataSequence": f"None if (seq := change.sequence) is None else ts // 1000000 * {scale} + seq"
-        if incremental
-        else "None",
+        "storeDataSequence": ("sequence(change)" if "sequence" in ns else own) if incremental else "None",
         "uniqueId": "txn" if incremental else "None",
         "transId": "txn" if incremental else "None",
     }
@@ -115,15 +118,21 @@ def _branch(ctx: TableContext, kind: RecordType, ns: dict[str, Any]) -> list[str
     return lines
 
 
-def compile_default_record(ctx: TableContext, general: Record) -> Record:
+def compile_default_record(
+    ctx: TableContext, general: Record, sequence: SortSequence | None = None
+) -> Record:
     """
     The record function of `ctx`'s table: change -> (Kafka key, Default value), the same bytes as
     `DefaultSerializer`; `general` (key() and value()) answers for what the compiled body does not cover.
     Only integer indexes and `repr` of field names and record types go in the source: any name is safe.
+
+    :param sequence: the stream's sort sequence for `storeDataSequence`; None: the change's own, inline
     """
     # the compiled image renderer itself (what `render_image_fast` calls): one frame less per image
     ns: dict[str, Any] = {"dumps": orjson.dumps, "render": ctx._render_fast, "SEP": KEY_SEPARATOR,
                           "general": general, "Uncovered": _Uncovered, "FALLBACK": _FALLBACK}  # fmt: skip
+    if sequence is not None:
+        ns["sequence"] = sequence
     ns.update((kind.name, kind) for kind in _SHAPES)
     lines = ["def record(change):", "    kind = change.record_type", "    try:"]
     for kind in _SHAPES:

@@ -16,7 +16,6 @@ import orjson
 from airflow_provider_obkafka.engine.changes.change import RecordType
 from airflow_provider_obkafka.engine.serializers import ClockedSerializer
 from airflow_provider_obkafka.engine.serializers.default import change_images
-from airflow_provider_obkafka.engine.serializers.default_metadata import store_data_sequence
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -74,6 +73,7 @@ class SharePlexSerializer(ClockedSerializer):
 
     :param intra_transaction_sequence: OMS "Enable Intra-Transaction Sequence": write `meta.seq`, the change's
         number within its transaction (from 1; 0 outside a transaction, as in full sync)
+    :param sequence: what gives `meta.scn` (`SharedKeySerializer`)
     :param clock: seconds since the epoch, for `meta.posttime` (the time the message is written)
     """
 
@@ -96,7 +96,7 @@ class SharePlexSerializer(ClockedSerializer):
         commit = change.commit_ts_us
         if commit is not None:
             meta["time"] = utc_text(commit // 1_000_000)
-            sequence = store_data_sequence(commit, change.sequence)
+            sequence = self.sequence(change)
             meta["scn"] = None if sequence is None else str(sequence)
         if self.intra_transaction_sequence and change.sequence is not None:
             meta["seq"] = change.sequence

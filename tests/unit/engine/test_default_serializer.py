@@ -16,7 +16,7 @@ from airflow_provider_obkafka.engine.changes.change import DbType, RecordType, R
 from airflow_provider_obkafka.engine.changes.compile import build_table_context
 from airflow_provider_obkafka.engine.serializers import kafka_key
 from airflow_provider_obkafka.engine.serializers.default import DefaultSerializer
-from airflow_provider_obkafka.engine.serializers.default_metadata import store_data_sequence
+from airflow_provider_obkafka.engine.serializers.sequence import store_data_sequence
 from airflow_provider_obkafka.models.schema import Column, TableSchema
 from tests.unit.engine.oms_reference import same_shape
 from tests.unit.engine.serializer_cases import (

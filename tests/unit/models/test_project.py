@@ -14,7 +14,7 @@ import yaml
 
 from airflow_provider_obkafka.exceptions import ConfigError
 from airflow_provider_obkafka.models.loader import load_project, parse_project
-from airflow_provider_obkafka.models.naming import Dml, Partitioning, Serialization, SyncType
+from airflow_provider_obkafka.models.naming import Dml, KeyChange, Partitioning, Serialization, SyncType
 from airflow_provider_obkafka.models.project import SyncProject
 from airflow_provider_obkafka.models.sections import BatchTopics, ExistingTopic, NewTopic
 from tests.unit.models.project_data import NOW, minimal_project, with_changes
@@ -41,6 +41,8 @@ def test_minimal_project_defaults():
     assert project.options.intra_transaction_sequence is False
     assert project.options.partitioning is Partitioning.HASH
     assert project.options.business_system_id is None
+    assert project.options.key_change is KeyChange.UPDATE, "off by default: OMS's one UPDATE"
+    assert project.options.tombstones_on_delete is False
 
 
 def test_topic_defaults_are_oms_defaults():
@@ -201,6 +203,17 @@ def test_serialization_values_are_ui_names_with_api_names():
 )
 def test_partitioning_rules(given, expected):
     assert parse({"options": {"partitioning": given}}).options.partitioning is expected
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("update", KeyChange.UPDATE), ("delete_then_insert", KeyChange.DELETE_THEN_INSERT),
+     ("Delete_Then_Insert", KeyChange.DELETE_THEN_INSERT)],
+)  # fmt: skip
+def test_key_change_and_tombstones(given, expected):
+    options = parse({"options": {"key_change": given, "tombstones_on_delete": True}}).options
+    assert options.key_change is expected
+    assert options.tombstones_on_delete is True
 
 
 @pytest.mark.parametrize("business_id", ["a", "CIBS", "业务系统", "x" * 20])
@@ -402,6 +415,8 @@ def test_example_project_file_uses_every_option():
         "intra_transaction_sequence",
         "partitioning",
         "business_system_id",
+        "key_change",
+        "tombstones_on_delete",
         "partitions",
         "replication_factor",
         "configs",

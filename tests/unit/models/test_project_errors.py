@@ -462,6 +462,20 @@ CASES = [
         ["true or false"],
     ),
     (
+        "key-change-unknown",
+        {"options.key_change": "split"},
+        "options.key_change",
+        "'split'",
+        ["must be one of update", "delete_then_insert"],
+    ),
+    (
+        "tombstones-text",
+        {"options.tombstones_on_delete": "on"},
+        "options.tombstones_on_delete",
+        "'on'",
+        ["true or false"],
+    ),
+    (
         "business-id-long",
         {"options.business_system_id": "b" * 21},
         "options.business_system_id",
