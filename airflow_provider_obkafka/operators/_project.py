@@ -39,6 +39,11 @@ def fail_fast() -> Iterator[None]:
         raise AirflowFailException(str(exc)) from exc
 
 
-def checkpoint_state(project: SyncProject, kafka: KafkaHook) -> dict[str, dict[str, Any]]:
-    """The project's committed checkpoints, the latest value of each key (as compaction keeps them)."""
-    return checkpoints.latest((m.key(), m.value()) for m in kafka.iter_committed(project.checkpoint_topic))
+def checkpoint_state(project: SyncProject, kafka: KafkaHook, **read: float) -> dict[str, dict[str, Any]]:
+    """
+    The project's committed checkpoints, the latest value of each key (as compaction keeps them).
+
+    :param read: `timeout` and `idle` of `KafkaHook.iter_committed`
+    """
+    messages = kafka.iter_committed(project.checkpoint_topic, **read)
+    return checkpoints.latest((m.key(), m.value()) for m in messages)
