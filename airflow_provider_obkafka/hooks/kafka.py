@@ -13,7 +13,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from airflow_provider_obkafka.exceptions import CapabilityError, TopicError
 from airflow_provider_obkafka.hooks.kafka_protocol import TRANSACTION_APIS, ApiVersion, request_api_versions
-from airflow_provider_obkafka.hooks.kafka_read import drain_to_ends, watermarks
+from airflow_provider_obkafka.hooks.kafka_read import drain_to_ends, partitions_of, watermarks
 from airflow_provider_obkafka.models.topic import TopicSpec
 
 
@@ -206,10 +206,7 @@ class KafkaHook(KafkaBaseHook):
         """
         consumer = self.read_committed_consumer()
         try:
-            metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
-            if metadata is None or metadata.error is not None:
-                raise TopicError(f"topic {topic!r} does not exist")
-            parts = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in sorted(metadata.partitions)]
+            parts = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions_of(consumer, topic)]
             marks = {p.partition: watermarks(consumer, p) for p in parts}
             consumer.assign(parts)
             yield from drain_to_ends(consumer, topic, marks, timeout, idle)

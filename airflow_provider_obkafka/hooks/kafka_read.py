@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
-from airflow_provider_obkafka.exceptions import IncompleteReadError
+from airflow_provider_obkafka.exceptions import IncompleteReadError, TopicError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -15,6 +15,23 @@ if TYPE_CHECKING:
     from confluent_kafka import Consumer, Message
 
 _LEADER_MOVING = (KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE)
+
+
+def partitions_of(consumer: Consumer, topic: str, attempts: int = 50) -> list[int]:
+    """
+    The partitions of `topic`; waits while a just-created topic has no leader yet.
+
+    :raises TopicError: the topic does not exist
+    """
+    for attempt in range(attempts):
+        metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        error = None if metadata is None else metadata.error
+        if metadata is not None and error is None:
+            return sorted(metadata.partitions)
+        if error is None or error.code() not in _LEADER_MOVING or attempt == attempts - 1:
+            break
+        time.sleep(0.1)
+    raise TopicError(f"topic {topic!r} does not exist")
 
 
 def watermarks(consumer: Consumer, partition: TopicPartition, attempts: int = 50) -> tuple[int, int]:

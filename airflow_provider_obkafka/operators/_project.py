@@ -39,6 +39,16 @@ def fail_fast() -> Iterator[None]:
         raise AirflowFailException(str(exc)) from exc
 
 
+def ensure_checkpoint_topic(project: SyncProject, kafka: KafkaHook) -> str:
+    """
+    Create the project's checkpoint topic unless it exists (`created` or `exists`): every first step of a DAG
+    (schema, full or incremental synchronization) calls it, so a project without schema synchronization has
+    one too. An existing topic with other settings fails the task, naming each difference.
+    """
+    with fail_fast():
+        return kafka.create_topics([checkpoints.checkpoint_topic_spec(project)])[project.checkpoint_topic]
+
+
 def checkpoint_state(project: SyncProject, kafka: KafkaHook, **read: float) -> dict[str, dict[str, Any]]:
     """
     The project's committed checkpoints, the latest value of each key (as compaction keeps them).

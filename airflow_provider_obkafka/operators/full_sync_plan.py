@@ -17,7 +17,13 @@ from airflow_provider_obkafka.engine.snapshot.sql import boundary_sql
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.models.position import SnapshotPoint
-from airflow_provider_obkafka.operators._project import checkpoint_state, fail_fast, load_project, project_arg
+from airflow_provider_obkafka.operators._project import (
+    checkpoint_state,
+    ensure_checkpoint_topic,
+    fail_fast,
+    load_project,
+    project_arg,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -85,6 +91,7 @@ class FullSyncPlanOperator(BaseOperator):
         that records it in the checkpoint topic, to be done before the work items are handed out.
         """
         key = checkpoints.snapshot_key(sync_id)
+        self.log.info("checkpoint topic %s: %s", project.checkpoint_topic, ensure_checkpoint_topic(project, kafka))
         state = checkpoint_state(project, kafka)
         if key in state:
             self.log.info("reusing the snapshot point recorded by an earlier try: %s", state[key])

@@ -19,10 +19,23 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_obkafka.models.topic import TopicSpec
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
+    from airflow_provider_obkafka.models.project import SyncProject
+
 CHECKPOINT_TOPIC_CONFIGS = {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}
+
+
+def checkpoint_topic_spec(project: SyncProject) -> TopicSpec:
+    """
+    The project's compacted checkpoint topic: one partition (one order for every record). The first step of
+    a project's DAG creates it (schema, full or incremental synchronization, whichever runs first).
+    """
+    replication = project.topic_defaults.replication_factor
+    return TopicSpec(project.checkpoint_topic, 1, replication, dict(CHECKPOINT_TOPIC_CONFIGS))
 
 
 def sync_id_for(run_key: str) -> str:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
-from airflow_provider_obkafka.engine.kafka.checkpoints import CHECKPOINT_TOPIC_CONFIGS
+from airflow_provider_obkafka.engine.kafka.checkpoints import checkpoint_topic_spec
 from airflow_provider_obkafka.engine.precheck.report import Check, Finding, fail, ok, warn
 from airflow_provider_obkafka.engine.precheck.objects import listed
-from airflow_provider_obkafka.models.naming import KAFKA_TOPIC_RULE, check_kafka_topic_name
+from airflow_provider_obkafka.models.naming import KAFKA_TOPIC_RULE, SyncType, check_kafka_topic_name
 from airflow_provider_obkafka.models.topic import TopicSpec
 
 if TYPE_CHECKING:
@@ -75,17 +75,17 @@ def version_findings(api_versions: Mapping[int, tuple[int, int]], bootstrap: str
 
 
 def created_specs(project: SyncProject, topics: Mapping[str, str]) -> list[TopicSpec]:
-    """The topics schema synchronization creates (as `engine.routing.plan.topic_specs`): new, batch, checkpoint."""
+    """
+    The topics the project creates (as `engine.routing.plan.topic_specs`): new and batch topics (schema
+    synchronization), and the checkpoint topic (the first step, whichever it is).
+    """
     defaults = project.topic_defaults
     specs = [
         TopicSpec(topic, defaults.partitions, defaults.replication_factor, dict(defaults.configs))
         for topic, mode in sorted(topics.items())
         if mode in ("new", "batch")
     ]
-    checkpoint = TopicSpec(
-        project.checkpoint_topic, 1, defaults.replication_factor, dict(CHECKPOINT_TOPIC_CONFIGS)
-    )
-    return [*specs, checkpoint]
+    return [*specs, checkpoint_topic_spec(project)]
 
 
 def topic_findings(
@@ -107,18 +107,29 @@ def topic_findings(
                 )
             )
     specs = created_specs(project, topics)
+    first = f"{first_step(project)}, the first step,"
     for spec in specs:
-        out += _created_findings(spec, present, {s.name for s in specs} - {spec.name}, brokers)
+        creator = first if spec.name == project.checkpoint_topic else "schema synchronization"
+        out += _created_findings(spec, present, {s.name for s in specs} - {spec.name}, brokers, creator)
     return out
 
 
+def first_step(project: SyncProject) -> str:
+    """The step of the project's DAG that runs first and creates the checkpoint topic, in the log's words."""
+    if SyncType.SCHEMA in project.sync_types:
+        return "schema synchronization"
+    if SyncType.FULL in project.sync_types:
+        return "full synchronization (full_sync_plan)"
+    return "incremental synchronization"
+
+
 def _created_findings(
-    spec: TopicSpec, present: Mapping[str, TopicState], others: set[str], brokers: int | None
+    spec: TopicSpec, present: Mapping[str, TopicState], others: set[str], brokers: int | None, creator: str
 ) -> list[Finding]:
-    """One topic the project creates: exists compatibly, or can be created."""
+    """One topic the project creates: exists compatibly, or can be created (by `creator`)."""
     if spec.name in present:
         return _existing_created_findings(spec, present[spec.name])
-    return _creatable_findings(spec, present, others, brokers)
+    return _creatable_findings(spec, present, others, brokers, creator)
 
 
 def _existing_created_findings(spec: TopicSpec, state: TopicState) -> list[Finding]:
@@ -143,7 +154,7 @@ def _existing_created_findings(spec: TopicSpec, state: TopicState) -> list[Findi
 
 
 def _creatable_findings(
-    spec: TopicSpec, present: Mapping[str, TopicState], others: set[str], brokers: int | None
+    spec: TopicSpec, present: Mapping[str, TopicState], others: set[str], brokers: int | None, creator: str
 ) -> list[Finding]:
     """A topic the project creates that does not exist yet: a valid, free name that fits the cluster."""
     try:
@@ -178,7 +189,7 @@ def _creatable_findings(
             )
         ]
     shape = f"{spec.partitions} partition(s), replication factor {spec.replication_factor}"
-    return [ok(Check.NEW_TOPICS, f"topic {spec.name!r} is free; schema synchronization creates it ({shape})")]
+    return [ok(Check.NEW_TOPICS, f"topic {spec.name!r} is free; {creator} creates it ({shape})")]
 
 
 def _collision_key(name: str) -> str:

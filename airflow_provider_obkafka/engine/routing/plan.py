@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from fnmatch import fnmatchcase
 from typing import NamedTuple
 
-from airflow_provider_obkafka.engine.kafka.checkpoints import CHECKPOINT_TOPIC_CONFIGS
+from airflow_provider_obkafka.engine.kafka.checkpoints import checkpoint_topic_spec
 from airflow_provider_obkafka.exceptions import ConfigError, SchemaError
 from airflow_provider_obkafka.models.naming import is_pattern
 from airflow_provider_obkafka.models.project import SyncProject
@@ -171,7 +171,7 @@ def topic_specs(project: SyncProject, plan: SyncPlan, existing: Iterable[str]) -
         for topic, mode in sorted(plan.topics().items())
         if mode in ("new", "batch")
     ]
-    specs.append(TopicSpec(project.checkpoint_topic, 1, defaults.replication_factor, dict(CHECKPOINT_TOPIC_CONFIGS)))
+    specs.append(checkpoint_topic_spec(project))
     missing = [
         f"topic {topic!r} is mapped as an existing topic but does not exist in Kafka: create it, or map it as a "
         "new topic with schema synchronization selected"

@@ -247,6 +247,24 @@ def test_topics_that_collide_or_need_more_brokers_fail():
     assert any("needs replication factor 3, the cluster has 1 broker(s)" in f.found for f in findings)
 
 
+@pytest.mark.parametrize(
+    ("sync_types", "step"),
+    [
+        (["schema", "full", "incremental"], "schema synchronization"),
+        (["full", "incremental"], "full synchronization (full_sync_plan)"),
+        (["incremental"], "incremental synchronization"),
+    ],
+)
+def test_checkpoint_topic_is_created_by_the_first_step(sync_types, step):
+    project = parse_project({"name": "p1", "sync_types": sync_types, "objects": [
+        {"database": "shop", "tables": ["orders"], "topic": {"mode": "existing", "name": "orders"}}]})  # fmt: skip
+    findings = topic_findings(project, project.known_topics(), {"orders": TopicState(3, 1, {})}, brokers=1)
+    (checkpoint,) = [f for f in findings if project.checkpoint_topic in f.found]
+    assert checkpoint.status is Status.OK
+    assert checkpoint.found.endswith(f"is free; {step}, the first step, creates it (1 partition(s), "
+                                     "replication factor 1)"), checkpoint.found  # fmt: skip
+
+
 def test_object_findings_sort_resolve_problems_into_checks():
     project = parse_project(
         {
