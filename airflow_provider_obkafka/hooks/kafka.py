@@ -127,6 +127,16 @@ class KafkaHook(KafkaBaseHook):
             out[resource.name] = topics[resource.name]._replace(configs=configs)
         return out
 
+    def broker_configs(self, keys: tuple[str, ...], brokers: list[int]) -> dict[int, dict[str, str]]:
+        """The values of broker configs `keys` (DescribeConfigs) of each broker id in `brokers`."""
+        admin = self.admin_client()
+        resources = [ConfigResource(ConfigResource.Type.BROKER, str(broker)) for broker in brokers]
+        out = {}
+        for resource, future in admin.describe_configs(resources).items():
+            entries = future.result(timeout=30)
+            out[int(resource.name)] = {k: str(entries[k].value) for k in keys if k in entries}
+        return out
+
     def list_topics(self) -> list[str]:
         """Names of the cluster's non-internal topics, sorted."""
         return sorted(self.describe_topics())

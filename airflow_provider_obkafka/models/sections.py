@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import pendulum
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from airflow_provider_obkafka.models.field_types import (
     ColumnList,
@@ -41,6 +41,24 @@ START_RULE = (
     "'2024-05-01T00:00:00Z', or Unix epoch seconds such as 1714521600"
 )
 SKEW = pendulum.duration(seconds=60)
+#: 15 minutes: the brokers' default `transaction.max.timeout.ms`, so the default is never refused.
+DEFAULT_TRANSACTION_TIMEOUT_MS = 900_000
+TRANSACTION_TIMEOUT_RANGE_MS = (1000, 2_147_483_647)  # what librdkafka accepts
+
+
+def _between_ms(low: int, high: int) -> AfterValidator:
+    """`transaction_timeout_ms` within librdkafka's range, with the fix in the message."""
+
+    def check(value: int) -> int:
+        if not low <= value <= high:
+            raise ValueError(
+                f"must be {low} to {high} milliseconds, and at most the brokers' transaction.max.timeout.ms "
+                f"(Kafka's default: {DEFAULT_TRANSACTION_TIMEOUT_MS}); leave it out for "
+                f"{DEFAULT_TRANSACTION_TIMEOUT_MS} (15 minutes)"
+            )
+        return value
+
+    return AfterValidator(check)
 
 
 class _Frozen(BaseModel):
@@ -241,12 +259,18 @@ class Options(_Frozen):
     :param intra_transaction_sequence: Enable Intra-transaction Sequence (numbers the DML of a transaction)
     :param partitioning: Partitioning Rules, Hash or One
     :param business_system_id: Business System Identification (Optional), 1 to 20 characters
+    :param transaction_timeout_ms: the producers' `transaction.timeout.ms`: how long one Kafka transaction (a
+        chunk, a batch of changes) may stay open before the broker aborts it; at most the brokers'
+        `transaction.max.timeout.ms` (the precheck compares them)
     """
 
     serialization: SerializationName = Serialization.DEFAULT
     intra_transaction_sequence: StrictBool = False
     partitioning: PartitioningName = Partitioning.HASH
     business_system_id: BusinessId | None = None
+    transaction_timeout_ms: Annotated[StrictInt, _between_ms(*TRANSACTION_TIMEOUT_RANGE_MS)] = (
+        DEFAULT_TRANSACTION_TIMEOUT_MS
+    )
 
 
 class TopicDefaults(_Frozen):

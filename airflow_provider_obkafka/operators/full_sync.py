@@ -181,6 +181,6 @@ def _fence_and_read(
     The sink of the chunk's transactional producer, and the project's checkpoints read after it:
     `init_transactions()` fences (and aborts) an earlier try of this chunk before its done-record is looked for.
     """
-    config, reports = sink_producer_config()
+    config, reports = sink_producer_config(project.options.transaction_timeout_ms)
     producer = kafka.producer(transactional_id=transactional_id, **config)
     return TransactionalSink(producer, project.checkpoint_topic, reports), checkpoint_state(project, kafka)

@@ -46,13 +46,17 @@ class DeliveryReports:
             self.failure = err
 
 
-def sink_producer_config() -> tuple[dict[str, Any], DeliveryReports]:
+def sink_producer_config(transaction_timeout_ms: int) -> tuple[dict[str, Any], DeliveryReports]:
     """
     `SINK_PRODUCER_CONFIG` with a fresh `DeliveryReports` as the producer's delivery callback; give the same
     reports to the `TransactionalSink` of the producer built with it.
+
+    :param transaction_timeout_ms: `transaction.timeout.ms`, the project's `options.transaction_timeout_ms`:
+        set explicitly, as librdkafka's own default (60 s) would abort any unit of work that takes longer
     """
     reports = DeliveryReports()
-    return {**SINK_PRODUCER_CONFIG, "on_delivery": reports}, reports
+    config = {**SINK_PRODUCER_CONFIG, "transaction.timeout.ms": transaction_timeout_ms, "on_delivery": reports}
+    return config, reports
 
 
 class TransactionalSink:

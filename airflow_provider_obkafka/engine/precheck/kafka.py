@@ -74,6 +74,35 @@ def version_findings(api_versions: Mapping[int, tuple[int, int]], bootstrap: str
     return [ok(Check.KAFKA_VERSION, f"{bootstrap}: {said}: Kafka 2.5 or later, transactions supported")]
 
 
+def transaction_timeout_findings(timeout_ms: int, broker_max_ms: Mapping[int, int]) -> list[Finding]:
+    """
+    The producers' `transaction.timeout.ms` (the project's `options.transaction_timeout_ms`) against each
+    broker's `transaction.max.timeout.ms` (by broker id; empty when it could not be read): a larger timeout
+    makes every transactional producer fail at `init_transactions()`.
+    """
+    ours = f"transaction.timeout.ms {timeout_ms} (options.transaction_timeout_ms)"
+    if not broker_max_ms:
+        return [
+            warn(
+                Check.TRANSACTIONS,
+                f"{ours}: the brokers' transaction.max.timeout.ms could not be read (DescribeConfigs refused or failed)",
+                f"make sure transaction.max.timeout.ms is at least {timeout_ms} on every broker",
+            )
+        ]
+    broker, limit = min(broker_max_ms.items(), key=lambda item: (item[1], item[0]))
+    theirs = f"broker {broker}'s transaction.max.timeout.ms {limit}"
+    if timeout_ms > limit:
+        return [
+            fail(
+                Check.TRANSACTIONS,
+                f"{ours} is above {theirs}: the broker refuses every transactional producer",
+                f"set options.transaction_timeout_ms to {limit} or less, or raise transaction.max.timeout.ms on "
+                "the brokers to at least the project's value",
+            )
+        ]
+    return [ok(Check.TRANSACTIONS, f"{ours} is within {theirs}")]
+
+
 def created_specs(project: SyncProject, topics: Mapping[str, str]) -> list[TopicSpec]:
     """
     The topics the project creates (as `engine.routing.plan.topic_specs`): new and batch topics (schema

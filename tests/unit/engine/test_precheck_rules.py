@@ -10,7 +10,12 @@ import pytest
 from airflow_provider_obkafka.engine.precheck.grants import parse_grants
 from airflow_provider_obkafka.engine.routing.plan import resolve
 from airflow_provider_obkafka.engine.precheck.report import Check, Report, Status, fail, ok, warn
-from airflow_provider_obkafka.engine.precheck.kafka import TopicState, topic_findings, version_findings
+from airflow_provider_obkafka.engine.precheck.kafka import (
+    TopicState,
+    topic_findings,
+    transaction_timeout_findings,
+    version_findings,
+)
 from airflow_provider_obkafka.engine.precheck.objects import classify, object_findings
 from airflow_provider_obkafka.engine.precheck.source import (
     BinlogFacts,
@@ -263,6 +268,31 @@ def test_checkpoint_topic_is_created_by_the_first_step(sync_types, step):
     assert checkpoint.status is Status.OK
     assert checkpoint.found.endswith(f"is free; {step}, the first step, creates it (1 partition(s), "
                                      "replication factor 1)"), checkpoint.found  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("timeout_ms", "broker_max_ms", "status"),
+    [(900_000, 900_000, Status.OK), (60_000, 900_000, Status.OK), (900_001, 900_000, Status.FAIL),
+     (3_600_000, 1_800_000, Status.FAIL), (3_600_000, 3_600_000, Status.OK)],
+)  # fmt: skip
+def test_transaction_timeout_within_the_brokers_maximum(timeout_ms, broker_max_ms, status):
+    (finding,) = transaction_timeout_findings(timeout_ms, {1: broker_max_ms})
+    assert finding.check is Check.TRANSACTIONS
+    assert finding.status is status
+    assert f"transaction.timeout.ms {timeout_ms}" in finding.found
+    assert f"transaction.max.timeout.ms {broker_max_ms}" in finding.found
+    if status is Status.FAIL:
+        assert f"set options.transaction_timeout_ms to {broker_max_ms} or less" in finding.fix
+        assert "raise transaction.max.timeout.ms" in finding.fix
+
+
+def test_transaction_timeout_against_the_smallest_broker_maximum_or_a_warning_when_unread():
+    (finding,) = transaction_timeout_findings(900_000, {1: 900_000, 2: 600_000, 3: 900_000})
+    assert finding.status is Status.FAIL
+    assert "broker 2" in finding.found and "transaction.max.timeout.ms 600000" in finding.found
+    (unread,) = transaction_timeout_findings(900_000, {})
+    assert unread.status is Status.WARN
+    assert "make sure transaction.max.timeout.ms is at least 900000" in unread.fix
 
 
 def test_object_findings_sort_resolve_problems_into_checks():
