@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 from airflow.providers.apache.kafka.hooks.base import KafkaBaseHook
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic
 
 from airflow_provider_obkafka.exceptions import CapabilityError, TopicError
 from airflow_provider_obkafka.hooks.kafka_protocol import TRANSACTION_APIS, ApiVersion, request_api_versions
@@ -136,6 +136,21 @@ class KafkaHook(KafkaBaseHook):
             entries = future.result(timeout=30)
             out[int(resource.name)] = {k: str(entries[k].value) for k in keys if k in entries}
         return out
+
+    def broker_count(self, timeout: float = 30.0) -> int:
+        """How many brokers the cluster's metadata names."""
+        return len(self.admin_client().list_topics(timeout=timeout).brokers)
+
+    def set_topic_configs(self, name: str, configs: dict[str, str]) -> None:
+        """Set configs of an existing topic (IncrementalAlterConfigs: the others are left as they are)."""
+        entries = [ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in configs.items()]
+        admin = self.admin_client()  # keep the client alive until the future is resolved
+        resource = ConfigResource(ConfigResource.Type.TOPIC, name, incremental_configs=entries)
+        for future in admin.incremental_alter_configs([resource]).values():
+            try:
+                future.result(timeout=30)
+            except KafkaException as exc:
+                raise TopicError(f"cannot set {sorted(configs)} of topic {name!r}: {exc.args[0].str()}") from exc
 
     def list_topics(self) -> list[str]:
         """Names of the cluster's non-internal topics, sorted."""

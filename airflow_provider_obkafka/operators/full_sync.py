@@ -73,7 +73,7 @@ class FullSyncOperator(BaseOperator):
         chunk = Chunk.from_dict(work["chunk"])
         source = OceanBaseHook(ob_conn_id=project.source.conn_id, session_time_zone="+00:00")
         kafka = KafkaHook(kafka_config_id=project.destination.conn_id)
-        done_key = checkpoints.chunk_key(work["sync_id"], chunk.table.database, chunk.table.table, chunk.index)
+        done_key = checkpoints.chunk_done_key(work)
         tid = checkpoints.transactional_id(project.slug, "full", work["sync_id"], str(chunk.table), str(chunk.index))
         # Kafka's setup (fencing, then the checkpoint read) and the source's (table description, rendering
         # plan) are round trips to two services: they run side by side, which a chunk's start-up time halves.
@@ -85,9 +85,10 @@ class FullSyncOperator(BaseOperator):
             except Exception as exc:  # raised below unless the chunk is done (its table may be gone since)
                 problem = exc
             sink, state = fenced.result()
-        if done_key in state:
-            self.log.info("%s is already synchronized (%s): skipped", chunk.describe(), state[done_key])
-            return {**state[done_key], "skipped": True}
+        finished = state.get(checkpoints.finished_key(work["sync_id"]))
+        if done_key in state or finished is not None:
+            self.log.info("%s is already synchronized (%s): skipped", chunk.describe(), state.get(done_key, finished))
+            return {**state.get(done_key, finished), "skipped": True}
         if problem is not None:
             with fail_fast():
                 raise problem

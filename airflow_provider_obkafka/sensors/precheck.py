@@ -264,7 +264,8 @@ def _destination_checks(project: SyncProject, plan: SyncPlan | None, timeout: fl
     )
     out += transaction_timeout_findings(project.options.transaction_timeout_ms, _broker_max_timeouts(kafka, info))
     topics = {**project.known_topics(), **(plan.topics() if plan is not None else {})}
-    keys = tuple(sorted({key for spec in created_specs(project, topics) for key in spec.configs}))
+    specs = created_specs(project, topics, len(info.brokers))
+    keys = tuple(sorted({key for spec in specs for key in spec.configs}))
     try:
         names = sorted({*topics, project.checkpoint_topic})
         described = kafka.describe_topics(names, config_keys=keys)

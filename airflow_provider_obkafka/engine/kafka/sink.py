@@ -138,6 +138,12 @@ class TransactionalSink:
         """Queue a checkpoint record in the open transaction."""
         self.send(self.checkpoint_topic, checkpoints.encode(value), key.encode("utf-8"))
 
+    def tombstone(self, key: str) -> None:
+        """Queue a null value for a checkpoint key in the open transaction: compaction then drops the key."""
+        kwargs: dict[str, Any] = {"key": key.encode("utf-8"), "value": None, "on_delivery": self.on_delivery}
+        self.producer.produce(self.checkpoint_topic, **kwargs)
+        self.sent += 1
+
     def commit(self, timeout: float = 120.0) -> None:
         """Flush and commit the open transaction; on any failure abort it and raise DeliveryError."""
         try:

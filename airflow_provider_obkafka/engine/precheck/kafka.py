@@ -103,10 +103,11 @@ def transaction_timeout_findings(timeout_ms: int, broker_max_ms: Mapping[int, in
     return [ok(Check.TRANSACTIONS, f"{ours} is within {theirs}")]
 
 
-def created_specs(project: SyncProject, topics: Mapping[str, str]) -> list[TopicSpec]:
+def created_specs(project: SyncProject, topics: Mapping[str, str], brokers: int | None) -> list[TopicSpec]:
     """
     The topics the project creates (as `engine.routing.plan.topic_specs`): new and batch topics (schema
-    synchronization), and the checkpoint topic (the first step, whichever it is).
+    synchronization), and last the checkpoint topic (the first step, whichever it is; for one broker when
+    `brokers` is unknown).
     """
     defaults = project.topic_defaults
     specs = [
@@ -114,7 +115,7 @@ def created_specs(project: SyncProject, topics: Mapping[str, str]) -> list[Topic
         for topic, mode in sorted(topics.items())
         if mode in ("new", "batch")
     ]
-    return [*specs, checkpoint_topic_spec(project)]
+    return [*specs, checkpoint_topic_spec(project.checkpoint_topic, brokers or 1)]
 
 
 def topic_findings(
@@ -135,12 +136,35 @@ def topic_findings(
                     "create it, or map it as a new topic (mode new) with schema synchronization selected",
                 )
             )
-    specs = created_specs(project, topics)
+    specs = created_specs(project, topics, brokers)
     first = f"{first_step(project)}, the first step,"
     for spec in specs:
+        if spec.name == project.checkpoint_topic and spec.name in present:
+            out += _existing_checkpoint_findings(spec, present[spec.name])
+            continue
         creator = first if spec.name == project.checkpoint_topic else "schema synchronization"
         out += _created_findings(spec, present, {s.name for s in specs} - {spec.name}, brokers, creator)
     return out
+
+
+def _existing_checkpoint_findings(spec: TopicSpec, state: TopicState) -> list[Finding]:
+    """The checkpoint topic exists: one partition, or a failure; other configs or fewer replicas, a warning."""
+    if state.partitions != 1:
+        return [fail(Check.NEW_TOPICS, f"checkpoint topic {spec.name!r} has {state.partitions} partitions",
+                     "it must have 1: set checkpoint_topic to another name, or delete the topic if the project "
+                     "starts over")]  # fmt: skip
+    out = []
+    configs = [f"{k}={state.configs.get(k)!r} (the first step sets {v!r})" for k, v in sorted(spec.configs.items())
+               if state.configs.get(k) != v]  # fmt: skip
+    if configs:
+        out.append(warn(Check.NEW_TOPICS, f"checkpoint topic {spec.name!r} has " + "; ".join(configs),
+                        "nothing to do: the first step of the DAG sets them"))  # fmt: skip
+    if state.replication_factor < spec.replication_factor:
+        out.append(warn(Check.NEW_TOPICS, f"checkpoint topic {spec.name!r} has replication factor "
+                        f"{state.replication_factor}, {spec.replication_factor} on this cluster's brokers",
+                        "raise it with kafka-reassign-partitions: a lost checkpoint loses every position"))  # fmt: skip
+    return out or [ok(Check.NEW_TOPICS, f"checkpoint topic {spec.name!r} exists already and matches "
+                                         f"({_shape(state)})")]  # fmt: skip
 
 
 def first_step(project: SyncProject) -> str:

@@ -295,6 +295,22 @@ def test_transaction_timeout_against_the_smallest_broker_maximum_or_a_warning_wh
     assert "make sure transaction.max.timeout.ms is at least 900000" in unread.fix
 
 
+def test_an_existing_checkpoint_topic_with_other_settings_warns_and_one_with_partitions_fails():
+    project = parse_project({"name": "p1", "sync_types": ["incremental"], "objects": [
+        {"database": "shop", "tables": ["orders"], "topic": {"mode": "existing", "name": "orders"}}]})  # fmt: skip
+    old = {"orders": TopicState(3, 1, {}), project.checkpoint_topic: TopicState(1, 1, {"cleanup.policy": "compact"})}
+    found = [f for f in topic_findings(project, project.known_topics(), old, brokers=3)
+             if project.checkpoint_topic in f.found]  # fmt: skip
+    assert {f.status for f in found} == {Status.WARN}
+    text = " ".join(f.found for f in found)
+    assert "segment.ms=None (the first step sets '600000')" in text
+    assert "replication factor 1, 3 on this cluster's brokers" in text
+    wide = {**old, project.checkpoint_topic: TopicState(3, 3, {})}
+    (bad,) = [f for f in topic_findings(project, project.known_topics(), wide, brokers=3)
+              if project.checkpoint_topic in f.found]  # fmt: skip
+    assert bad.status is Status.FAIL and "has 3 partitions" in bad.found and "must have 1" in bad.fix
+
+
 def test_object_findings_sort_resolve_problems_into_checks():
     project = parse_project(
         {
