@@ -51,11 +51,9 @@ def _between_ms(low: int, high: int) -> AfterValidator:
 
     def check(value: int) -> int:
         if not low <= value <= high:
-            raise ValueError(
-                f"must be {low} to {high} milliseconds, and at most the brokers' transaction.max.timeout.ms "
-                f"(Kafka's default: {DEFAULT_TRANSACTION_TIMEOUT_MS}); leave it out for "
-                f"{DEFAULT_TRANSACTION_TIMEOUT_MS} (15 minutes)"
-            )
+            raise ValueError(f"must be {low} to {high} milliseconds, and at most the brokers' transaction.max."
+                             f"timeout.ms (Kafka's default: {DEFAULT_TRANSACTION_TIMEOUT_MS}); leave it out for "
+                             f"{DEFAULT_TRANSACTION_TIMEOUT_MS} (15 minutes)")  # fmt: skip
         return value
 
     return AfterValidator(check)

@@ -87,8 +87,9 @@ class FullSyncOperator(BaseOperator):
             sink, state = fenced.result()
         finished = state.get(checkpoints.finished_key(work["sync_id"]))
         if done_key in state or finished is not None:
-            self.log.info("%s is already synchronized (%s): skipped", chunk.describe(), state.get(done_key, finished))
-            return {**state.get(done_key, finished), "skipped": True}
+            record = state.get(done_key, finished)
+            self.log.info("%s is already synchronized (%s): skipped", chunk.describe(), record)
+            return {**record, "skipped": True}
         if problem is not None:
             with fail_fast():
                 raise problem

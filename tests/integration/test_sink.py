@@ -65,7 +65,7 @@ def test_the_projects_transaction_timeout_reaches_the_producer(airflow_conn_env,
     kafka = KafkaHook()
     project = _project(unique_name("p"), transaction_timeout_ms=3000)
     topic = unique_name("t")
-    kafka.create_topics([TopicSpec(topic, 1), checkpoint_topic_spec(project)])
+    kafka.create_topics([TopicSpec(topic, 1), checkpoint_topic_spec(project.checkpoint_topic, kafka.broker_count())])
     sink = _open_for(project, topic, unique_name("tid"), 16)  # the broker looks for expired ones every 10 s
     with pytest.raises(DeliveryError, match="not committed"):
         sink.commit(timeout=30)
@@ -77,7 +77,7 @@ def test_a_transaction_open_longer_than_a_minute_commits_by_default(airflow_conn
     kafka = KafkaHook()
     project = _project(unique_name("p"))
     topic = unique_name("t")
-    kafka.create_topics([TopicSpec(topic, 1), checkpoint_topic_spec(project)])
+    kafka.create_topics([TopicSpec(topic, 1), checkpoint_topic_spec(project.checkpoint_topic, kafka.broker_count())])
     sink = _open_for(project, topic, unique_name("tid"), 75)
     sink.commit(timeout=30)
     assert [m.value() for m in kafka.read_committed(topic, timeout=30)] == [b"v"]

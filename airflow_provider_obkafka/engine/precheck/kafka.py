@@ -85,7 +85,8 @@ def transaction_timeout_findings(timeout_ms: int, broker_max_ms: Mapping[int, in
         return [
             warn(
                 Check.TRANSACTIONS,
-                f"{ours}: the brokers' transaction.max.timeout.ms could not be read (DescribeConfigs refused or failed)",
+                f"{ours}: the brokers' transaction.max.timeout.ms could not be read (DescribeConfigs "
+                "refused or failed)",
                 f"make sure transaction.max.timeout.ms is at least {timeout_ms} on every broker",
             )
         ]
