@@ -35,5 +35,12 @@ class DeliveryError(ObKafkaError):
     """Kafka did not acknowledge a message or a transaction."""
 
 
+class IncompleteReadError(ObKafkaError):
+    """
+    A topic was not read to its end offsets (a broker stalled or went away mid-read); what was read is not
+    used. Transient: the read is repeated from the beginning (`engine.pipeline.retry.transient`).
+    """
+
+
 class UnsupportedEventError(ObKafkaError):
     """The change log holds an event the reader cannot turn into changes faithfully (e.g. a JSON partial update)."""

@@ -87,7 +87,7 @@ def build_dag(project: SyncProject, *, source_path: str | None = None) -> DAG:
         if SyncType.FULL in types:
             plan = _full_sync_plan(project, dag)
             last >> plan
-            last = _full_sync(project, plan)  # after the plan through `plan.output`
+            last = _full_sync(project, plan) >> _full_sync_finish(project, plan)  # both read `plan.output`
         if SyncType.INCREMENTAL in types:
             last >> _incremental_sync(project)
     return dag
@@ -172,6 +172,12 @@ def _full_sync(project: SyncProject, plan: BaseOperator) -> Any:
     return FullSyncOperator.partial(
         task_id="full_sync", project=project, outlets=[alias], post_execute=report
     ).expand(work=plan.output)
+
+
+def _full_sync_finish(project: SyncProject, plan: BaseOperator) -> BaseOperator:
+    from airflow_provider_obkafka.operators.full_sync_finish import FullSyncFinishOperator
+
+    return FullSyncFinishOperator(task_id="full_sync_finish", project=project, work=plan.output)
 
 
 def _incremental_sync(project: SyncProject) -> BaseOperator:

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import ssl
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from airflow.providers.apache.kafka.hooks.base import KafkaBaseHook
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic
 
 from airflow_provider_obkafka.exceptions import CapabilityError, TopicError
 from airflow_provider_obkafka.hooks.kafka_protocol import TRANSACTION_APIS, ApiVersion, request_api_versions
+from airflow_provider_obkafka.hooks.kafka_read import drain_to_ends, partitions_of, watermarks
 from airflow_provider_obkafka.models.topic import TopicSpec
 
 
@@ -127,6 +127,31 @@ class KafkaHook(KafkaBaseHook):
             out[resource.name] = topics[resource.name]._replace(configs=configs)
         return out
 
+    def broker_configs(self, keys: tuple[str, ...], brokers: list[int]) -> dict[int, dict[str, str]]:
+        """The values of broker configs `keys` (DescribeConfigs) of each broker id in `brokers`."""
+        admin = self.admin_client()
+        resources = [ConfigResource(ConfigResource.Type.BROKER, str(broker)) for broker in brokers]
+        out = {}
+        for resource, future in admin.describe_configs(resources).items():
+            entries = future.result(timeout=30)
+            out[int(resource.name)] = {k: str(entries[k].value) for k in keys if k in entries}
+        return out
+
+    def broker_count(self, timeout: float = 30.0) -> int:
+        """How many brokers the cluster's metadata names."""
+        return len(self.admin_client().list_topics(timeout=timeout).brokers)
+
+    def set_topic_configs(self, name: str, configs: dict[str, str]) -> None:
+        """Set configs of an existing topic (IncrementalAlterConfigs: the others are left as they are)."""
+        entries = [ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in configs.items()]
+        admin = self.admin_client()  # keep the client alive until the future is resolved
+        resource = ConfigResource(ConfigResource.Type.TOPIC, name, incremental_configs=entries)
+        for future in admin.incremental_alter_configs([resource]).values():
+            try:
+                future.result(timeout=30)
+            except KafkaException as exc:
+                raise TopicError(f"cannot set {sorted(configs)} of topic {name!r}: {exc.args[0].str()}") from exc
+
     def list_topics(self) -> list[str]:
         """Names of the cluster's non-internal topics, sorted."""
         return sorted(self.describe_topics())
@@ -189,69 +214,29 @@ class KafkaHook(KafkaBaseHook):
         config.update(overrides)
         return Consumer(config)
 
-    def read_committed(self, topic: str, timeout: float = 60.0, idle: float = 3.0) -> list[Message]:
+    def read_committed(self, topic: str, timeout: float = 600.0, idle: float = 30.0) -> list[Message]:
         """Every committed message of `topic` as a list (see `iter_committed`). For verification, tests and the demo."""
         return list(self.iter_committed(topic, timeout, idle))
 
-    def iter_committed(self, topic: str, timeout: float = 60.0, idle: float = 3.0) -> Iterator[Message]:
+    def iter_committed(self, topic: str, timeout: float = 600.0, idle: float = 30.0) -> Iterator[Message]:
         """
         Every committed message of `topic`, from the beginning of each partition to its end, as a
-        `read_committed` consumer sees it, one at a time (memory stays flat on any topic size). Stops when
-        every partition is read to its end offset, or after `idle` seconds without a message, or at `timeout`.
+        `read_committed` consumer sees it, one at a time (memory stays flat on any topic size). The end of
+        each partition is its last stable offset when the read begins (what is committed by then).
+
+        :param timeout: seconds the whole read may take
+        :param idle: seconds without progress that make the read a stall
+        :raises IncompleteReadError: when a partition is not read to its end (a stall, or the timeout):
+            never a part of the topic as if it were all of it. Retryable (`engine.pipeline.retry.transient`)
         """
         consumer = self.read_committed_consumer()
         try:
-            metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
-            if metadata is None or metadata.error is not None:
-                raise TopicError(f"topic {topic!r} does not exist")
-            parts = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in sorted(metadata.partitions)]
-            marks = {p.partition: _watermarks(consumer, p) for p in parts}
-            # An empty partition (low == high) is read to its end before anything is fetched.
-            ends = {partition: high for partition, (low, high) in marks.items() if high > low}
+            parts = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions_of(consumer, topic)]
+            marks = {p.partition: watermarks(consumer, p) for p in parts}
             consumer.assign(parts)
-            yield from _drain(consumer, ends, time.monotonic() + timeout, idle)
+            yield from drain_to_ends(consumer, topic, marks, timeout, idle)
         finally:
             consumer.close()
-
-
-_LEADER_MOVING = (KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE)
-
-
-def _watermarks(consumer: Consumer, partition: TopicPartition, attempts: int = 50) -> tuple[int, int]:
-    """A partition's (low, high) offsets; waits while a just-created topic's leader is being elected."""
-    for attempt in range(attempts):
-        try:
-            return consumer.get_watermark_offsets(partition, timeout=10, cached=False)
-        except KafkaException as exc:
-            if exc.args[0].code() not in _LEADER_MOVING or attempt == attempts - 1:
-                raise
-            time.sleep(0.1)
-    raise AssertionError("unreachable")
-
-
-def _drain(consumer: Consumer, ends: dict[int, int], deadline: float, idle: float) -> Iterator[Message]:
-    """Poll until every partition's position reaches its end offset, `idle` passes quietly, or the deadline."""
-    if not ends:
-        return
-    quiet_since = time.monotonic()
-    while time.monotonic() < deadline:
-        # consume() waits its whole timeout unless 10,000 messages come: keep it short (0.5 s cost every chunk)
-        batch = consumer.consume(num_messages=10000, timeout=0.05)
-        for msg in batch:
-            if msg.error() is None:
-                yield msg
-            elif msg.error().code() != KafkaError._PARTITION_EOF:
-                raise KafkaException(msg.error())
-        if batch:
-            quiet_since = time.monotonic()
-        positions = consumer.position([TopicPartition(msg_topic, p) for msg_topic, p in _assigned(consumer)])
-        at_end = all(tp.offset >= ends[tp.partition] for tp in positions if tp.partition in ends)
-        if at_end or time.monotonic() - quiet_since > idle:
-            break
-
-
-def _assigned(consumer: Consumer) -> list[tuple[str, int]]:
-    return [(tp.topic, tp.partition) for tp in consumer.assignment()]
 
 
 def _differences(spec: TopicSpec, found: TopicInfo) -> list[str]:

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import pendulum
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from airflow_provider_obkafka.models.field_types import (
     ColumnList,
@@ -43,6 +43,22 @@ START_RULE = (
     "'2024-05-01T00:00:00Z', or Unix epoch seconds such as 1714521600"
 )
 SKEW = pendulum.duration(seconds=60)
+#: 15 minutes: the brokers' default `transaction.max.timeout.ms`, so the default is never refused.
+DEFAULT_TRANSACTION_TIMEOUT_MS = 900_000
+TRANSACTION_TIMEOUT_RANGE_MS = (1000, 2_147_483_647)  # what librdkafka accepts
+
+
+def _between_ms(low: int, high: int) -> AfterValidator:
+    """`transaction_timeout_ms` within librdkafka's range, with the fix in the message."""
+
+    def check(value: int) -> int:
+        if not low <= value <= high:
+            raise ValueError(f"must be {low} to {high} milliseconds, and at most the brokers' transaction.max."
+                             f"timeout.ms (Kafka's default: {DEFAULT_TRANSACTION_TIMEOUT_MS}); leave it out for "
+                             f"{DEFAULT_TRANSACTION_TIMEOUT_MS} (15 minutes)")  # fmt: skip
+        return value
+
+    return AfterValidator(check)
 
 
 class _Frozen(BaseModel):
@@ -248,6 +264,9 @@ class Options(_Frozen):
         under the new one, so compacted topics and upsert sinks drop the old row); not an OMS option
     :param tombstones_on_delete: after each DELETE of a keyed row, a tombstone (the same key, a null value),
         as Debezium writes, so compaction removes the key; not an OMS option
+    :param transaction_timeout_ms: the producers' `transaction.timeout.ms`: how long one Kafka transaction (a
+        chunk, a batch of changes) may stay open before the broker aborts it; at most the brokers'
+        `transaction.max.timeout.ms` (the precheck compares them)
     """
 
     serialization: SerializationName = Serialization.DEFAULT
@@ -256,6 +275,9 @@ class Options(_Frozen):
     business_system_id: BusinessId | None = None
     key_change: KeyChangeName = KeyChange.UPDATE
     tombstones_on_delete: StrictBool = False
+    transaction_timeout_ms: Annotated[StrictInt, _between_ms(*TRANSACTION_TIMEOUT_RANGE_MS)] = (
+        DEFAULT_TRANSACTION_TIMEOUT_MS
+    )
 
 
 class TopicDefaults(_Frozen):

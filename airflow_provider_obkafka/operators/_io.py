@@ -41,7 +41,7 @@ def range_io(project: SyncProject) -> RangeIo:
         return Source(hook.binlog_connection_settings(), hook.describe_table, db_type, hook.login.tenant)
 
     def sink(transactional_id: str) -> TransactionalSink:
-        config, reports = sink_producer_config()
+        config, reports = sink_producer_config(project.options.transaction_timeout_ms)
         producer = KafkaHook(kafka_config_id=project.destination.conn_id).producer(transactional_id, **config)
         return TransactionalSink(producer, project.checkpoint_topic, reports)
 

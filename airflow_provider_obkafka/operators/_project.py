@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,8 @@ from airflow_provider_obkafka.models.project import SyncProject
 
 if TYPE_CHECKING:
     from airflow_provider_obkafka.hooks.kafka import KafkaHook
+
+log = logging.getLogger(__name__)
 
 
 def project_arg(project: SyncProject | Mapping[str, Any]) -> dict[str, Any]:
@@ -39,6 +42,39 @@ def fail_fast() -> Iterator[None]:
         raise AirflowFailException(str(exc)) from exc
 
 
-def checkpoint_state(project: SyncProject, kafka: KafkaHook) -> dict[str, dict[str, Any]]:
-    """The project's committed checkpoints, the latest value of each key (as compaction keeps them)."""
-    return checkpoints.latest((m.key(), m.value()) for m in kafka.iter_committed(project.checkpoint_topic))
+def ensure_checkpoint_topic(project: SyncProject, kafka: KafkaHook) -> str:
+    """
+    Create the project's checkpoint topic (`checkpoint_topic_spec`) unless it exists; every first step of a
+    DAG (schema, full or incremental synchronization) calls it, so a project without schema synchronization
+    has one too. An existing one gets the spec's configs; a replication factor below the spec's is logged
+    (Kafka changes it only by reassigning partitions); more than one partition fails the task.
+    Returns what was done, for the log.
+    """
+    with fail_fast():
+        spec = checkpoints.checkpoint_topic_spec(project.checkpoint_topic, kafka.broker_count())
+        found = kafka.describe_topics([spec.name], config_keys=tuple(spec.configs)).get(spec.name)
+        if found is None:
+            return kafka.create_topics([spec])[spec.name]
+        if found.partitions != 1:
+            raise TopicError(f"checkpoint topic {spec.name!r} has {found.partitions} partitions, it must have 1 "
+                             "(one order for every record): delete it only if the project starts over, or "
+                             "set checkpoint_topic to another name")  # fmt: skip
+        if found.replication_factor < spec.replication_factor:
+            log.warning("checkpoint topic %s has replication factor %d, %d recommended on this cluster: raise it "
+                        "with kafka-reassign-partitions", spec.name, found.replication_factor,
+                        spec.replication_factor)  # fmt: skip
+        changed = {k: v for k, v in spec.configs.items() if found.configs.get(k) != v}
+        if changed:
+            kafka.set_topic_configs(spec.name, changed)
+            return "exists, configs set: " + ", ".join(f"{k}={v}" for k, v in sorted(changed.items()))
+        return "exists"
+
+
+def checkpoint_state(project: SyncProject, kafka: KafkaHook, **read: float) -> dict[str, dict[str, Any]]:
+    """
+    The project's committed checkpoints, the latest value of each key (as compaction keeps them).
+
+    :param read: `timeout` and `idle` of `KafkaHook.iter_committed`
+    """
+    messages = kafka.iter_committed(project.checkpoint_topic, **read)
+    return checkpoints.latest((m.key(), m.value()) for m in messages)

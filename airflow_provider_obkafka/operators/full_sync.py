@@ -74,7 +74,7 @@ class FullSyncOperator(BaseOperator):
         chunk = Chunk.from_dict(work["chunk"])
         source = OceanBaseHook(ob_conn_id=project.source.conn_id, session_time_zone="+00:00")
         kafka = KafkaHook(kafka_config_id=project.destination.conn_id)
-        done_key = checkpoints.chunk_key(work["sync_id"], chunk.table.database, chunk.table.table, chunk.index)
+        done_key = checkpoints.chunk_done_key(work)
         tid = checkpoints.transactional_id(project.slug, "full", work["sync_id"], str(chunk.table), str(chunk.index))
         # Kafka's setup (fencing, then the checkpoint read) and the source's (table description, rendering
         # plan) are round trips to two services: they run side by side, which a chunk's start-up time halves.
@@ -86,9 +86,11 @@ class FullSyncOperator(BaseOperator):
             except Exception as exc:  # raised below unless the chunk is done (its table may be gone since)
                 problem = exc
             sink, state = fenced.result()
-        if done_key in state:
-            self.log.info("%s is already synchronized (%s): skipped", chunk.describe(), state[done_key])
-            return {**state[done_key], "skipped": True}
+        finished = state.get(checkpoints.finished_key(work["sync_id"]))
+        if done_key in state or finished is not None:
+            record = state.get(done_key, finished)
+            self.log.info("%s is already synchronized (%s): skipped", chunk.describe(), record)
+            return {**record, "skipped": True}
         if problem is not None:
             with fail_fast():
                 raise problem
@@ -182,6 +184,6 @@ def _fence_and_read(
     The sink of the chunk's transactional producer, and the project's checkpoints read after it:
     `init_transactions()` fences (and aborts) an earlier try of this chunk before its done-record is looked for.
     """
-    config, reports = sink_producer_config()
+    config, reports = sink_producer_config(project.options.transaction_timeout_ms)
     producer = kafka.producer(transactional_id=transactional_id, **config)
     return TransactionalSink(producer, project.checkpoint_topic, reports), checkpoint_state(project, kafka)

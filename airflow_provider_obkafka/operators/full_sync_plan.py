@@ -17,7 +17,13 @@ from airflow_provider_obkafka.engine.snapshot.sql import boundary_sql
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.models.position import SnapshotPoint
-from airflow_provider_obkafka.operators._project import checkpoint_state, fail_fast, load_project, project_arg
+from airflow_provider_obkafka.operators._project import (
+    checkpoint_state,
+    ensure_checkpoint_topic,
+    fail_fast,
+    load_project,
+    project_arg,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -67,6 +73,9 @@ class FullSyncPlanOperator(BaseOperator):
             self.log.warning("%s", warning)
         sync_id = checkpoints.sync_id_for(f"{context['dag'].dag_id}/{context['run_id']}")
         snapshot, record = self._snapshot(project, source, kafka, sync_id)
+        if snapshot is None:
+            self.log.info("full sync %s is finished already (its checkpoints say so): nothing to plan", sync_id)
+            return []
         # The snapshot's record commits to Kafka while the chunks are planned on the source; the work items
         # are returned only once it is committed, so a retry of this task reuses the same snapshot.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="obkafka-snapshot") as pool:
@@ -79,13 +88,17 @@ class FullSyncPlanOperator(BaseOperator):
 
     def _snapshot(
         self, project: SyncProject, source: OceanBaseHook, kafka: KafkaHook, sync_id: str
-    ) -> tuple[SnapshotPoint, Callable[[], None] | None]:
+    ) -> tuple[SnapshotPoint | None, Callable[[], None] | None]:
         """
         The run's snapshot point: the recorded one on a retry (and None), else a new one and the function
-        that records it in the checkpoint topic, to be done before the work items are handed out.
+        that records it in the checkpoint topic, to be done before the work items are handed out; None and
+        None when this run's full sync is finished (its snapshot record is gone, its finished record kept).
         """
         key = checkpoints.snapshot_key(sync_id)
+        self.log.info("checkpoint topic %s: %s", project.checkpoint_topic, ensure_checkpoint_topic(project, kafka))
         state = checkpoint_state(project, kafka)
+        if checkpoints.finished_key(sync_id) in state:
+            return None, None
         if key in state:
             self.log.info("reusing the snapshot point recorded by an earlier try: %s", state[key])
             return SnapshotPoint.model_validate(state[key]), None

@@ -26,7 +26,13 @@ from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.models.position import BinlogPosition
 from airflow_provider_obkafka.operators._io import range_io, retrier
-from airflow_provider_obkafka.operators._project import checkpoint_state, fail_fast, load_project, project_arg
+from airflow_provider_obkafka.operators._project import (
+    checkpoint_state,
+    ensure_checkpoint_topic,
+    fail_fast,
+    load_project,
+    project_arg,
+)
 from airflow_provider_obkafka.triggers.incremental_sync import SETTLE_S, IncrementalSyncTrigger
 
 if TYPE_CHECKING:
@@ -106,6 +112,8 @@ class IncrementalSyncOperator(BaseOperator):
         project = load_project(self.project)
         with fail_fast():
             requested = parse_start_timestamp(self.start_timestamp)
+        kafka = KafkaHook(kafka_config_id=project.destination.conn_id)
+        self.log.info("checkpoint topic %s: %s", project.checkpoint_topic, ensure_checkpoint_topic(project, kafka))
         if _is_backfill(context):
             return self._backfill(project, context)
         state = self._checkpoints(project)

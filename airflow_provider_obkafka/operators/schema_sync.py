@@ -11,7 +11,7 @@ from airflow_provider_obkafka.engine.routing.plan import resolve, topic_specs
 from airflow_provider_obkafka.exceptions import TopicError
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
-from airflow_provider_obkafka.operators._project import fail_fast, load_project, project_arg
+from airflow_provider_obkafka.operators._project import ensure_checkpoint_topic, fail_fast, load_project, project_arg
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -52,6 +52,7 @@ class SchemaSyncOperator(BaseOperator):
                 raise TopicError(f"schema synchronization of {project.name!r} stopped before writing anything:\n  - "
                                  + "\n  - ".join(problems))
             outcome = kafka.create_topics(specs)
+        outcome[project.checkpoint_topic] = ensure_checkpoint_topic(project, kafka)
         for topic, state in sorted(outcome.items()):
             self.log.info("topic %s: %s", topic, state)
         return outcome

@@ -13,6 +13,7 @@ from airflow_provider_obkafka.engine.precheck.kafka import (
     TopicState,
     created_specs,
     topic_findings,
+    transaction_timeout_findings,
     version_findings,
 )
 from airflow_provider_obkafka.engine.precheck.objects import issue_findings, name_findings, object_findings
@@ -36,6 +37,8 @@ from airflow_provider_obkafka.operators._project import project_arg
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_provider_obkafka.hooks.kafka import ClusterInfo
 
     from airflow_provider_obkafka.models.project import SyncProject
 
@@ -230,6 +233,16 @@ def _aware(moment: datetime.datetime) -> datetime.datetime:
     return moment if moment.utcoffset() is not None else moment.replace(tzinfo=datetime.UTC)
 
 
+def _broker_max_timeouts(kafka: KafkaHook, info: ClusterInfo) -> dict[int, int]:
+    """Each broker's `transaction.max.timeout.ms`; empty when DescribeConfigs is refused."""
+    key = "transaction.max.timeout.ms"
+    try:
+        found = kafka.broker_configs((key,), [broker.id for broker in info.brokers])
+    except Exception:  # e.g. no DESCRIBE_CONFIGS on the cluster: the finding is a warning that says so
+        return {}
+    return {broker: int(configs[key]) for broker, configs in found.items() if key in configs}
+
+
 def _destination_checks(project: SyncProject, plan: SyncPlan | None, timeout: float) -> list[Finding]:
     """Kafka answers, its version supports transactions, and the topics are as the project needs."""
     kafka = KafkaHook(kafka_config_id=project.destination.conn_id)
@@ -249,8 +262,10 @@ def _destination_checks(project: SyncProject, plan: SyncPlan | None, timeout: fl
     out += version_findings(
         {k: (v.min_version, v.max_version) for k, v in info.api_versions.items()}, bootstrap
     )
+    out += transaction_timeout_findings(project.options.transaction_timeout_ms, _broker_max_timeouts(kafka, info))
     topics = {**project.known_topics(), **(plan.topics() if plan is not None else {})}
-    keys = tuple(sorted({key for spec in created_specs(project, topics) for key in spec.configs}))
+    specs = created_specs(project, topics, len(info.brokers))
+    keys = tuple(sorted({key for spec in specs for key in spec.configs}))
     try:
         names = sorted({*topics, project.checkpoint_topic})
         described = kafka.describe_topics(names, config_keys=keys)

@@ -10,6 +10,7 @@ from typing import Any
 import pymysql
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
+from confluent_kafka.admin import ConfigResource
 
 from airflow_provider_obkafka.engine.precheck.report import Check, Report, Status
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
@@ -83,6 +84,33 @@ def test_passing_project_through_poke_reports_every_check_and_pushes_xcom(shop):
     assert checks["Tables without primary key"] == "WARN"  # a warning, not a failure
     events = next(f for f in data["findings"] if f["check"] == "Tables without primary key")
     assert f"table {db}.events has no primary key" in events["found"]
+
+
+def _broker_max_timeout_ms() -> int:
+    """The local broker's transaction.max.timeout.ms, read here with the admin client directly."""
+    hook = KafkaHook()
+    broker = hook.probe().brokers[0].id
+    resource = ConfigResource(ConfigResource.Type.BROKER, str(broker))
+    admin = hook.admin_client()  # alive until the future is resolved
+    entries = admin.describe_configs([resource])[resource].result(timeout=30)
+    return int(entries["transaction.max.timeout.ms"].value)
+
+
+def test_transaction_timeout_is_compared_with_the_brokers_maximum(shop):
+    db, _ = shop
+    limit = _broker_max_timeout_ms()
+    (fine,) = _only(run_precheck(_project(db, db, ["orders"])), Check.TRANSACTIONS)
+    assert fine.status is Status.OK
+    assert "transaction.timeout.ms 900000 (options.transaction_timeout_ms) is within broker" in fine.found
+    assert f"transaction.max.timeout.ms {limit}" in fine.found
+
+    above = {**_project(db, db, ["orders"]), "options": {"transaction_timeout_ms": limit + 1}}
+    report = run_precheck(above)
+    (finding,) = _only(report, Check.TRANSACTIONS)
+    assert finding.status is Status.FAIL and not report.passed
+    assert f"transaction.timeout.ms {limit + 1}" in finding.found
+    assert f"transaction.max.timeout.ms {limit}" in finding.found
+    assert f"set options.transaction_timeout_ms to {limit} or less" in finding.fix
 
 
 def test_resume_by_gtid_finds_the_executed_gtid_set(shop):

@@ -108,8 +108,9 @@ def test_continuous_project_dag(projects: Path):
     assert _deps(dag) == {
         "precheck": ["schema_sync"],
         "schema_sync": ["full_sync_plan"],
-        "full_sync_plan": ["full_sync"],
-        "full_sync": ["incremental_sync"],
+        "full_sync_plan": ["full_sync", "full_sync_finish"],
+        "full_sync": ["full_sync_finish"],
+        "full_sync_finish": ["incremental_sync"],
         "incremental_sync": [],
     }
     assert dag.tags == {"obkafka", "shop", "prod"}
@@ -164,7 +165,8 @@ def test_scheduled_incremental_project_dag(projects: Path):
 
 def test_full_only_project_from_json(projects: Path):
     dag = load_project_dags(projects, now=NOW)["obkafka__archive-full"]
-    assert _deps(dag) == {"precheck": ["full_sync_plan"], "full_sync_plan": ["full_sync"], "full_sync": []}
+    assert _deps(dag) == {"precheck": ["full_sync_plan"], "full_sync_plan": ["full_sync", "full_sync_finish"],
+                          "full_sync": ["full_sync_finish"], "full_sync_finish": []}  # fmt: skip
     assert dag.get_task("full_sync_plan")._pre_execute_hook is None, (
         "without incremental every run is a full sync"
     )

@@ -4,7 +4,10 @@ Every record is written in the same Kafka transaction as the data it covers, so 
 reader sees a checkpoint exactly when it sees the data. Keys are plain text paths; values are JSON.
 
 - `snapshot/<sync_id>`: the snapshot point a full synchronization reads at (SCN, binlog position).
-- `chunk/<sync_id>/<database>.<table>/<index>`: a finished full-sync chunk, its row count and checksum.
+- `chunk/<sync_id>/<database>.<table>/<index>`: a finished full-sync chunk, its row count and checksum;
+  `.../range-<hash of its key range>` where there is no snapshot (MySQL, MariaDB: `chunk_range_key`).
+- `full/finished/<sync_id>`: a finished full synchronization; its chunk done-records and snapshot record
+  are tombstoned in the same transaction (`finish_records`).
 - `full/last-snapshot`: the snapshot point of the latest full synchronization; incremental sync starts there.
 - `incremental/position`: where the incremental synchronization resumes (the next event to read), and the
   last sort sequence it gave (`store_data_sequence`, `engine/serializers/sequence.py`): the resumed stream
@@ -21,10 +24,27 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_obkafka.exceptions import CheckpointError
+from airflow_provider_obkafka.models.topic import TopicSpec
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-CHECKPOINT_TOPIC_CONFIGS = {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}
+#: Compacted, compaction allowed at once, and segments rolled every 10 minutes: the cleaner never compacts the
+#: active segment, so with Kafka's default (7 days) a checkpoint topic would keep every record for a week.
+CHECKPOINT_TOPIC_CONFIGS = {"cleanup.policy": "compact", "min.compaction.lag.ms": "0", "segment.ms": "600000"}
+
+
+def checkpoint_topic_spec(topic: str, brokers: int) -> TopicSpec:
+    """
+    A project's checkpoint topic on a cluster of `brokers` brokers: one partition (one order for every record),
+    replication factor `min(3, brokers)` and `min.insync.replicas` `min(2, replication factor)`, whatever the
+    data topics use: losing a checkpoint loses the position of everything written. The first step of a
+    project's DAG creates it (schema, full or incremental synchronization, whichever runs first).
+    """
+    replication = max(1, min(3, brokers))
+    configs = {**CHECKPOINT_TOPIC_CONFIGS, "min.insync.replicas": str(min(2, replication))}
+    return TopicSpec(topic, 1, replication, configs)
 
 
 def sync_id_for(run_key: str) -> str:
@@ -38,8 +58,59 @@ def snapshot_key(sync_id: str) -> str:
 
 
 def chunk_key(sync_id: str, database: str, table: str, index: int) -> str:
-    """Key of the done-record of one chunk."""
+    """Key of the done-record of one chunk of a full sync read at one snapshot (OceanBase)."""
     return f"chunk/{sync_id}/{database}.{table}/{index}"
+
+
+def chunk_range_key(sync_id: str, database: str, table: str, bounds: Mapping[str, Any]) -> str:
+    """
+    Key of the done-record of one chunk, by its key range (`key_columns`, `lower`, `upper` as
+    `Chunk.to_dict` writes them). Without a snapshot (MySQL, MariaDB) a plan made again reads live data
+    and cuts other ranges: a done-record then matches only the very range it covered, never another
+    chunk with the same index.
+    """
+    wanted = {name: bounds[name] for name in ("key_columns", "lower", "upper")}
+    digest = hashlib.sha256(encode(wanted)).hexdigest()[:24]
+    return f"chunk/{sync_id}/{database}.{table}/range-{digest}"
+
+
+def chunk_done_key(work: Mapping[str, Any]) -> str:
+    """
+    The done-record key of a full-sync work item (`sync_id`, `scn`, `chunk`): by index at a snapshot
+    (OceanBase: a plan made again cuts the same ranges), by key range without one (MySQL, MariaDB: a plan
+    made again reads live data and may cut others).
+    """
+    chunk = work["chunk"]
+    if work["scn"] is None:
+        return chunk_range_key(work["sync_id"], chunk["database"], chunk["table"], chunk)
+    return chunk_key(work["sync_id"], chunk["database"], chunk["table"], int(chunk["index"]))
+
+
+def finished_key(sync_id: str) -> str:
+    """Key of the record that says a full synchronization is finished; kept, so its chunks stay skipped."""
+    return f"full/finished/{sync_id}"
+
+
+def finish_records(
+    sync_id: str, state: Mapping[str, Mapping[str, Any]], done_keys: Iterable[str]
+) -> list[tuple[str, dict[str, Any] | None]]:
+    """
+    What closes a full synchronization, for one transaction: its finished record, then a tombstone for each
+    of its chunk done-records (any plan's) and its snapshot record. Committed together, so a crash leaves
+    either every done-record (a retry still skips the chunks) or the finished record (which skips them).
+
+    :raises CheckpointError: a chunk of `done_keys` has no done-record: the full sync is not finished
+    """
+    wanted = list(done_keys)
+    missing = [key for key in wanted if key not in state]
+    if missing:
+        raise CheckpointError(f"full synchronization {sync_id} is not finished: {len(missing)} chunk(s) have no "
+                              f"done-record, e.g. {missing[0]}; run its failed chunks first")  # fmt: skip
+    rows = sum(int(state[key].get("rows", 0)) for key in wanted)
+    record = {"sync_id": sync_id, "chunks": len(wanted), "rows": rows}
+    prefix = f"chunk/{sync_id}/"
+    ended = sorted(key for key in state if key.startswith(prefix)) + [snapshot_key(sync_id)]
+    return [(finished_key(sync_id), record), *((key, None) for key in ended if key in state)]
 
 
 INCREMENTAL_KEY = "incremental/position"

@@ -46,13 +46,17 @@ class DeliveryReports:
             self.failure = err
 
 
-def sink_producer_config() -> tuple[dict[str, Any], DeliveryReports]:
+def sink_producer_config(transaction_timeout_ms: int) -> tuple[dict[str, Any], DeliveryReports]:
     """
     `SINK_PRODUCER_CONFIG` with a fresh `DeliveryReports` as the producer's delivery callback; give the same
     reports to the `TransactionalSink` of the producer built with it.
+
+    :param transaction_timeout_ms: `transaction.timeout.ms`, the project's `options.transaction_timeout_ms`:
+        set explicitly, as librdkafka's own default (60 s) would abort any unit of work that takes longer
     """
     reports = DeliveryReports()
-    return {**SINK_PRODUCER_CONFIG, "on_delivery": reports}, reports
+    config = {**SINK_PRODUCER_CONFIG, "transaction.timeout.ms": transaction_timeout_ms, "on_delivery": reports}
+    return config, reports
 
 
 class TransactionalSink:
@@ -136,6 +140,12 @@ class TransactionalSink:
     def checkpoint(self, key: str, value: Mapping[str, Any]) -> None:
         """Queue a checkpoint record in the open transaction."""
         self.send(self.checkpoint_topic, checkpoints.encode(value), key.encode("utf-8"))
+
+    def tombstone(self, key: str) -> None:
+        """Queue a null value for a checkpoint key in the open transaction: compaction then drops the key."""
+        kwargs: dict[str, Any] = {"key": key.encode("utf-8"), "value": None, "on_delivery": self.on_delivery}
+        self.producer.produce(self.checkpoint_topic, **kwargs)
+        self.sent += 1
 
     def commit(self, timeout: float = 120.0) -> None:
         """Flush and commit the open transaction; on any failure abort it and raise DeliveryError."""

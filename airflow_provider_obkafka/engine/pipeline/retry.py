@@ -8,6 +8,9 @@ point after a transient error, with exponential backoff (capped, with jitter), u
 `Backoff.give_up_s`. Repeating is safe: the trigger carries positions only, and an aborted Kafka transaction
 leaves nothing visible to a `read_committed` consumer.
 
+A topic read that stopped short of its end offsets (`IncompleteReadError`, e.g. the checkpoint read during a
+broker stall) is transient too: the read starts again, and nothing of the short read was used.
+
 Not transient: a position the server no longer has (MySQL error 1236, the binlog file was purged), which
 `binlog_gone` turns into a `CheckpointError` that says what to do; and every other error.
 """
@@ -23,7 +26,7 @@ from typing import TYPE_CHECKING, TypeVar
 import pymysql
 from confluent_kafka import KafkaError, KafkaException
 
-from airflow_provider_obkafka.exceptions import CheckpointError, DeliveryError
+from airflow_provider_obkafka.exceptions import CheckpointError, DeliveryError, IncompleteReadError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -92,6 +95,8 @@ def transient(exc: BaseException) -> str | None:
             if isinstance(kafka_error, KafkaError):
                 return None if kafka_error.code() in _KAFKA_PERMANENT else "kafka"
             return "kafka"
+        if isinstance(err, IncompleteReadError):
+            return "kafka"  # a stalled read of a topic: read it again
         if isinstance(err, DeliveryError):
             continue  # decided by its cause, else below
         if isinstance(err, ConnectionError | TimeoutError):

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
-from airflow_provider_obkafka.engine.kafka.checkpoints import CHECKPOINT_TOPIC_CONFIGS
+from airflow_provider_obkafka.engine.kafka.checkpoints import checkpoint_topic_spec
 from airflow_provider_obkafka.engine.precheck.report import Check, Finding, fail, ok, warn
 from airflow_provider_obkafka.engine.precheck.objects import listed
-from airflow_provider_obkafka.models.naming import KAFKA_TOPIC_RULE, check_kafka_topic_name
+from airflow_provider_obkafka.models.naming import KAFKA_TOPIC_RULE, SyncType, check_kafka_topic_name
 from airflow_provider_obkafka.models.topic import TopicSpec
 
 if TYPE_CHECKING:
@@ -74,18 +74,49 @@ def version_findings(api_versions: Mapping[int, tuple[int, int]], bootstrap: str
     return [ok(Check.KAFKA_VERSION, f"{bootstrap}: {said}: Kafka 2.5 or later, transactions supported")]
 
 
-def created_specs(project: SyncProject, topics: Mapping[str, str]) -> list[TopicSpec]:
-    """The topics schema synchronization creates (as `engine.routing.plan.topic_specs`): new, batch, checkpoint."""
+def transaction_timeout_findings(timeout_ms: int, broker_max_ms: Mapping[int, int]) -> list[Finding]:
+    """
+    The producers' `transaction.timeout.ms` (the project's `options.transaction_timeout_ms`) against each
+    broker's `transaction.max.timeout.ms` (by broker id; empty when it could not be read): a larger timeout
+    makes every transactional producer fail at `init_transactions()`.
+    """
+    ours = f"transaction.timeout.ms {timeout_ms} (options.transaction_timeout_ms)"
+    if not broker_max_ms:
+        return [
+            warn(
+                Check.TRANSACTIONS,
+                f"{ours}: the brokers' transaction.max.timeout.ms could not be read (DescribeConfigs "
+                "refused or failed)",
+                f"make sure transaction.max.timeout.ms is at least {timeout_ms} on every broker",
+            )
+        ]
+    broker, limit = min(broker_max_ms.items(), key=lambda item: (item[1], item[0]))
+    theirs = f"broker {broker}'s transaction.max.timeout.ms {limit}"
+    if timeout_ms > limit:
+        return [
+            fail(
+                Check.TRANSACTIONS,
+                f"{ours} is above {theirs}: the broker refuses every transactional producer",
+                f"set options.transaction_timeout_ms to {limit} or less, or raise transaction.max.timeout.ms on "
+                "the brokers to at least the project's value",
+            )
+        ]
+    return [ok(Check.TRANSACTIONS, f"{ours} is within {theirs}")]
+
+
+def created_specs(project: SyncProject, topics: Mapping[str, str], brokers: int | None) -> list[TopicSpec]:
+    """
+    The topics the project creates (as `engine.routing.plan.topic_specs`): new and batch topics (schema
+    synchronization), and last the checkpoint topic (the first step, whichever it is; for one broker when
+    `brokers` is unknown).
+    """
     defaults = project.topic_defaults
     specs = [
         TopicSpec(topic, defaults.partitions, defaults.replication_factor, dict(defaults.configs))
         for topic, mode in sorted(topics.items())
         if mode in ("new", "batch")
     ]
-    checkpoint = TopicSpec(
-        project.checkpoint_topic, 1, defaults.replication_factor, dict(CHECKPOINT_TOPIC_CONFIGS)
-    )
-    return [*specs, checkpoint]
+    return [*specs, checkpoint_topic_spec(project.checkpoint_topic, brokers or 1)]
 
 
 def topic_findings(
@@ -106,19 +137,53 @@ def topic_findings(
                     "create it, or map it as a new topic (mode new) with schema synchronization selected",
                 )
             )
-    specs = created_specs(project, topics)
+    specs = created_specs(project, topics, brokers)
+    first = f"{first_step(project)}, the first step,"
     for spec in specs:
-        out += _created_findings(spec, present, {s.name for s in specs} - {spec.name}, brokers)
+        if spec.name == project.checkpoint_topic and spec.name in present:
+            out += _existing_checkpoint_findings(spec, present[spec.name])
+            continue
+        creator = first if spec.name == project.checkpoint_topic else "schema synchronization"
+        out += _created_findings(spec, present, {s.name for s in specs} - {spec.name}, brokers, creator)
     return out
 
 
+def _existing_checkpoint_findings(spec: TopicSpec, state: TopicState) -> list[Finding]:
+    """The checkpoint topic exists: one partition, or a failure; other configs or fewer replicas, a warning."""
+    if state.partitions != 1:
+        return [fail(Check.NEW_TOPICS, f"checkpoint topic {spec.name!r} has {state.partitions} partitions",
+                     "it must have 1: set checkpoint_topic to another name, or delete the topic if the project "
+                     "starts over")]  # fmt: skip
+    out = []
+    configs = [f"{k}={state.configs.get(k)!r} (the first step sets {v!r})" for k, v in sorted(spec.configs.items())
+               if state.configs.get(k) != v]  # fmt: skip
+    if configs:
+        out.append(warn(Check.NEW_TOPICS, f"checkpoint topic {spec.name!r} has " + "; ".join(configs),
+                        "nothing to do: the first step of the DAG sets them"))  # fmt: skip
+    if state.replication_factor < spec.replication_factor:
+        out.append(warn(Check.NEW_TOPICS, f"checkpoint topic {spec.name!r} has replication factor "
+                        f"{state.replication_factor}, {spec.replication_factor} on this cluster's brokers",
+                        "raise it with kafka-reassign-partitions: a lost checkpoint loses every position"))  # fmt: skip
+    return out or [ok(Check.NEW_TOPICS, f"checkpoint topic {spec.name!r} exists already and matches "
+                                         f"({_shape(state)})")]  # fmt: skip
+
+
+def first_step(project: SyncProject) -> str:
+    """The step of the project's DAG that runs first and creates the checkpoint topic, in the log's words."""
+    if SyncType.SCHEMA in project.sync_types:
+        return "schema synchronization"
+    if SyncType.FULL in project.sync_types:
+        return "full synchronization (full_sync_plan)"
+    return "incremental synchronization"
+
+
 def _created_findings(
-    spec: TopicSpec, present: Mapping[str, TopicState], others: set[str], brokers: int | None
+    spec: TopicSpec, present: Mapping[str, TopicState], others: set[str], brokers: int | None, creator: str
 ) -> list[Finding]:
-    """One topic the project creates: exists compatibly, or can be created."""
+    """One topic the project creates: exists compatibly, or can be created (by `creator`)."""
     if spec.name in present:
         return _existing_created_findings(spec, present[spec.name])
-    return _creatable_findings(spec, present, others, brokers)
+    return _creatable_findings(spec, present, others, brokers, creator)
 
 
 def _existing_created_findings(spec: TopicSpec, state: TopicState) -> list[Finding]:
@@ -143,7 +208,7 @@ def _existing_created_findings(spec: TopicSpec, state: TopicState) -> list[Findi
 
 
 def _creatable_findings(
-    spec: TopicSpec, present: Mapping[str, TopicState], others: set[str], brokers: int | None
+    spec: TopicSpec, present: Mapping[str, TopicState], others: set[str], brokers: int | None, creator: str
 ) -> list[Finding]:
     """A topic the project creates that does not exist yet: a valid, free name that fits the cluster."""
     try:
@@ -178,7 +243,7 @@ def _creatable_findings(
             )
         ]
     shape = f"{spec.partitions} partition(s), replication factor {spec.replication_factor}"
-    return [ok(Check.NEW_TOPICS, f"topic {spec.name!r} is free; schema synchronization creates it ({shape})")]
+    return [ok(Check.NEW_TOPICS, f"topic {spec.name!r} is free; {creator} creates it ({shape})")]
 
 
 def _collision_key(name: str) -> str:

@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterable, Sequence
 from fnmatch import fnmatchcase
 from typing import NamedTuple
 
-from airflow_provider_obkafka.engine.kafka.checkpoints import CHECKPOINT_TOPIC_CONFIGS
 from airflow_provider_obkafka.exceptions import ConfigError, SchemaError
 from airflow_provider_obkafka.models.naming import is_pattern
 from airflow_provider_obkafka.models.project import SyncProject
@@ -161,8 +160,8 @@ def _subset(plans: list[TablePlan], only: set[str], problems: list[str]) -> list
 def topic_specs(project: SyncProject, plan: SyncPlan, existing: Iterable[str]) -> tuple[list[TopicSpec], list[str]]:
     """
     What schema synchronization creates (new and batch-generated topics with the project's partitions,
-    replication factor and configs, plus the compacted checkpoint topic), and the problems it must report
-    first: an `existing` topic that does not exist.
+    replication factor and configs; the checkpoint topic is `checkpoint_topic_spec`'s), and the problems it
+    must report first: an `existing` topic that does not exist.
     """
     present = set(existing)
     defaults = project.topic_defaults
@@ -171,7 +170,6 @@ def topic_specs(project: SyncProject, plan: SyncPlan, existing: Iterable[str]) -
         for topic, mode in sorted(plan.topics().items())
         if mode in ("new", "batch")
     ]
-    specs.append(TopicSpec(project.checkpoint_topic, 1, defaults.replication_factor, dict(CHECKPOINT_TOPIC_CONFIGS)))
     missing = [
         f"topic {topic!r} is mapped as an existing topic but does not exist in Kafka: create it, or map it as a "
         "new topic with schema synchronization selected"

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import zlib
 
+import pytest
+
 from airflow_provider_obkafka.engine.kafka import checkpoints
 from airflow_provider_obkafka.engine.pipeline.full import Progress, message_checksum, sync_rows
+from airflow_provider_obkafka.exceptions import CheckpointError
 
 
 class Clock:
@@ -70,3 +73,49 @@ def test_transactional_ids_are_stable_distinct_and_valid():
     assert a != b, "names that differ only in non-ASCII characters keep distinct ids"
     assert a.startswith("obkafka.shop_full_s1_db.") and a.isascii()
     assert checkpoints.sync_id_for("dag/run1") != checkpoints.sync_id_for("dag/run2")
+
+
+@pytest.mark.parametrize(("brokers", "replication", "min_insync"), [(1, 1, "1"), (2, 2, "2"), (3, 3, "2"), (9, 3, "2")])
+def test_checkpoint_topic_replication_follows_the_cluster_not_the_data_topics(brokers, replication, min_insync):
+    spec = checkpoints.checkpoint_topic_spec("__obkafka_checkpoints.p", brokers)
+    assert (spec.name, spec.partitions, spec.replication_factor) == ("__obkafka_checkpoints.p", 1, replication)
+    assert spec.configs["min.insync.replicas"] == min_insync
+    assert spec.configs["cleanup.policy"] == "compact"
+    assert int(spec.configs["segment.ms"]) <= 3_600_000, "segments roll often enough for compaction to keep up"
+
+
+def test_chunk_range_keys_differ_by_range_not_by_index():
+    first = {"index": 0, "key_columns": ["id"], "lower": None, "upper": [1001]}
+    same_range_other_index = {**first, "index": 4}
+    replanned = {**first, "upper": [1501]}
+    key = checkpoints.chunk_range_key("s1", "db", "t", first)
+    assert key.startswith("chunk/s1/db.t/range-")
+    assert key == checkpoints.chunk_range_key("s1", "db", "t", same_range_other_index)
+    assert key != checkpoints.chunk_range_key("s1", "db", "t", replanned)
+    assert key != checkpoints.chunk_range_key("s1", "db", "u", first)
+
+
+def test_finish_records_close_a_full_sync_in_one_transaction():
+    work = [{"sync_id": "s1", "scn": 7, "chunk": {"database": "db", "table": "t", "index": i, "key_columns": ["id"],
+                                                   "lower": None, "upper": None}} for i in range(2)]  # fmt: skip
+    done = [checkpoints.chunk_done_key(item) for item in work]
+    state = {done[0]: {"rows": 10}, done[1]: {"rows": 5}, "snapshot/s1": {"scn": 7},
+             "chunk/s1/db.t/range-old": {"rows": 1}, "chunk/s2/db.t/0": {"rows": 9}}  # fmt: skip
+    records = checkpoints.finish_records("s1", state, done)
+    assert records[0] == ("full/finished/s1", {"sync_id": "s1", "chunks": 2, "rows": 15}), "the finished record first"
+    assert sorted(records[1:]) == sorted([(done[0], None), (done[1], None), ("chunk/s1/db.t/range-old", None),
+                                          ("snapshot/s1", None)]), "every record of s1, none of s2"  # fmt: skip
+    replayed = checkpoints.latest([(k.encode(), None if v is None else checkpoints.encode(v)) for k, v in
+                                   [*state.items(), *records]])  # fmt: skip
+    assert replayed == {"full/finished/s1": records[0][1], "chunk/s2/db.t/0": {"rows": 9}}
+
+
+def test_finish_records_refuse_an_unfinished_full_sync():
+    with pytest.raises(CheckpointError, match=r"full synchronization s1 is not finished: 1 chunk\(s\)"):
+        checkpoints.finish_records("s1", {"chunk/s1/db.t/0": {"rows": 1}}, ["chunk/s1/db.t/0", "chunk/s1/db.t/1"])
+
+
+def test_done_keys_by_index_at_a_snapshot_by_range_without():
+    chunk = {"database": "db", "table": "t", "index": 3, "key_columns": ["id"], "lower": [1], "upper": [9]}
+    assert checkpoints.chunk_done_key({"sync_id": "s", "scn": 5, "chunk": chunk}) == "chunk/s/db.t/3"
+    assert checkpoints.chunk_done_key({"sync_id": "s", "scn": None, "chunk": chunk}).startswith("chunk/s/db.t/range-")

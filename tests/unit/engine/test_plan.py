@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_obkafka.engine.kafka.checkpoints import CHECKPOINT_TOPIC_CONFIGS
 from airflow_provider_obkafka.engine.routing.plan import resolve, topic_specs
 from airflow_provider_obkafka.exceptions import ConfigError, SchemaError
 from airflow_provider_obkafka.models.loader import parse_project
@@ -111,7 +110,7 @@ def test_chinese_table_in_batch_mode_is_a_problem_naming_the_fix():
     assert len(plan.problems) == 1 and "订单" in plan.problems[0]
 
 
-def test_topic_specs_create_new_and_checkpoint_topics_and_report_missing_existing():
+def test_topic_specs_create_new_topics_and_report_missing_existing():
     project = parse_project(
         {
             "name": "p2",
@@ -129,7 +128,6 @@ def test_topic_specs_create_new_and_checkpoint_topics_and_report_missing_existin
     assert [(s.name, s.partitions, s.configs) for s in specs] == [
         ("Topic_shop_logs", 6, {"retention.ms": "1000"}),
         ("t.orders", 6, {"retention.ms": "1000"}),
-        (project.checkpoint_topic, 1, CHECKPOINT_TOPIC_CONFIGS),
-    ]
+    ], "the checkpoint topic is checkpoint_topic_spec's, whatever the data topics use"
     assert missing and "'t.items' is mapped as an existing topic but does not exist" in missing[0]
     assert topic_specs(project, plan, existing=["t.items"])[1] == []

@@ -10,7 +10,12 @@ import pytest
 from airflow_provider_obkafka.engine.precheck.grants import parse_grants
 from airflow_provider_obkafka.engine.routing.plan import resolve
 from airflow_provider_obkafka.engine.precheck.report import Check, Report, Status, fail, ok, warn
-from airflow_provider_obkafka.engine.precheck.kafka import TopicState, topic_findings, version_findings
+from airflow_provider_obkafka.engine.precheck.kafka import (
+    TopicState,
+    topic_findings,
+    transaction_timeout_findings,
+    version_findings,
+)
 from airflow_provider_obkafka.engine.precheck.objects import classify, object_findings
 from airflow_provider_obkafka.engine.precheck.source import (
     BinlogFacts,
@@ -245,6 +250,65 @@ def test_topics_that_collide_or_need_more_brokers_fail():
     )
     findings = topic_findings(wide, wide.known_topics(), {"items": TopicState(3, 1, {})}, 1)
     assert any("needs replication factor 3, the cluster has 1 broker(s)" in f.found for f in findings)
+
+
+@pytest.mark.parametrize(
+    ("sync_types", "step"),
+    [
+        (["schema", "full", "incremental"], "schema synchronization"),
+        (["full", "incremental"], "full synchronization (full_sync_plan)"),
+        (["incremental"], "incremental synchronization"),
+    ],
+)
+def test_checkpoint_topic_is_created_by_the_first_step(sync_types, step):
+    project = parse_project({"name": "p1", "sync_types": sync_types, "objects": [
+        {"database": "shop", "tables": ["orders"], "topic": {"mode": "existing", "name": "orders"}}]})  # fmt: skip
+    findings = topic_findings(project, project.known_topics(), {"orders": TopicState(3, 1, {})}, brokers=1)
+    (checkpoint,) = [f for f in findings if project.checkpoint_topic in f.found]
+    assert checkpoint.status is Status.OK
+    assert checkpoint.found.endswith(f"is free; {step}, the first step, creates it (1 partition(s), "
+                                     "replication factor 1)"), checkpoint.found  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("timeout_ms", "broker_max_ms", "status"),
+    [(900_000, 900_000, Status.OK), (60_000, 900_000, Status.OK), (900_001, 900_000, Status.FAIL),
+     (3_600_000, 1_800_000, Status.FAIL), (3_600_000, 3_600_000, Status.OK)],
+)  # fmt: skip
+def test_transaction_timeout_within_the_brokers_maximum(timeout_ms, broker_max_ms, status):
+    (finding,) = transaction_timeout_findings(timeout_ms, {1: broker_max_ms})
+    assert finding.check is Check.TRANSACTIONS
+    assert finding.status is status
+    assert f"transaction.timeout.ms {timeout_ms}" in finding.found
+    assert f"transaction.max.timeout.ms {broker_max_ms}" in finding.found
+    if status is Status.FAIL:
+        assert f"set options.transaction_timeout_ms to {broker_max_ms} or less" in finding.fix
+        assert "raise transaction.max.timeout.ms" in finding.fix
+
+
+def test_transaction_timeout_against_the_smallest_broker_maximum_or_a_warning_when_unread():
+    (finding,) = transaction_timeout_findings(900_000, {1: 900_000, 2: 600_000, 3: 900_000})
+    assert finding.status is Status.FAIL
+    assert "broker 2" in finding.found and "transaction.max.timeout.ms 600000" in finding.found
+    (unread,) = transaction_timeout_findings(900_000, {})
+    assert unread.status is Status.WARN
+    assert "make sure transaction.max.timeout.ms is at least 900000" in unread.fix
+
+
+def test_an_existing_checkpoint_topic_with_other_settings_warns_and_one_with_partitions_fails():
+    project = parse_project({"name": "p1", "sync_types": ["incremental"], "objects": [
+        {"database": "shop", "tables": ["orders"], "topic": {"mode": "existing", "name": "orders"}}]})  # fmt: skip
+    old = {"orders": TopicState(3, 1, {}), project.checkpoint_topic: TopicState(1, 1, {"cleanup.policy": "compact"})}
+    found = [f for f in topic_findings(project, project.known_topics(), old, brokers=3)
+             if project.checkpoint_topic in f.found]  # fmt: skip
+    assert {f.status for f in found} == {Status.WARN}
+    text = " ".join(f.found for f in found)
+    assert "segment.ms=None (the first step sets '600000')" in text
+    assert "replication factor 1, 3 on this cluster's brokers" in text
+    wide = {**old, project.checkpoint_topic: TopicState(3, 3, {})}
+    (bad,) = [f for f in topic_findings(project, project.known_topics(), wide, brokers=3)
+              if project.checkpoint_topic in f.found]  # fmt: skip
+    assert bad.status is Status.FAIL and "has 3 partitions" in bad.found and "must have 1" in bad.fix
 
 
 def test_object_findings_sort_resolve_problems_into_checks():

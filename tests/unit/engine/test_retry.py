@@ -7,7 +7,7 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException
 
 from airflow_provider_obkafka.engine.pipeline.retry import Backoff, Retrier, binlog_gone, retry_call, transient
-from airflow_provider_obkafka.exceptions import CheckpointError, DeliveryError, SchemaError
+from airflow_provider_obkafka.exceptions import CheckpointError, DeliveryError, IncompleteReadError, SchemaError
 from airflow_provider_obkafka.models.position import BinlogPosition
 
 
@@ -38,6 +38,7 @@ def _delivery(code: int) -> DeliveryError:
         pytest.param(_delivery(KafkaError._MSG_TIMED_OUT), "kafka", id="delivery-timed-out"),
         pytest.param(_delivery(KafkaError.TOPIC_AUTHORIZATION_FAILED), None, id="not-authorized"),
         pytest.param(KafkaException(KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART)), None, id="unknown-topic"),
+        pytest.param(IncompleteReadError("read of topic 'c' stopped short"), "kafka", id="stalled-read"),
         pytest.param(SchemaError("table gone"), None, id="ours"),
         pytest.param(ValueError("bug"), None, id="bug"),
     ],

@@ -497,6 +497,20 @@ CASES = [
         ["control characters"],
     ),
     (
+        "transaction-timeout-low",
+        {"options.transaction_timeout_ms": 999},
+        "options.transaction_timeout_ms",
+        "999",
+        ["1000 to 2147483647", "transaction.max.timeout.ms"],
+    ),
+    (
+        "transaction-timeout-text",
+        {"options.transaction_timeout_ms": "15min"},
+        "options.transaction_timeout_ms",
+        "'15min'",
+        ["whole number"],
+    ),
+    (
         "options-unknown",
         {"options.partitoning": "One"},
         "options.partitoning",
