@@ -160,7 +160,8 @@ def _full_sync_plan(project: SyncProject, dag: DAG) -> BaseOperator:
     # string would render to text, and a native-object DAG would turn text that looks like a number in the
     # chunk work items (key bounds, column names) into numbers.
     return FullSyncPlanOperator(
-        task_id="full_sync_plan", project=project, tables=dag.param("tables"), pre_execute=gate
+        task_id="full_sync_plan", project=project, tables=dag.param("tables"), pre_execute=gate,
+        chunk_size=project.options.chunk_size,
     )
 
 

@@ -241,12 +241,14 @@ class Options(_Frozen):
     :param intra_transaction_sequence: Enable Intra-transaction Sequence (numbers the DML of a transaction)
     :param partitioning: Partitioning Rules, Hash or One
     :param business_system_id: Business System Identification (Optional), 1 to 20 characters
+    :param chunk_size: rows per full-sync chunk (one mapped `full_sync` task instance each), 1 to 100,000,000
     """
 
     serialization: SerializationName = Serialization.DEFAULT
     intra_transaction_sequence: StrictBool = False
     partitioning: PartitioningName = Partitioning.HASH
     business_system_id: BusinessId | None = None
+    chunk_size: Annotated[StrictInt, _between(1, 100_000_000, "chunk_size")] = 100_000
 
 
 class TopicDefaults(_Frozen):

@@ -172,6 +172,12 @@ def test_full_only_project_from_json(projects: Path):
         dag.params.get_param("tables").resolve(["arch"])
 
 
+def test_chunk_size_option_reaches_the_plan():
+    assert build_dag(parse_project(FULL_ONLY)).get_task("full_sync_plan").chunk_size == 100_000
+    small = parse_project({**FULL_ONLY, "options": {"chunk_size": 250}})
+    assert build_dag(small).get_task("full_sync_plan").chunk_size == 250
+
+
 def test_tables_param_renders_to_a_list():
     project = parse_project(json.loads(json.dumps(FULL_ONLY)))
 

@@ -402,6 +402,7 @@ def test_example_project_file_uses_every_option():
         "intra_transaction_sequence",
         "partitioning",
         "business_system_id",
+        "chunk_size",
         "partitions",
         "replication_factor",
         "configs",

@@ -482,6 +482,8 @@ CASES = [
         "'a\\nb'",
         ["control characters"],
     ),
+    ("chunk-size-zero", {"options.chunk_size": 0}, "options.chunk_size", "0", ["1 to 100000000"]),
+    ("chunk-size-text", {"options.chunk_size": "10k"}, "options.chunk_size", "'10k'", ["whole number"]),
     (
         "options-unknown",
         {"options.partitoning": "One"},
