@@ -52,6 +52,11 @@ class AirflowService(Service):
     start_timeout = 180.0
 
     @property
+    def data_dir(self) -> Path:
+        """The harness' folder: Airflow home, DAGs folder, projects folder, logs."""
+        return self.dir
+
+    @property
     def projects_dir(self) -> Path:
         """Where the DAG file reads project files (tests write theirs here)."""
         return self.dir / "projects"
@@ -103,13 +108,23 @@ class AirflowService(Service):
             write_json(self.state_path, state)
         return running
 
+    def cli_env(self) -> dict[str, str]:
+        """The environment for `airflow ...` CLI commands against the running harness (``airflow_binary()``)."""
+        state, database = self.state(), PostgresService().info()
+        if not self.is_running(state) or database is None:
+            raise ServiceError("airflow is not running: python -m devservices start --only airflow")
+        url = sqlalchemy_url(database.host, database.port)
+        return component_env(self.dir, state["ports"], url, state["connections"])
+
     # ---- start ----------------------------------------------------------------------------------
     @staticmethod
     def _connections() -> dict[str, str]:
         """The ``AIRFLOW_CONN_*`` (and ``OBKAFKA_*``) variables of Kafka, seekdb and MariaDB."""
         import devservices
 
-        infos = {name: devservices.external(name) or devservices.ensure_running([name])[name] for name in DEPENDENCIES}
+        infos = {
+            name: devservices.external(name) or devservices.ensure_running([name])[name] for name in DEPENDENCIES
+        }
         return devservices.airflow_env(**infos)
 
     def _start_all(self, old: dict, connections: dict[str, str]) -> ServiceInfo:
@@ -160,12 +175,23 @@ class AirflowService(Service):
             try:
                 last = health(state["port"])
                 if all(last.get(part, {}).get("status") == "healthy" for part in HEALTHY):
+                    warm_up_execution_api(state["port"])
                     return
             except OSError as exc:
                 last = exc
             if time.monotonic() > deadline:
                 raise ServiceError(self._failure(f"airflow not healthy after {self.start_timeout:.0f} s: {last}"))
             time.sleep(1.0)
+
+
+def warm_up_execution_api(port: int) -> None:
+    """
+    Make the API server build its Execution API before tasks call it. It does that on its first request
+    (Cadwyn's versioned routers), on the server's one event loop: tens of seconds on a loaded machine, during
+    which no request is answered, so the first tasks' calls and the tests' polling timed out.
+    """
+    with urllib.request.urlopen(f"http://{HOST}:{port}/execution/health", timeout=600) as response:  # noqa: S310
+        response.read()
 
 
 def health(port: int) -> dict:

@@ -2,8 +2,9 @@
 `build_dag(project)`: one synchronization project in, one Airflow DAG out (OMS's project, Airflow's way).
 
 Tasks, for the steps the project selects: `precheck` → `schema_sync` → `full_sync_plan` → `full_sync` (one
-mapped task instance per chunk) → `full_sync_report` (one asset event per topic written) → `incremental_sync`. The DAG is created paused (OMS "Save"); unpausing or
-triggering it is OMS "Start". What runs when:
+mapped task instance per chunk) → `full_sync_report` (one asset event per topic written) →
+`incremental_sync`. The DAG is created paused (OMS "Save"); unpausing or triggering it is OMS "Start". What
+runs when:
 
 - Without a schedule (`incremental.schedule: null`) incremental synchronization follows the change log
   continuously: the incremental task runs with `continuous=True` and ignores the run's data interval
@@ -171,7 +172,9 @@ def _full_sync(project: SyncProject, plan: BaseOperator) -> Any:
     from airflow_provider_obkafka.operators.full_sync import FullSyncOperator
     from airflow_provider_obkafka.operators.full_sync_report import FullSyncReportOperator
 
-    chunks = FullSyncOperator.partial(task_id="full_sync", project=project).expand(work=plan.output)
+    chunks = FullSyncOperator.partial(
+        task_id="full_sync", project=project, render_on_server=project.options.render_on_server
+    ).expand(work=plan.output)
     alias = full_sync_alias(project)
     return FullSyncReportOperator(
         task_id="full_sync_report",
@@ -199,6 +202,7 @@ def _incremental_sync(project: SyncProject) -> BaseOperator:
         outlets=outlets,
         trigger_rule="none_failed",  # runs when the full sync was skipped, not when it failed
         continuous=project.incremental.schedule is None,
+        idle_before_defer_s=project.options.idle_before_defer_s,
         post_execute=report,
         **extra,
     )

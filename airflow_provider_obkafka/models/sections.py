@@ -242,6 +242,10 @@ class Options(_Frozen):
     :param partitioning: Partitioning Rules, Hash or One
     :param business_system_id: Business System Identification (Optional), 1 to 20 characters
     :param chunk_size: rows per full-sync chunk (one mapped `full_sync` task instance each), 1 to 100,000,000
+    :param render_on_server: full sync in Default format: let the source write each row's JSON when it gives
+        the same bytes (`FullSyncOperator`'s `render_on_server`); false: always render in Python
+    :param idle_before_defer_s: continuous incremental sync: seconds without a new change after which the
+        worker gives its slot back and waits in the triggerer, 0 to 3600; 0 defers after every range of changes
     """
 
     serialization: SerializationName = Serialization.DEFAULT
@@ -249,6 +253,8 @@ class Options(_Frozen):
     partitioning: PartitioningName = Partitioning.HASH
     business_system_id: BusinessId | None = None
     chunk_size: Annotated[StrictInt, _between(1, 100_000_000, "chunk_size")] = 100_000
+    render_on_server: StrictBool = True
+    idle_before_defer_s: Annotated[StrictInt, _between(0, 3600, "idle_before_defer_s")] = 30
 
 
 class TopicDefaults(_Frozen):

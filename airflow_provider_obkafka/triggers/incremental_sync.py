@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_obkafka.models.schema import TableSchema
 
-__all__ = ["IncrementalSyncArgs", "IncrementalSyncTrigger"]
+__all__ = ["IncrementalSyncArgs", "IncrementalSyncTrigger", "Scan"]
 
 # Binlog header timestamps are whole seconds: the wall clock must pass `end_ts` by this much before a scan
 # that reaches the end of the log proves that no transaction committed before `end_ts` is still to come.
@@ -82,7 +82,7 @@ class IncrementalSyncArgs(BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
-class _Scan:
+class Scan:
     """What one pass over the log found: committed in-scope changes, the last commit end, end_ts seen."""
 
     changes: int
@@ -176,7 +176,7 @@ class IncrementalSyncTrigger(BaseTrigger):
         retry = Retrier(Backoff(give_up_s=args.retry_for_s), {})
         while True:
             try:
-                scan = await asyncio.to_thread(self._scan, scan_from, args.batch_size - changes)
+                scan = await asyncio.to_thread(self.scan, scan_from, args.batch_size - changes)
             except Exception as exc:
                 retry.endpoints["source"] = self._endpoint
                 delay, message = retry.wait_for(exc, scan_from)  # raises what is not worth waiting for
@@ -218,8 +218,11 @@ class IncrementalSyncTrigger(BaseTrigger):
     def _describe(self, database: str, table: str) -> TableSchema:
         return OceanBaseHook(ob_conn_id=self._args.ob_conn_id).describe_table(database, table)
 
-    def _scan(self, start: BinlogPosition, budget: int) -> _Scan:
-        """Read commits from `start` until `budget` changes, end_ts, or the end of the log (blocking)."""
+    def scan(self, start: BinlogPosition, budget: int) -> Scan:
+        """
+        Read commits from `start` until `budget` changes, end_ts, or the end of the log (blocking). Also what
+        a worker that keeps streaming calls between two batches (`IncrementalSyncOperator`).
+        """
         args, end_us = self._args, self._args.end_us
         started_s = time.time()
         settings, oceanbase = self._connection()
@@ -245,7 +248,7 @@ class IncrementalSyncTrigger(BaseTrigger):
         finally:
             self._reader = None
             reader.close()
-        return _Scan(changes, last_end, past_end, exhausted, started_s)
+        return Scan(changes, last_end, past_end, exhausted, started_s)
 
     async def cleanup(self) -> None:
         """Close a reader still open (the trigger was cancelled mid-scan); log, never raise."""

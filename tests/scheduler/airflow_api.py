@@ -18,7 +18,7 @@ class AirflowApi:
         self.base_url = base_url.rstrip("/")
         token = httpx.get(f"{self.base_url}/auth/token", timeout=30).raise_for_status().json()["access_token"]
         self.http = httpx.Client(
-            base_url=f"{self.base_url}/api/v2", headers={"Authorization": f"Bearer {token}"}, timeout=30
+            base_url=f"{self.base_url}/api/v2", headers={"Authorization": f"Bearer {token}"}, timeout=120
         )
 
     def close(self) -> None:
@@ -26,7 +26,14 @@ class AirflowApi:
         self.http.close()
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self.http.request(method, path, **kwargs)
+        """One request; a read that times out on a loaded machine is asked again (reads only)."""
+        for attempt in range(3):
+            try:
+                response = self.http.request(method, path, **kwargs)
+                break
+            except httpx.ReadTimeout:
+                if method != "GET" or attempt == 2:
+                    raise
         if response.status_code >= 400:
             raise AssertionError(f"{method} {path}: HTTP {response.status_code}: {response.text[:2000]}")
         return response.json() if response.content else None

@@ -2,51 +2,20 @@
 
 from __future__ import annotations
 
-import random
-import threading
 import time
 from collections import Counter
 
 import pytest
 
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
-from tests.scheduler.helpers import as_text, final_state, records_per_key, table_rows
+from tests.scheduler.helpers import Writer, as_text, final_state, records_per_key, table_rows
 
 ROWS = 300
 COLUMNS = ["id", "qty", "note"]
 CYCLES = 3  # defer → trigger fires in the triggerer → resume on a worker, at least this many times
-RESUMED = "changes committed up to"  # logged once per resume (a batch far larger than a cycle's changes)
-
-
-class Writer(threading.Thread):
-    """Commits one-row transactions (insert, update, delete) until stopped; counts the changes per key."""
-
-    def __init__(self, connect, db: str) -> None:
-        super().__init__(daemon=True)
-        self.conn, self.db = connect(), db
-        self.changes: Counter[str] = Counter()
-        self.stop = threading.Event()
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        rng, next_id = random.Random(14), ROWS
-        try:
-            with self.conn.cursor() as cur:
-                while not self.stop.is_set():
-                    cur.execute(f"SELECT id FROM {self.db}.items ORDER BY RAND() LIMIT 1")
-                    (key,) = cur.fetchone()
-                    kind = rng.choice(("insert", "update", "update", "delete"))
-                    if kind == "insert":
-                        key, next_id = next_id, next_id + 1
-                        cur.execute(f"INSERT INTO {self.db}.items VALUES (%s, 0, 'new')", (key,))
-                    elif kind == "update":
-                        cur.execute(f"UPDATE {self.db}.items SET qty = qty + 1, note = 'upd' WHERE id = %s", (key,))
-                    else:
-                        cur.execute(f"DELETE FROM {self.db}.items WHERE id = %s", (key,))
-                    self.changes[str(key)] += 1
-                    time.sleep(0.05)
-        except BaseException as exc:  # reported by the test
-            self.error = exc
+COMMITTED = "changes committed up to"  # once per range produced (a batch far larger than a range's changes)
+DEFERRED = "Pausing task as DEFERRED"
+IDLE_S, BURST_S, PAUSE_S = 2, 12, 6  # the worker streams through a burst, defers in each pause
 
 
 @pytest.fixture
@@ -67,15 +36,16 @@ def test_full_then_continuous_incremental_through_the_triggerer(
     dag_id = deploy_project({
         "name": db, "sync_types": ["schema", "full", "incremental"], "source": {"conn_id": "mariadb_binlog"},
         "objects": [{"database": db, "tables": ["items"], "topic": {"mode": "new", "name": topic}}],
+        "options": {"idle_before_defer_s": IDLE_S},
     })  # fmt: skip
     airflow_api.unpause(dag_id)
     run_id = airflow_api.trigger(dag_id)
     airflow_api.wait_for_task(dag_id, run_id, "incremental_sync", {"deferred"}, timeout=300)
     assert airflow_api.states(dag_id, run_id)["full_sync"] == ["success"]
 
-    writer = Writer(mariadb_conn, db)
+    writer = Writer(mariadb_conn(), f"{db}.items", next_id=ROWS, burst_s=BURST_S, pause_s=PAUSE_S)
     writer.start()
-    resumes = _wait_for_resumes(airflow_api, dag_id, run_id, CYCLES, timeout=240)
+    segments = _wait_for_cycles(airflow_api, dag_id, run_id, CYCLES, timeout=300)
     writer.stop.set()
     writer.join(timeout=30)
     assert writer.error is None, writer.error
@@ -89,20 +59,23 @@ def test_full_then_continuous_incremental_through_the_triggerer(
     assert +changes == +writer.changes, "every committed change once"
     with conn.cursor() as cur:
         assert as_text(final_state(per_key)) == table_rows(cur, db, "items", COLUMNS)
-    assert resumes >= CYCLES
-    log = airflow_api.log_text(dag_id, run_id, "incremental_sync", 1)
-    assert log.count("Pausing task as DEFERRED") > resumes, "each resume deferred again to the triggerer"
+    assert sum(COMMITTED in part for part in segments[1:]) >= CYCLES, "resumed from the triggerer, produced"
+    assert max(part.count(COMMITTED) for part in segments) >= 2, "streamed while the changes kept coming"
 
 
-def _wait_for_resumes(api, dag_id: str, run_id: str, wanted: int, timeout: float) -> int:
-    """Poll the incremental task's log until it has resumed from the trigger `wanted` times; the count."""
+def _wait_for_cycles(api, dag_id: str, run_id: str, wanted: int, timeout: float) -> list[str]:
+    """
+    Poll the incremental task's log until it has resumed from the trigger and produced changes `wanted` times,
+    one of them streaming several ranges before deferring again; the log cut at each deferral.
+    """
     deadline = time.monotonic() + timeout
     while True:
         ti = api.wait_for_task(dag_id, run_id, "incremental_sync", {"deferred", "running", "scheduled", "queued"})
-        count = api.log_text(dag_id, run_id, "incremental_sync", ti["try_number"]).count(RESUMED)
-        if count >= wanted:
-            return count
-        assert time.monotonic() < deadline, f"{count} resumes after {timeout:.0f} s"
+        segments = api.log_text(dag_id, run_id, "incremental_sync", ti["try_number"]).split(DEFERRED)
+        cycles = sum(COMMITTED in part for part in segments[1:])
+        if cycles >= wanted and max(part.count(COMMITTED) for part in segments) >= 2:
+            return segments
+        assert time.monotonic() < deadline, f"{cycles} cycles after {timeout:.0f} s: {segments}"
         time.sleep(2.0)
 
 

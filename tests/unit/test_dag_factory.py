@@ -129,6 +129,7 @@ def test_continuous_project_dag(projects: Path):
         AssetAlias("obkafka__orders_sync/batch_topics"),
     ]
     assert incremental.continuous, "no schedule: follows the log without end"
+    assert incremental.idle_before_defer_s == 30, "streams while changes flow; defers after 30 s idle"
     assert dag.get_task("full_sync").partial_kwargs["outlets"] == [], (
         "chunks emit no asset event: concurrent chunks raced to register the topic's Asset"
     )
@@ -175,10 +176,12 @@ def test_full_only_project_from_json(projects: Path):
         dag.params.get_param("tables").resolve(["arch"])
 
 
-def test_chunk_size_option_reaches_the_plan():
+def test_chunk_size_and_render_on_server_options_reach_the_tasks():
     assert build_dag(parse_project(FULL_ONLY)).get_task("full_sync_plan").chunk_size == 100_000
-    small = parse_project({**FULL_ONLY, "options": {"chunk_size": 250}})
+    small = parse_project({**FULL_ONLY, "options": {"chunk_size": 250, "render_on_server": False}})
     assert build_dag(small).get_task("full_sync_plan").chunk_size == 250
+    assert build_dag(parse_project(FULL_ONLY)).get_task("full_sync").partial_kwargs["render_on_server"] is True
+    assert build_dag(small).get_task("full_sync").partial_kwargs["render_on_server"] is False
 
 
 def test_tables_param_renders_to_a_list():

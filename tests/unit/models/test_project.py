@@ -403,6 +403,8 @@ def test_example_project_file_uses_every_option():
         "partitioning",
         "business_system_id",
         "chunk_size",
+        "render_on_server",
+        "idle_before_defer_s",
         "partitions",
         "replication_factor",
         "configs",
