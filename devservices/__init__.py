@@ -1,4 +1,5 @@
-"""Start and stop the real local services (Kafka KRaft, seekdb, MariaDB) used by tests, demo and benchmarks.
+"""Start and stop the real local services (Kafka KRaft, seekdb, MariaDB) used by tests, demo and benchmarks,
+and on demand the real-Airflow harness (PostgreSQL and Airflow's scheduler, dag-processor, triggerer, API server).
 
 Not part of the wheel. State lives under ``$OBKAFKA_STATE_DIR`` (default ``<repo>/.services``).
 """
@@ -9,10 +10,12 @@ import json
 import os
 from typing import TYPE_CHECKING
 
+from devservices.airflow import AirflowService
 from devservices.base import ServiceError, ServiceInfo, state_root
 from devservices.kafka import KafkaService, fetch_kafka
 from devservices.mariadb import MariadbService
 from devservices.obbinlog import ObbinlogService
+from devservices.postgres import PostgresService
 from devservices.seekdb import SeekdbService
 
 if TYPE_CHECKING:
@@ -21,6 +24,7 @@ if TYPE_CHECKING:
     from devservices.service import Service
 
 __all__ = [
+    "DEFAULT_NAMES",
     "NAMES",
     "OVERRIDE_ENV",
     "ServiceError",
@@ -41,8 +45,13 @@ SERVICES: dict[str, type[Service]] = {
     "seekdb": SeekdbService,
     "mariadb": MariadbService,
     "obbinlog": ObbinlogService,
+    "postgres": PostgresService,
+    "airflow": AirflowService,
 }
 NAMES: tuple[str, ...] = tuple(SERVICES)
+# What `start` starts when no names are given; the Airflow harness (and its PostgreSQL) start on demand
+# (`start --only airflow`, or the tests/scheduler fixtures). `stop` stops them all, Airflow before PostgreSQL.
+DEFAULT_NAMES: tuple[str, ...] = ("kafka", "seekdb", "mariadb")
 OVERRIDE_ENV = {
     "kafka": "OBKAFKA_TEST_KAFKA_BOOTSTRAP",
     "seekdb": "OBKAFKA_TEST_SEEKDB",
@@ -59,17 +68,17 @@ def service(name: str) -> Service:
         raise ServiceError(f"unknown service {name!r}; known: {', '.join(NAMES)}") from None
 
 
-def resolve_names(names: Iterable[str] | None) -> list[str]:
-    """Return the requested names (all when None), validated, in canonical order."""
-    wanted = list(NAMES) if names is None else [n.strip() for n in names if n.strip()]
+def resolve_names(names: Iterable[str] | None, default: Iterable[str] = NAMES) -> list[str]:
+    """Return the requested names (``default`` when None), validated, in canonical order."""
+    wanted = list(default) if names is None else [n.strip() for n in names if n.strip()]
     for name in wanted:
         service(name)
     return [n for n in NAMES if n in wanted]
 
 
 def ensure_running(names: Iterable[str] | None = None) -> dict[str, ServiceInfo]:
-    """Start each named service unless it already runs; return where each answers."""
-    return {name: service(name).ensure_running() for name in resolve_names(names)}
+    """Start each named service (default: DEFAULT_NAMES) unless it already runs; return where each answers."""
+    return {name: service(name).ensure_running() for name in resolve_names(names, DEFAULT_NAMES)}
 
 
 def stop(names: Iterable[str] | None = None) -> dict[str, bool]:
@@ -84,6 +93,8 @@ def info(name: str) -> ServiceInfo | None:
 
 def external(name: str) -> ServiceInfo | None:
     """Return the service given by its ``OBKAFKA_TEST_*`` override (an existing server), if set."""
+    if name not in OVERRIDE_ENV:
+        return None
     value = os.environ.get(OVERRIDE_ENV[name], "").strip()
     if not value:
         return None

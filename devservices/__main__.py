@@ -25,8 +25,8 @@ def cmd_fetch_kafka(args: argparse.Namespace) -> int:
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    """Start the services that are not running; stop at the first failure."""
-    for name in devservices.resolve_names(_only(args.only)):
+    """Start the services that are not running (default: Kafka, seekdb, MariaDB); stop at the first failure."""
+    for name in devservices.resolve_names(_only(args.only), devservices.DEFAULT_NAMES):
         try:
             info = devservices.service(name).ensure_running()
         except ServiceError as exc:
@@ -34,7 +34,7 @@ def cmd_start(args: argparse.Namespace) -> int:
             return 1
         took = devservices.service(name).state().get("ready_after_s")
         status = f"started in {took} s" if info.started_by_us else "already running"
-        print(f"{name:8} {info.address:22} pid {info.pid:<8} {status}")
+        print(f"{name:8} {info.address:22} pid {info.pid!s:<8} {status}")
     return 0
 
 
@@ -63,7 +63,9 @@ def cmd_env(args: argparse.Namespace) -> int:
     """Print ``export`` lines for the running services."""
     infos = {}
     missing = []
-    for name in devservices.resolve_names(_only(args.only)):
+    for name in devservices.resolve_names(_only(args.only), devservices.DEFAULT_NAMES):
+        if name not in devservices.DEFAULT_NAMES:  # the Airflow harness is not a connection
+            continue
         info = devservices.info(name)
         if info is None:
             missing.append(name)

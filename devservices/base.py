@@ -147,8 +147,10 @@ def group_members(pgid: int) -> list[psutil.Process]:
     return members
 
 
-def spawn(cmd: list[str], log_path: Path, cwd: Path, env: dict[str, str] | None = None) -> psutil.Process:
-    """Start ``cmd`` in its own session with stdout/stderr appended to ``log_path``."""
+def spawn(
+    cmd: list[str], log_path: Path, cwd: Path, env: dict[str, str] | None = None, user: str | None = None
+) -> psutil.Process:
+    """Start ``cmd`` in its own session with stdout/stderr appended to ``log_path`` (as ``user`` if given)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as out:
         out.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(cmd)}\n".encode())
@@ -161,13 +163,16 @@ def spawn(cmd: list[str], log_path: Path, cwd: Path, env: dict[str, str] | None 
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            user=user,
         )
     _CHILDREN[popen.pid] = popen
     return psutil.Process(popen.pid)
 
 
-def terminate_group(pid: int, create_time: float | None, timeout: float = STOP_TIMEOUT) -> None:
-    """SIGTERM the process group led by ``pid``, wait up to ``timeout`` s, then SIGKILL what is left."""
+def terminate_group(
+    pid: int, create_time: float | None, timeout: float = STOP_TIMEOUT, sig: signal.Signals = signal.SIGTERM
+) -> None:
+    """Send ``sig`` to the process group led by ``pid``, wait up to ``timeout`` s, then SIGKILL what is left."""
     if not process_alive(pid, create_time):
         return
     try:
@@ -176,7 +181,7 @@ def terminate_group(pid: int, create_time: float | None, timeout: float = STOP_T
         return
     if pgid != pid:  # not a session leader we started: only signal the process itself
         pgid = 0
-    _signal(pid, pgid, signal.SIGTERM)
+    _signal(pid, pgid, sig)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not process_alive(pid) and not (pgid and group_members(pgid)):

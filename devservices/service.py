@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import time
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,8 @@ class Service:
     name: str = ""
     port_names: tuple[str, ...] = ("port",)
     start_timeout: float = 60.0
+    stop_signal: signal.Signals = signal.SIGTERM
+    run_as: str | None = None  # the user the server process runs as (None: this process's user)
 
     @property
     def dir(self) -> Path:
@@ -147,7 +150,7 @@ class Service:
         ports = self._choose_ports(state)
         self.prepare(ports)
         cmd = self.command(ports)
-        proc = spawn(cmd, self.log_path, cwd=self.dir, env=self.env())
+        proc = spawn(cmd, self.log_path, cwd=self.dir, env=self.env(), user=self.run_as)
         state = {
             "name": self.name,
             "pid": proc.pid,
@@ -214,7 +217,7 @@ class Service:
             pid = state.get("pid")
             if not process_alive(pid, state.get("create_time")):
                 return False
-            terminate_group(pid, state.get("create_time"))
+            terminate_group(pid, state.get("create_time"), sig=self.stop_signal)
             if process_alive(pid, state.get("create_time")):
                 raise ServiceError(f"{self.name} pid {pid} survived SIGKILL")
             state["stopped_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")

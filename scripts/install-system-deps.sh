@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the local services need (MariaDB for the change log; Java 17 and Maven for
-# the Kafka broker jars; Chromium for the browser test). Safe to re-run: it installs only what is missing.
+# the Kafka broker jars; Chromium for the browser test; PostgreSQL for the real-Airflow harness's metadata DB). Safe to re-run: it installs only what is missing.
 set -euo pipefail
 
 missing=()
@@ -10,6 +10,9 @@ command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 # Headless Chromium for the browser test of the Airflow UI (tests/browser), driven by playwright-core.
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# PostgreSQL server binaries (/usr/lib/postgresql/<version>/bin): the metadata database of devservices/airflow.py,
+# which runs its own cluster on a loopback port (as the `postgres` account the package creates when run as root).
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "system packages: all present"

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
 INTEGRATION_DIR = Path(__file__).resolve().parent / "integration"
+SCHEDULER_DIR = Path(__file__).resolve().parent / "scheduler"
 
 # Airflow reads its home and metadata database when first imported: point it at a private folder before
 # any test imports it, so tests never touch a user's ~/airflow. `airflow_db` creates the database.
@@ -38,9 +39,14 @@ SERVICE_FIXTURES = {
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark tests under tests/integration, or using a service fixture, as ``integration``."""
+    """Mark tests under tests/scheduler as ``scheduler``; under tests/integration, or using a service fixture, as
+    ``integration``."""
     for item in items:
-        in_integration = INTEGRATION_DIR in Path(str(item.path)).resolve().parents
+        parents = Path(str(item.path)).resolve().parents
+        if SCHEDULER_DIR in parents:
+            item.add_marker(pytest.mark.scheduler)
+            continue
+        in_integration = INTEGRATION_DIR in parents
         uses_service = bool(SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())))
         if in_integration or uses_service:
             item.add_marker(pytest.mark.integration)

@@ -2,8 +2,9 @@
 `build_dag(project)`: one synchronization project in, one Airflow DAG out (OMS's project, Airflow's way).
 
 Tasks, for the steps the project selects: `precheck` → `schema_sync` → `full_sync_plan` → `full_sync` (one
-mapped task instance per chunk) → `incremental_sync`. The DAG is created paused (OMS "Save"); unpausing or
-triggering it is OMS "Start". What runs when:
+mapped task instance per chunk) → `full_sync_report` (one asset event per topic written) →
+`incremental_sync`. The DAG is created paused (OMS "Save"); unpausing or triggering it is OMS "Start". What
+runs when:
 
 - Without a schedule (`incremental.schedule: null`) incremental synchronization follows the change log
   continuously: the incremental task runs with `continuous=True` and ignores the run's data interval
@@ -13,7 +14,8 @@ triggering it is OMS "Start". What runs when:
   carries the changes up to the end of its data interval.
 - Full synchronization runs while incremental synchronization has no checkpoint yet (the first run, or
   until a run got past a full sync), and in any run triggered with the `tables` parameter; otherwise
-  `full_sync_plan` is skipped, so is `full_sync`, and `incremental_sync` (trigger rule `none_failed`) goes on.
+  `full_sync_plan` is skipped, so are `full_sync` and `full_sync_report`, and `incremental_sync` (trigger rule
+  `none_failed`) goes on.
   A project without incremental synchronization takes a full snapshot in every run.
 """
 
@@ -160,18 +162,27 @@ def _full_sync_plan(project: SyncProject, dag: DAG) -> BaseOperator:
     # string would render to text, and a native-object DAG would turn text that looks like a number in the
     # chunk work items (key bounds, column names) into numbers.
     return FullSyncPlanOperator(
-        task_id="full_sync_plan", project=project, tables=dag.param("tables"), pre_execute=gate
+        task_id="full_sync_plan", project=project, tables=dag.param("tables"), pre_execute=gate,
+        chunk_size=project.options.chunk_size,
     )
 
 
 def _full_sync(project: SyncProject, plan: BaseOperator) -> Any:
+    """The mapped chunks, then the one task that reports the topics they wrote (`full_sync_report`)."""
     from airflow_provider_obkafka.operators.full_sync import FullSyncOperator
+    from airflow_provider_obkafka.operators.full_sync_report import FullSyncReportOperator
 
-    alias = full_sync_alias(project)
-    report = functools.partial(report_chunk_topic, project.destination.conn_id, alias.name)
-    return FullSyncOperator.partial(
-        task_id="full_sync", project=project, outlets=[alias], post_execute=report
+    chunks = FullSyncOperator.partial(
+        task_id="full_sync", project=project, render_on_server=project.options.render_on_server
     ).expand(work=plan.output)
+    alias = full_sync_alias(project)
+    return FullSyncReportOperator(
+        task_id="full_sync_report",
+        results=chunks.output,  # after every chunk, through this dependency
+        alias=alias.name,
+        asset_of=functools.partial(topic_asset, project.destination.conn_id),
+        outlets=[alias],
+    )
 
 
 def _full_sync_finish(project: SyncProject, plan: BaseOperator) -> BaseOperator:
@@ -197,6 +208,7 @@ def _incremental_sync(project: SyncProject) -> BaseOperator:
         outlets=outlets,
         trigger_rule="none_failed",  # runs when the full sync was skipped, not when it failed
         continuous=project.incremental.schedule is None,
+        idle_before_defer_s=project.options.idle_before_defer_s,
         post_execute=report,
         **extra,
     )
@@ -217,15 +229,6 @@ def skip_when_incremental_started(project: Mapping[str, Any], context: Context) 
             f"checkpoint ({state[checkpoints.INCREMENTAL_KEY]}), so an earlier run completed the full sync. "
             "Trigger the DAG with `tables` to synchronize tables in full again."
         )
-
-
-def report_chunk_topic(conn_id: str, alias: str, context: Context, result: Any = None) -> None:
-    """`full_sync`'s post_execute: an asset event for the topic this chunk wrote, through the alias."""
-    from airflow.sdk import AssetAlias
-
-    work = context["task"].work  # type: ignore[attr-defined]
-    extra = {"rows": result.get("rows")} if isinstance(result, dict) and "rows" in result else None
-    context["outlet_events"][AssetAlias(name=alias)].add(topic_asset(conn_id, work["topic"]), extra=extra)
 
 
 def report_batch_topics(project: Mapping[str, Any], alias: str, context: Context, result: Any = None) -> None:

@@ -267,6 +267,11 @@ class Options(_Frozen):
     :param transaction_timeout_ms: the producers' `transaction.timeout.ms`: how long one Kafka transaction (a
         chunk, a batch of changes) may stay open before the broker aborts it; at most the brokers'
         `transaction.max.timeout.ms` (the precheck compares them)
+    :param chunk_size: rows per full-sync chunk (one mapped `full_sync` task instance each), 1 to 100,000,000
+    :param render_on_server: full sync in Default format: let the source write each row's JSON when it gives
+        the same bytes (`FullSyncOperator`'s `render_on_server`); false: always render in Python
+    :param idle_before_defer_s: continuous incremental sync: seconds without a new change after which the
+        worker gives its slot back and waits in the triggerer, 0 to 3600; 0 defers after every range of changes
     """
 
     serialization: SerializationName = Serialization.DEFAULT
@@ -278,6 +283,9 @@ class Options(_Frozen):
     transaction_timeout_ms: Annotated[StrictInt, _between_ms(*TRANSACTION_TIMEOUT_RANGE_MS)] = (
         DEFAULT_TRANSACTION_TIMEOUT_MS
     )
+    chunk_size: Annotated[StrictInt, _between(1, 100_000_000, "chunk_size")] = 100_000
+    render_on_server: StrictBool = True
+    idle_before_defer_s: Annotated[StrictInt, _between(0, 3600, "idle_before_defer_s")] = 30
 
 
 class TopicDefaults(_Frozen):

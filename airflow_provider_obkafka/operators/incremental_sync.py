@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from airflow_provider_obkafka.engine.binlog.handoff import handoff_cutoff_us
 from airflow_provider_obkafka.engine.binlog.seek import derived_server_id, position_for_timestamp
 from airflow_provider_obkafka.engine.kafka import checkpoints
 from airflow_provider_obkafka.engine.pipeline.incremental import (
@@ -21,22 +19,24 @@ from airflow_provider_obkafka.engine.pipeline.incremental import (
 )  # fmt: skip
 from airflow_provider_obkafka.engine.pipeline.retry import retry_call
 from airflow_provider_obkafka.engine.routing.router import in_scope
-from airflow_provider_obkafka.exceptions import CheckpointError
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.models.position import BinlogPosition
+from airflow_provider_obkafka.operators._incremental import (
+    fail_on_checkpoint,
+    handoff_cutoff,
+    is_backfill,
+    wait_settled,
+)  # fmt: skip
 from airflow_provider_obkafka.operators._io import range_io, retrier
 from airflow_provider_obkafka.operators._project import (
-    checkpoint_state,
-    ensure_checkpoint_topic,
-    fail_fast,
-    load_project,
-    project_arg,
-)
-from airflow_provider_obkafka.triggers.incremental_sync import SETTLE_S, IncrementalSyncTrigger
+    checkpoint_state, ensure_checkpoint_topic, fail_fast, load_project, project_arg,
+)  # fmt: skip
+from airflow_provider_obkafka.triggers.incremental_sync import IncrementalSyncTrigger
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
+    from datetime import datetime
 
     from airflow.sdk import Context
 
@@ -48,7 +48,9 @@ class IncrementalSyncOperator(BaseOperator):
     Synchronizes the change log (INSERT, UPDATE, DELETE) into Kafka. It defers to `IncrementalSyncTrigger`,
     which waits in the triggerer (no worker slot) until committed changes are there; on a worker it then reads
     the reported range, produces the changes and commits them with the new checkpoint in Kafka transactions
-    (one per `batch_size` changes), and defers again until the run's data interval end.
+    (one per `batch_size` changes), and defers again until the run's data interval end. A `continuous` task
+    keeps reading and producing on the worker while changes flow, and defers only once the log has been
+    quiet for `idle_before_defer_s` (each deferral costs a trigger start and a worker start, seconds).
 
     Where it starts, first match wins:
 
@@ -81,6 +83,8 @@ class IncrementalSyncOperator(BaseOperator):
     :param retry_for_s: how long a source or broker outage is waited out before the task fails
     :param continuous: follow the change log without end, ignoring the run's data interval end (the DAG
         factory sets it for projects without a schedule: a manual run's interval would end at its start)
+    :param idle_before_defer_s: continuous only: seconds without a new committed change after which the worker
+        defers to the trigger; 0 (the default) defers after every range
     """
 
     template_fields: Sequence[str] = ("start_timestamp",)
@@ -96,6 +100,7 @@ class IncrementalSyncOperator(BaseOperator):
         poll_interval_s: float = 1.0,
         retry_for_s: float = 600.0,
         continuous: bool = False,
+        idle_before_defer_s: float = 0.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -106,6 +111,7 @@ class IncrementalSyncOperator(BaseOperator):
         self.poll_interval_s = poll_interval_s
         self.retry_for_s = retry_for_s
         self.continuous = continuous
+        self.idle_before_defer_s = idle_before_defer_s
 
     def execute(self, context: Context) -> dict[str, Any] | None:
         """Find where to start, then wait for changes in the triggerer (or produce a backfill interval)."""
@@ -114,14 +120,14 @@ class IncrementalSyncOperator(BaseOperator):
             requested = parse_start_timestamp(self.start_timestamp)
         kafka = KafkaHook(kafka_config_id=project.destination.conn_id)
         self.log.info("checkpoint topic %s: %s", project.checkpoint_topic, ensure_checkpoint_topic(project, kafka))
-        if _is_backfill(context):
+        if is_backfill(context):
             return self._backfill(project, context)
         state = self._checkpoints(project)
-        with _fail_on_checkpoint():
+        with fail_on_checkpoint():
             retry = retrier(project, self.retry_for_s)
             start = retry_call(lambda: self._start_position(project, state, requested), retry,
                                logger=self.log)  # fmt: skip
-        cutoff = _handoff_cutoff(state, start)
+        cutoff = handoff_cutoff(state, start)
         by_gtid = project.incremental.resume_by == "gtid" and start.gtid_set
         if project.incremental.resume_by == "gtid" and not by_gtid:
             self.log.warning("incremental.resume_by is gtid, but %s:%s has no GTID set (GTID mode off on the "
@@ -168,11 +174,17 @@ class IncrementalSyncOperator(BaseOperator):
 
     def _defer(self, project: SyncProject, start: BinlogPosition, context: Context, cutoff: int | None) -> None:
         end = self.stream_end(context)
+        self.defer(trigger=self._trigger(project, start, end, cutoff), method_name="execute_complete")
+
+    def _trigger(
+        self, project: SyncProject, start: BinlogPosition, end: Any, cutoff: int | None
+    ) -> IncrementalSyncTrigger:
+        """The trigger that waits for changes after `start` (its `scan` serves a streaming worker too)."""
         source = OceanBaseHook(ob_conn_id=project.source.conn_id)
         databases = sorted({entry.database for entry in project.objects})
         found = source.list_tables(databases)
         tables = [str(ref) for ref in found if in_scope(project, ref.database, ref.table)]
-        trigger = IncrementalSyncTrigger(
+        return IncrementalSyncTrigger(
             ob_conn_id=project.source.conn_id,
             server_id=project.server_id,
             position=start.model_dump(mode="json"),
@@ -185,16 +197,26 @@ class IncrementalSyncOperator(BaseOperator):
             skip_committed_before_us=cutoff,
             by_gtid=project.incremental.resume_by == "gtid",
         )
-        self.defer(trigger=trigger, method_name="execute_complete")
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
-        """Produce the reported range with its checkpoint; defer again until the end."""
+        """Produce the reported range with its checkpoint; stream while changes flow; defer again until the end."""
         if event.get("status") != "ready":
             message = f"incremental sync trigger failed at {event.get('position')}: {event.get('message')}"
             raise (AirflowFailException if event.get("fatal") else AirflowException)(message)
         project = load_project(self.project)
         start, end = BinlogPosition(**event["start"]), BinlogPosition(**event["end"])
         cutoff = event.get("skip_committed_before_us")
+        produced = self._produce(project, start, end, cutoff)
+        if not event.get("reached_end"):
+            by_gtid = project.incremental.resume_by == "gtid"
+            position = end if at_or_after(end, start, by_gtid) else start
+            if self.continuous and self.idle_before_defer_s > 0:
+                position = self._stream(project, position, cutoff)
+            self._defer(project, position, context, cutoff)
+        return {"position": end.model_dump(mode="json"), "changes": produced}
+
+    def _produce(self, project: SyncProject, start: BinlogPosition, end: BinlogPosition, cutoff: int | None) -> int:
+        """Produce the changes of [start, end) in transactions with the checkpoint; the changes committed."""
         kept = {} if cutoff is None else {"skip_committed_before_us": cutoff}  # the checkpoint keeps it
         job = RangeJob(
             start, end, checkpoints.INCREMENTAL_KEY, ("incremental",),
@@ -203,11 +225,31 @@ class IncrementalSyncOperator(BaseOperator):
             server_id=project.server_id, batch_size=self.batch_size, skip_committed_before_us=cutoff,
             by_gtid=project.incremental.resume_by == "gtid",
         )  # fmt: skip
-        with _fail_on_checkpoint():
-            produced = produce_range(project, job, range_io(project), retrier(project, self.retry_for_s), self.log)
-        if not event.get("reached_end"):
-            self._defer(project, end if at_or_after(end, start, job.by_gtid) else start, context, cutoff)
-        return {"position": end.model_dump(mode="json"), "changes": produced}
+        with fail_on_checkpoint():
+            return produce_range(project, job, range_io(project), retrier(project, self.retry_for_s), self.log)
+
+    def _stream(self, project: SyncProject, position: BinlogPosition, cutoff: int | None) -> BinlogPosition:
+        """
+        Keep producing on this worker while committed changes keep coming; return where to defer from once
+        none came for `idle_before_defer_s` (or the log could not be read: the trigger waits outages out).
+        """
+        scanner = self._trigger(project, position, None, cutoff)
+        quiet_until = time.monotonic() + self.idle_before_defer_s
+        try:
+            while time.monotonic() < quiet_until:
+                try:  # one open stream; a read returns at a batch, when caught up, or after max_wait_s
+                    scan = scanner.scan(position, self.batch_size, time.monotonic() + self.max_wait_s)
+                except Exception as exc:  # the trigger's backoff handles an outage, without a worker slot
+                    self.log.warning("reading the change log failed (%s): deferring to the trigger", exc)
+                    return position
+                if scan.changes and scan.last_end is not None:
+                    self._produce(project, position, scan.last_end, cutoff)
+                    position, quiet_until = scan.last_end, time.monotonic() + self.idle_before_defer_s
+        finally:
+            scanner.close_stream()
+        self.log.info("no change for %.0f s: deferring to the trigger at %s:%s", self.idle_before_defer_s,
+                      position.file, position.position)  # fmt: skip
+        return position
 
     def _backfill(self, project: SyncProject, context: Context) -> dict[str, Any]:
         """Re-produce exactly the changes of the run's data interval, under the interval's own checkpoint."""
@@ -219,7 +261,7 @@ class IncrementalSyncOperator(BaseOperator):
             self.log.info("backfill of [%s, %s) already committed: nothing to do", begin, finish)
             return {"interval": [begin.isoformat(), finish.isoformat()], "changes": 0, "already_done": True}
         server_id = derived_server_id(project.server_id, f"backfill/{label}")
-        with _fail_on_checkpoint(f"backfill of [{begin.isoformat()}, {finish.isoformat()}): "):
+        with fail_on_checkpoint(f"backfill of [{begin.isoformat()}, {finish.isoformat()}): "):
             start, end = self._interval_positions(project, begin, finish, record, server_id)
             self.log.info("backfill of [%s, %s) reads %s:%s to %s:%s", begin, finish, start.file,
                           start.position, end.file, end.position)  # fmt: skip
@@ -245,48 +287,9 @@ class IncrementalSyncOperator(BaseOperator):
         """The interval's start and end positions: from an earlier try's record, else sought in the log."""
         if record is not None:
             return BinlogPosition(**record["position"]), BinlogPosition(**record["end"])
-        _wait_settled(finish, self.log)
+        wait_settled(finish, self.log)
         settings = OceanBaseHook(ob_conn_id=project.source.conn_id).binlog_connection_settings()
         retry = retrier(project, self.retry_for_s)
         start = retry_call(lambda: position_for_timestamp(settings, server_id, begin), retry, logger=self.log)
         end = retry_call(lambda: position_for_timestamp(settings, server_id, finish), retry, logger=self.log)
         return start, end
-
-
-def _handoff_cutoff(state: Mapping[str, Any], start: BinlogPosition) -> int | None:
-    """
-    The commit time (µs) below which transactions are skipped as already in the full sync's snapshot: the
-    checkpoint's, else the last full sync's when incremental sync starts at its binlog position on OceanBase
-    (it has an SCN), else None.
-    """
-    saved = state.get(checkpoints.INCREMENTAL_KEY)
-    if saved is not None:
-        return saved.get("skip_committed_before_us")
-    full = state.get(checkpoints.LAST_FULL_SYNC_KEY) or {}
-    binlog, scn = full.get("binlog"), full.get("scn")
-    if scn is None or not binlog or BinlogPosition(**binlog).sort_key() != start.sort_key():
-        return None
-    return handoff_cutoff_us(int(scn))
-
-
-def _is_backfill(context: Context) -> bool:
-    run_type = getattr(context.get("dag_run"), "run_type", None)
-    return str(getattr(run_type, "value", run_type)) == "backfill"
-
-
-def _wait_settled(finish: datetime, log: Any) -> None:
-    """Header times are whole seconds: the end must be SETTLE_S in the past before the log can prove it."""
-    late = finish.timestamp() + SETTLE_S - time.time()
-    if late > 0:
-        log.info("the interval ends %.1f s from now: waiting for it", late)
-        time.sleep(late)
-
-
-@contextlib.contextmanager
-def _fail_on_checkpoint(prefix: str = "") -> Iterator[None]:
-    """CheckpointError (a time or position the log no longer holds) fails the task without retries, too."""
-    try:
-        with fail_fast():
-            yield
-    except CheckpointError as exc:
-        raise AirflowFailException(f"{prefix}{exc}") from exc

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from airflow_provider_obkafka.engine.binlog.transactions import StreamItem
     from airflow_provider_obkafka.models.schema import TableSchema
 
-__all__ = ["IncrementalSyncArgs", "IncrementalSyncTrigger"]
+__all__ = ["IncrementalSyncArgs", "IncrementalSyncTrigger", "Scan"]
 
 # Binlog header timestamps are whole seconds: the wall clock must pass `end_ts` by this much before a scan
 # that reaches the end of the log proves that no transaction committed before `end_ts` is still to come.
@@ -83,7 +83,7 @@ class IncrementalSyncArgs(BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
-class _Scan:
+class Scan:
     """
     What one read of the open stream found: committed in-scope changes, the last commit end, end_ts seen,
     whether it caught up (a heartbeat with no transaction open) and when, and where a new stream would resume.
@@ -190,9 +190,9 @@ class IncrementalSyncTrigger(BaseTrigger):
             while True:
                 until = time.monotonic() + max(args.max_wait_s - (loop.time() - started), 0.0)
                 try:
-                    scan = await asyncio.to_thread(self._scan, resume, args.batch_size - changes, until)
+                    scan = await asyncio.to_thread(self.scan, resume, args.batch_size - changes, until)
                 except Exception as exc:
-                    await asyncio.to_thread(self._close)
+                    await asyncio.to_thread(self.close_stream)
                     retry.endpoints["source"] = self._endpoint
                     delay, message = retry.wait_for(exc, resume)  # raises what is not worth waiting for
                     self.log.warning("%s", message)
@@ -209,7 +209,7 @@ class IncrementalSyncTrigger(BaseTrigger):
                     return self._ready(last_end, changes, reached_end=scan.past_end or quiet_end)
                 self.log.debug("%d changes up to %s", changes, resume)
         finally:
-            await asyncio.to_thread(self._close)
+            await asyncio.to_thread(self.close_stream)
 
     def _ready(self, end: BinlogPosition | None, changes: int, *, reached_end: bool) -> dict[str, Any]:
         start = self._args.position
@@ -245,10 +245,11 @@ class IncrementalSyncTrigger(BaseTrigger):
         self._reader, self._items = reader, reader.iter_changes()
         return self._items
 
-    def _scan(self, start: BinlogPosition, budget: int, until: float) -> _Scan:
+    def scan(self, start: BinlogPosition, budget: int, until: float) -> Scan:
         """
         Read the open stream (opened at `start` if there is none) until `budget` changes, end_ts, caught up,
-        or, at a commit, the monotonic time `until` (blocking).
+        or, at a commit, the monotonic time `until` (blocking). Also what a worker that keeps streaming calls
+        between two batches (`IncrementalSyncOperator`); it then closes the stream with `close_stream`.
         """
         end_us = self._args.end_us
         items = self._items or self._open(start)
@@ -259,17 +260,17 @@ class IncrementalSyncTrigger(BaseTrigger):
             elif isinstance(item, Resume):
                 resume = item.position
                 if item.idle:
-                    return _Scan(changes, last_end, False, True, time.time(), resume)
+                    return Scan(changes, last_end, False, True, time.time(), resume)
             elif isinstance(item, Commit):
                 if end_us is not None and item.commit_ts_us >= end_us:
-                    return _Scan(changes, last_end, True, False, 0.0, resume)
+                    return Scan(changes, last_end, True, False, 0.0, resume)
                 changes, pending, last_end = changes + pending, 0, item.end
                 resume = item.end
                 if changes >= budget or time.monotonic() >= until:
-                    return _Scan(changes, last_end, False, False, 0.0, resume)
+                    return Scan(changes, last_end, False, False, 0.0, resume)
         raise ConnectionError("the binlog server ended the blocking dump")  # retried as a lost connection
 
-    def _close(self) -> None:
+    def close_stream(self) -> None:
         """Close the stream, if open (blocking)."""
         reader, self._reader, self._items = self._reader, None, None
         if reader is not None:

@@ -98,7 +98,7 @@ def test_generated_dag_runs_full_then_incremental_exactly_once(
     first = dag.test(logical_date=started.start_of("minute"))
     assert str(first.state) == "success", _states(first)
     assert _states(first) == dict.fromkeys(
-        ["precheck", "schema_sync", "full_sync_plan", "full_sync", "full_sync_finish", "incremental_sync"], "success"
+        ["precheck", "schema_sync", "full_sync_plan", "full_sync", "full_sync_report", "full_sync_finish", "incremental_sync"], "success"
     )
     kafka = KafkaHook()
     assert {key: [r["recordType"] for r in rows] for key, rows in _records(kafka, orders_topic).items()} == {
@@ -120,6 +120,7 @@ def test_generated_dag_runs_full_then_incremental_exactly_once(
         "schema_sync": "success",
         "full_sync_plan": "skipped",  # incremental has a checkpoint: the full sync is done
         "full_sync": "skipped",
+        "full_sync_report": "skipped",
         "full_sync_finish": "skipped",
         "incremental_sync": "success",
     }
@@ -145,5 +146,5 @@ def test_generated_dag_runs_full_then_incremental_exactly_once(
 
     uris = _asset_event_uris(started)
     orders_uri, items_uri = f"kafka://kafka_default/{orders_topic}", f"kafka://kafka_default/{items_topic}"
-    assert uris.count(orders_uri) == 4, "one full sync chunk, then each of the three incremental runs"
-    assert uris.count(items_uri) == 5, "its 2 chunks through the full_sync alias, 3 through batch_topics"
+    assert uris.count(orders_uri) == 4, "one full sync (full_sync_report), then each of the three incremental runs"
+    assert uris.count(items_uri) == 5, "its 2 full syncs through the full_sync alias, 3 through batch_topics"

@@ -109,7 +109,8 @@ def test_continuous_project_dag(projects: Path):
         "precheck": ["schema_sync"],
         "schema_sync": ["full_sync_plan"],
         "full_sync_plan": ["full_sync", "full_sync_finish"],
-        "full_sync": ["full_sync_finish"],
+        "full_sync": ["full_sync_report"],
+        "full_sync_report": ["full_sync_finish"],
         "full_sync_finish": ["incremental_sync"],
         "incremental_sync": [],
     }
@@ -129,9 +130,11 @@ def test_continuous_project_dag(projects: Path):
         AssetAlias("obkafka__orders_sync/batch_topics"),
     ]
     assert incremental.continuous, "no schedule: follows the log without end"
-    assert dag.get_task("full_sync").partial_kwargs["outlets"] == [
-        AssetAlias("obkafka__orders_sync/full_sync")
-    ]
+    assert incremental.idle_before_defer_s == 30, "streams while changes flow; defers after 30 s idle"
+    assert dag.get_task("full_sync").partial_kwargs["outlets"] == [], (
+        "chunks emit no asset event: concurrent chunks raced to register the topic's Asset"
+    )
+    assert dag.get_task("full_sync_report").outlets == [AssetAlias("obkafka__orders_sync/full_sync")]
     assert set(dag.params) == {"tables"}, "no start timestamp with full sync (OMS: the project start)"
     assert dag.params.get_param("tables").schema["type"] == "array"
 
@@ -166,12 +169,21 @@ def test_scheduled_incremental_project_dag(projects: Path):
 def test_full_only_project_from_json(projects: Path):
     dag = load_project_dags(projects, now=NOW)["obkafka__archive-full"]
     assert _deps(dag) == {"precheck": ["full_sync_plan"], "full_sync_plan": ["full_sync", "full_sync_finish"],
-                          "full_sync": ["full_sync_finish"], "full_sync_finish": []}  # fmt: skip
+                          "full_sync": ["full_sync_report"], "full_sync_report": ["full_sync_finish"],
+                          "full_sync_finish": []}  # fmt: skip
     assert dag.get_task("full_sync_plan")._pre_execute_hook is None, (
         "without incremental every run is a full sync"
     )
     with pytest.raises(ParamValidationError):
         dag.params.get_param("tables").resolve(["arch"])
+
+
+def test_chunk_size_and_render_on_server_options_reach_the_tasks():
+    assert build_dag(parse_project(FULL_ONLY)).get_task("full_sync_plan").chunk_size == 100_000
+    small = parse_project({**FULL_ONLY, "options": {"chunk_size": 250, "render_on_server": False}})
+    assert build_dag(small).get_task("full_sync_plan").chunk_size == 250
+    assert build_dag(parse_project(FULL_ONLY)).get_task("full_sync").partial_kwargs["render_on_server"] is True
+    assert build_dag(small).get_task("full_sync").partial_kwargs["render_on_server"] is False
 
 
 def test_tables_param_renders_to_a_list():
@@ -257,17 +269,28 @@ def test_incremental_task_stops_at_the_interval_end_only_on_a_schedule(schedule,
     assert task.stream_end({"data_interval_end": NOW}) == (None if continuous else NOW)
 
 
-def test_each_full_sync_chunk_reports_its_topic_through_the_alias():
+def test_full_sync_report_emits_one_event_per_topic_with_totals():
     from airflow.sdk.execution_time.context import OutletEventAccessors
 
-    from airflow_provider_obkafka.dag_factory.build import report_chunk_topic
-
+    project = parse_project(json.loads(json.dumps(FULL_ONLY)))
+    report = build_dag(project).get_task("full_sync_report")
+    results = [
+        {"topic": "shop.orders", "rows": 40, "chunk": 0},
+        {"topic": "shop.orders", "rows": 2, "chunk": 1, "skipped": True},
+        {"topic": "shop.users", "rows": 7, "chunk": 0},
+        None,  # a chunk returning nothing is left out
+    ]
+    report.results = results
     events = OutletEventAccessors()
-    context = {"outlet_events": events, "task": SimpleNamespace(work={"topic": "shop.orders"})}
-    report_chunk_topic("kafka_main", "obkafka__p/full_sync", context, {"rows": 42, "checksum": 1})
-    (event,) = events[AssetAlias("obkafka__p/full_sync")].asset_alias_events
-    assert event.dest_asset_key.uri == "kafka://kafka_main/shop.orders"
-    assert event.extra == {"rows": 42}
+    assert report.execute({"outlet_events": events}) == {
+        "shop.orders": {"rows": 42, "chunks": 2, "skipped": 1},
+        "shop.users": {"rows": 7, "chunks": 1, "skipped": 0},
+    }
+    emitted = events[AssetAlias("obkafka__archive-full/full_sync")].asset_alias_events
+    assert [(event.dest_asset_key.uri, event.extra) for event in emitted] == [
+        ("kafka://kafka_default/shop.orders", {"rows": 42, "chunks": 2}),
+        ("kafka://kafka_default/shop.users", {"rows": 7, "chunks": 1}),
+    ], "one event per topic, not one per chunk"
 
 
 def test_dag_file_reads_the_projects_beside_it_by_default(monkeypatch: pytest.MonkeyPatch):

@@ -7,7 +7,7 @@ import pytest
 from airflow_provider_obkafka.engine.kafka import checkpoints
 from airflow_provider_obkafka.engine.binlog.handoff import handoff_cutoff_us, plausible_commit_us, snapshot_scn
 from airflow_provider_obkafka.models.position import BinlogPosition
-from airflow_provider_obkafka.operators.incremental_sync import _handoff_cutoff
+from airflow_provider_obkafka.operators._incremental import handoff_cutoff
 
 GTS = 1_732_000_000_123_456_789  # ns
 
@@ -75,4 +75,4 @@ SCN = snapshot_scn(GTS)
          "nothing recorded"],
 )  # fmt: skip
 def test_operator_takes_the_cutoff_only_at_the_handoff(state, start, cutoff):
-    assert _handoff_cutoff(state, start) == cutoff
+    assert handoff_cutoff(state, start) == cutoff

@@ -496,6 +496,10 @@ CASES = [
         "'a\\nb'",
         ["control characters"],
     ),
+    ("chunk-size-zero", {"options.chunk_size": 0}, "options.chunk_size", "0", ["1 to 100000000"]),
+    ("chunk-size-text", {"options.chunk_size": "10k"}, "options.chunk_size", "'10k'", ["whole number"]),
+    ("idle-negative", {"options.idle_before_defer_s": -1}, "options.idle_before_defer_s", "-1", ["0 to 3600"]),
+    ("render-on-server-text", {"options.render_on_server": "no"}, "options.render_on_server", "'no'", ["true or false"]),
     (
         "transaction-timeout-low",
         {"options.transaction_timeout_ms": 999},
