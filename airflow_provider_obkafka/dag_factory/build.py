@@ -90,8 +90,11 @@ def build_dag(project: SyncProject, *, source_path: str | None = None) -> DAG:
             plan = _full_sync_plan(project, dag)
             last >> plan
             last = _full_sync(project, plan) >> _full_sync_finish(project, plan)  # both read `plan.output`
+        full_sync = last if SyncType.FULL in types else None
         if SyncType.INCREMENTAL in types:
-            last >> _incremental_sync(project)
+            last = last >> _incremental_sync(project)
+        if SyncType.VERIFY in types:
+            _verify(project, full_sync, last)
     return dag
 
 
@@ -212,6 +215,21 @@ def _incremental_sync(project: SyncProject) -> BaseOperator:
         post_execute=report,
         **extra,
     )
+
+
+def _verify(project: SyncProject, full_sync: Any, last: Any) -> None:
+    """
+    `verify` after the sync it checks: after incremental sync when its runs end (a schedule), else after the
+    full sync (a continuous incremental sync never ends, so its state is verified by the command).
+    """
+    from airflow_provider_obkafka.operators.verify import VerifyOperator
+
+    scheduled = SyncType.INCREMENTAL in project.sync_types and project.incremental.schedule is not None
+    if scheduled:
+        mode = "auto" if full_sync is not None else "incremental"
+    else:
+        mode, last = "full", full_sync
+    last >> VerifyOperator(task_id="verify", project=project, mode=mode, trigger_rule="none_failed")
 
 
 def skip_when_incremental_started(project: Mapping[str, Any], context: Context) -> None:

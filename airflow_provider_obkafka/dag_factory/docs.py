@@ -17,6 +17,7 @@ _TYPE_NAMES = {
     SyncType.SCHEMA: "schema",
     SyncType.FULL: "full",
     SyncType.INCREMENTAL: "incremental",
+    SyncType.VERIFY: "verify",
 }
 
 

@@ -71,7 +71,7 @@ TableList = Annotated[
 ]
 SyncTypes = Annotated[
     tuple[SyncTypeName, ...],
-    _canonical(list(SyncType), "must select at least one of schema, full, incremental"),
+    _canonical(list(SyncType), "must select at least one of schema, full, incremental (and optionally verify)"),
 ]
 DmlTypes = Annotated[
     tuple[DmlName, ...], _canonical(list(Dml), "must name at least one of INSERT, UPDATE, DELETE")

@@ -194,6 +194,7 @@ class SyncType(StrEnum):
     SCHEMA = "schema"
     FULL = "full"
     INCREMENTAL = "incremental"
+    VERIFY = "verify"
 
 
 class Dml(StrEnum):
@@ -260,7 +261,7 @@ def enum_parser(enum: type[_E], rule: str, aliases: Mapping[str, _E] | None = No
     return parse
 
 
-SYNC_TYPE_RULE = "must be one of schema, full, incremental"
+SYNC_TYPE_RULE = "must be one of schema, full, incremental, verify"
 DML_RULE = "incremental synchronization carries DML only: must be one of INSERT, UPDATE, DELETE"
 SERIALIZATION_RULE = (
     "must be one of Default, Canal, DataWorks, SharePlex, DefaultExtendColumnType, Debezium "

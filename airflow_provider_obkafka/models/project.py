@@ -51,7 +51,7 @@ class SyncProject(_Frozen):
     :param tags: OMS Tag: 1 to 32 characters each, no repeats
     :param source: OMS Source Node (an `oceanbase` connection)
     :param destination: OMS Destination Node (a `kafka` connection)
-    :param sync_types: Synchronization Type: schema, full and/or incremental, kept in that order
+    :param sync_types: Synchronization Type: schema, full and/or incremental, and `verify`, kept in that order
     :param incremental: incremental synchronization settings (DML, start timestamp, schedule)
     :param objects: the object mapping: tables to topics
     :param options: OMS Advanced Options

@@ -68,6 +68,7 @@ def _sync_type_findings(parts: ProjectParts) -> list[Finding]:
     start = parts.incremental.start_timestamp if parts.incremental else None
     if start is not None and SyncType.FULL in types:
         found.append(Finding(("incremental", "start_timestamp"), start.isoformat(), _START_WITH_FULL))
+    found += _verify_findings(parts)
     if SyncType.SCHEMA not in types:
         found += [
             Finding(
@@ -77,6 +78,20 @@ def _sync_type_findings(parts: ProjectParts) -> list[Finding]:
             if not isinstance(entry.topic, ExistingTopic)
         ]
     return found
+
+
+def _verify_findings(parts: ProjectParts) -> list[Finding]:
+    """`verify` needs a full sync, or an incremental sync whose runs end (a schedule), to run after."""
+    types = parts.sync_types or ()
+    if SyncType.VERIFY not in types:
+        return []
+    names = [str(kind) for kind in types]
+    if SyncType.FULL not in types and SyncType.INCREMENTAL not in types:
+        return [Finding(("sync_types",), names, _VERIFY_ALONE)]
+    schedule = parts.incremental.schedule if parts.incremental else None
+    if SyncType.FULL not in types and schedule is None:
+        return [Finding(("sync_types",), names, _VERIFY_CONTINUOUS)]
+    return []
 
 
 def _table_findings(index: int, entry: ObjectMapping) -> list[Finding]:
@@ -173,6 +188,14 @@ _START_WITH_FULL = (
     "a start timestamp is allowed only without full synchronization: with 'full' in sync_types, "
     "incremental synchronization starts at the full synchronization's snapshot point; "
     "remove start_timestamp, or remove 'full'"
+)
+_VERIFY_ALONE = (
+    "'verify' checks what full or incremental synchronization wrote: add 'full' or 'incremental', or run "
+    "`python -m airflow_provider_obkafka verify` on the project that synchronized the tables"
+)
+_VERIFY_CONTINUOUS = (
+    "'verify' runs after the synchronization it checks, and continuous incremental synchronization never ends: "
+    "set incremental.schedule, add 'full' (verified after it), or run `python -m airflow_provider_obkafka verify`"
 )
 _NEEDS_SCHEMA = (
     "mode {0!r} creates topics, which only schema synchronization does (OMS offers New Topic and "

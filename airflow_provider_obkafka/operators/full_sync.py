@@ -166,7 +166,10 @@ class FullSyncOperator(BaseOperator):
 
     @staticmethod
     def _record(work: Mapping[str, Any], chunk: Chunk, result: ChunkResult) -> dict[str, Any]:
-        """The chunk's done-record and XCom value."""
+        """
+        The chunk's done-record and XCom value. Its key range (`range`: key columns and bounds, as
+        `Chunk.to_dict` writes them) and snapshot SCN let `verify` re-read exactly the chunk's rows.
+        """
         return {
             "sync_id": work["sync_id"],
             "table": str(chunk.table),
@@ -174,6 +177,8 @@ class FullSyncOperator(BaseOperator):
             "topic": work["topic"],
             "rows": result.rows,
             "checksum": result.checksum,
+            "scn": work.get("scn"),
+            "range": {name: chunk.to_dict()[name] for name in ("key_columns", "lower", "upper")},
         }
 
 

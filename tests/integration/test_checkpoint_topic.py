@@ -70,23 +70,29 @@ def test_full_only_project_creates_its_checkpoint_topic_in_the_plan(
 
     run = dag.test()
     assert str(run.state) == "success", _states(run)
-    assert _states(run) == dict.fromkeys(["precheck", "full_sync_plan", "full_sync", "full_sync_finish"], "success")
+    assert _states(run) == dict.fromkeys(
+        ["precheck", "full_sync_plan", "full_sync", "full_sync_report", "full_sync_finish"], "success"
+    )
     _checkpoint_topic_made(kafka, db)
     ids = sorted(json.loads(m.value())["postStruct"]["id"] for m in kafka.read_committed(f"{db}.orders"))
     assert ids == [1, 2, 3]
 
-    # the finished full sync's chunk and snapshot records are tombstoned with its finished record
-    records = kafka.read_committed(parse_project(_project(db, ["full"])).checkpoint_topic)
-    state = checkpoints.latest((m.key(), m.value()) for m in records)
+    # the finished full sync keeps its done-records (verify reads them) beside its finished record
+    topic = parse_project(_project(db, ["full"])).checkpoint_topic
+    state = checkpoints.latest((m.key(), m.value()) for m in kafka.read_committed(topic))
     (finished,) = [key for key in state if key.startswith("full/finished/")]
     assert state[finished]["rows"] == 3 and state[finished]["chunks"] == 1
-    assert not [key for key in state if key.startswith(("chunk/", "snapshot/"))], state
-    tombstones = [m.key().decode() for m in records if m.value() is None]
-    assert {k.split("/")[0] for k in tombstones} == {"chunk", "snapshot"}
-    assert len({m.offset() for m in records if m.value() is None or m.key().decode() == finished}) == 3
+    first = finished.rsplit("/", 1)[1]
+    assert [key for key in state if key.startswith(f"chunk/{first}/")], state
 
-    again = dag.test()  # a new run: a new full sync; the finished one stays finished
+    again = dag.test()  # a new run: a new full sync, whose finish tombstones every record of the first
     assert str(again.state) == "success", _states(again)
+    records = kafka.read_committed(topic)
+    state = checkpoints.latest((m.key(), m.value()) for m in records)
+    assert not [key for key in state if first in key], state
+    tombstones = {m.key().decode() for m in records if m.value() is None}
+    assert {k.split("/")[0] for k in tombstones} == {"chunk", "snapshot", "full"}
+    assert all(first in key for key in tombstones)
 
 
 def test_incremental_only_project_creates_its_checkpoint_topic_in_its_first_step(

@@ -301,3 +301,23 @@ def test_dag_file_reads_the_projects_beside_it_by_default(monkeypatch: pytest.Mo
     assert bag.import_errors == {}
     assert "obkafka__orders_to_kafka" in bag.dags, "dags/projects/example_orders.yaml"
     assert not [dag_id for dag_id, dag in bag.dags.items() if "obkafka:invalid" in dag.tags]
+
+
+@pytest.mark.parametrize(
+    ("types", "incremental", "after", "mode"),
+    [
+        (["full", "verify"], {}, "full_sync_finish", "full"),
+        (["schema", "full", "incremental", "verify"], {}, "full_sync_finish", "full"),  # continuous: never ends
+        (["schema", "full", "incremental", "verify"], {"schedule": "@hourly"}, "incremental_sync", "auto"),
+        (["schema", "incremental", "verify"], {"schedule": "@hourly"}, "incremental_sync", "incremental"),
+    ],
+)
+def test_verify_task_follows_the_sync_it_checks(types, incremental, after, mode):
+    data = {**FULL_ONLY, "sync_types": types, **({"incremental": incremental} if incremental else {})}
+    dag = build_dag(parse_project(data, now=NOW))
+    deps = _deps(dag)
+    assert deps[after] == ["verify"] or "verify" in deps[after]
+    verify = dag.get_task("verify")
+    assert verify.settings["mode"] == mode
+    assert verify.trigger_rule == "none_failed", "runs when the full sync was skipped"
+    assert "verify" in dag.description

@@ -95,9 +95,10 @@ def finish_records(
     sync_id: str, state: Mapping[str, Mapping[str, Any]], done_keys: Iterable[str]
 ) -> list[tuple[str, dict[str, Any] | None]]:
     """
-    What closes a full synchronization, for one transaction: its finished record, then a tombstone for each
-    of its chunk done-records (any plan's) and its snapshot record. Committed together, so a crash leaves
-    either every done-record (a retry still skips the chunks) or the finished record (which skips them).
+    What closes a full synchronization, for one transaction: its finished record, then a tombstone for every
+    record of the full syncs finished before it (their chunk done-records, snapshot and finished records)
+    and for its own done-records of abandoned plans (not in `done_keys`). Its own done-records and snapshot
+    stay: they are what `verify` checks the topics against, until the next full sync finishes.
 
     :raises CheckpointError: a chunk of `done_keys` has no done-record: the full sync is not finished
     """
@@ -108,9 +109,15 @@ def finish_records(
                               f"done-record, e.g. {missing[0]}; run its failed chunks first")  # fmt: skip
     rows = sum(int(state[key].get("rows", 0)) for key in wanted)
     record = {"sync_id": sync_id, "chunks": len(wanted), "rows": rows}
-    prefix = f"chunk/{sync_id}/"
-    ended = sorted(key for key in state if key.startswith(prefix)) + [snapshot_key(sync_id)]
-    return [(finished_key(sync_id), record), *((key, None) for key in ended if key in state)]
+    kept = set(wanted)
+    ended = sorted(key for key in state if key.startswith(f"chunk/{sync_id}/") and key not in kept)
+    finished_prefix = finished_key("")
+    for key in sorted(state):
+        earlier = key[len(finished_prefix):] if key.startswith(finished_prefix) else None
+        if earlier and earlier != sync_id:
+            ended += sorted(k for k in state if k.startswith(f"chunk/{earlier}/"))
+            ended += [k for k in (snapshot_key(earlier), key) if k in state]
+    return [(finished_key(sync_id), record), *((key, None) for key in ended)]
 
 
 INCREMENTAL_KEY = "incremental/position"

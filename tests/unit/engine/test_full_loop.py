@@ -99,15 +99,18 @@ def test_finish_records_close_a_full_sync_in_one_transaction():
     work = [{"sync_id": "s1", "scn": 7, "chunk": {"database": "db", "table": "t", "index": i, "key_columns": ["id"],
                                                    "lower": None, "upper": None}} for i in range(2)]  # fmt: skip
     done = [checkpoints.chunk_done_key(item) for item in work]
+    earlier = {"chunk/s0/db.t/0": {"rows": 3}, "snapshot/s0": {"scn": 2}, "full/finished/s0": {"rows": 3}}
     state = {done[0]: {"rows": 10}, done[1]: {"rows": 5}, "snapshot/s1": {"scn": 7},
-             "chunk/s1/db.t/range-old": {"rows": 1}, "chunk/s2/db.t/0": {"rows": 9}}  # fmt: skip
+             "chunk/s1/db.t/range-old": {"rows": 1}, "chunk/s2/db.t/0": {"rows": 9}, **earlier}  # fmt: skip
     records = checkpoints.finish_records("s1", state, done)
     assert records[0] == ("full/finished/s1", {"sync_id": "s1", "chunks": 2, "rows": 15}), "the finished record first"
-    assert sorted(records[1:]) == sorted([(done[0], None), (done[1], None), ("chunk/s1/db.t/range-old", None),
-                                          ("snapshot/s1", None)]), "every record of s1, none of s2"  # fmt: skip
+    assert sorted(records[1:]) == sorted([("chunk/s1/db.t/range-old", None), *((k, None) for k in earlier)]), (
+        "the earlier finished sync and an abandoned plan's record; none of s1's done-records, none of s2"
+    )
     replayed = checkpoints.latest([(k.encode(), None if v is None else checkpoints.encode(v)) for k, v in
                                    [*state.items(), *records]])  # fmt: skip
-    assert replayed == {"full/finished/s1": records[0][1], "chunk/s2/db.t/0": {"rows": 9}}
+    assert replayed == {"full/finished/s1": records[0][1], done[0]: {"rows": 10}, done[1]: {"rows": 5},
+                        "snapshot/s1": {"scn": 7}, "chunk/s2/db.t/0": {"rows": 9}}  # fmt: skip
 
 
 def test_finish_records_refuse_an_unfinished_full_sync():

@@ -783,3 +783,18 @@ def test_missing_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="cannot read project file") as caught:
         load_project(tmp_path / "absent.yaml")
     assert not isinstance(caught.value, ProjectValidationError)
+
+
+@pytest.mark.parametrize(
+    ("types", "incremental", "words"),
+    [
+        (["schema", "verify"], {}, "checks what full or incremental synchronization wrote"),
+        (["schema", "incremental", "verify"], {}, "continuous incremental synchronization never ends"),
+    ],
+)
+def test_verify_needs_a_sync_that_ends(types, incremental, words):
+    data = {"name": "p", "sync_types": types, "objects": entries(("orders", NEW)),
+            **({"incremental": incremental} if incremental else {})}  # fmt: skip
+    issues = issues_of(data)
+    assert [issue.path for issue in issues] == ["sync_types"]
+    assert words in str(issues[0]) and "'verify'" in str(issues[0])
