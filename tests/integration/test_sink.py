@@ -13,6 +13,7 @@ from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.models.topic import TopicSpec
 
 
+@pytest.mark.compat
 @pytest.mark.parametrize("producer_reports", [True, False], ids=["producer's callback", "per message"])
 def test_a_rejected_message_fails_the_commit_and_nothing_is_visible(
     airflow_conn_env: None, unique_name: object, producer_reports: bool
