@@ -20,6 +20,7 @@ LEGACY_POM = Path(__file__).resolve().parent / "kafka-legacy-pom.xml"
 #: The matrix: short name -> the release run. Kafka 2.x runs on ZooKeeper, later versions on KRaft.
 VERSIONS: dict[str, str] = {"2.8": "2.8.2", "3.9": "3.9.1", "4.1": KAFKA_VERSION}
 FIRST_KRAFT_ONLY_MAJOR = 3  # the matrix runs 3.x and later without ZooKeeper
+MATRIX_START_TIMEOUT = 180.0  # formatting and starting a broker on a busy 2-core machine (4.1 took > 60 s)
 
 
 def release(name: str) -> str:
@@ -42,6 +43,7 @@ def broker(name: str) -> KafkaService:
     if version == KAFKA_VERSION:
         service = KafkaService()
         service.name = f"kafka-{version}"  # not `make test`'s broker (state folder `kafka`): the matrix wipes it
+        service.start_timeout = MATRIX_START_TIMEOUT
         return service
     if uses_zookeeper(version):
         return ZkKafkaService(version)
@@ -58,7 +60,7 @@ def fetch_legacy(version: str) -> Path:
 class LegacyKraftKafkaService(KafkaService):
     """A KRaft Kafka 3.x: the 4.1 service with the older jars (4.1-only settings are ignored with a warning)."""
 
-    start_timeout = 180.0  # formatting and starting an older broker on a busy 2-core machine
+    start_timeout = MATRIX_START_TIMEOUT
 
     def check_installed(self) -> None:
         """Fetch this version's jars, then check java."""
@@ -135,7 +137,7 @@ class ZkKafkaService(KafkaService):
     """A Kafka 2.x broker on its own ZooKeeper (started with it, stopped with it)."""
 
     port_names = ("port",)
-    start_timeout = 180.0
+    start_timeout = MATRIX_START_TIMEOUT
 
     def __init__(self, version: str) -> None:
         super().__init__(version)
