@@ -1,8 +1,8 @@
 """The Kafka brokers of the compatibility matrix (`make test-compat`): 2.8 on ZooKeeper, 3.9 and 4.1 on KRaft.
 
-Each version runs from its own jars (fetched with Maven into ``~/.cache/obkafka/kafka-<version>``) and keeps its
-own state folder (``<state root>/kafka-<version>``, ``zookeeper-<version>``), so the matrix never touches the
-broker that `make test` and the other engineers use.
+Each version runs from its own jars (fetched with Maven into ``~/.cache/obkafka/kafka-<version>``) and keeps
+its own state folder (``<state root>/kafka-<version>``, ``zookeeper-<version>``), so the matrix never touches
+the broker that `make test` and the other engineers use.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def broker(name: str) -> KafkaService:
     version = release(name)
     if version == KAFKA_VERSION:
         service = KafkaService()
-        service.name = f"kafka-{version}"  # not `make test`'s broker (state folder `kafka`): the matrix wipes it
+        service.name = f"kafka-{version}"  # not `make test`'s broker (folder `kafka`): the matrix wipes it
         service.start_timeout = MATRIX_START_TIMEOUT
         return service
     if uses_zookeeper(version):
@@ -58,7 +58,7 @@ def fetch_legacy(version: str) -> Path:
 
 
 class LegacyKraftKafkaService(KafkaService):
-    """A KRaft Kafka 3.x: the 4.1 service with the older jars (4.1-only settings are ignored with a warning)."""
+    """A KRaft Kafka 3.x: the 4.1 service on older jars (4.1-only settings are ignored with a warning)."""
 
     start_timeout = MATRIX_START_TIMEOUT
 

@@ -62,7 +62,8 @@ def run_version(name: str, env: dict[str, str], pytest_args: list[str]) -> dict[
     info = service.ensure_running()
     started = time.monotonic() - t0
     run_env = {**os.environ, **env, devservices.OVERRIDE_ENV["kafka"]: info.bootstrap}
-    cmd = [sys.executable, "-m", "pytest", "tests/integration", "-m", "compat", "-q", "-p", "no:cacheprovider"]
+    cmd = [sys.executable, "-m", "pytest", "tests/integration", "-m", "compat", "-q"]
+    cmd += ["-p", "no:cacheprovider"]
     t1 = time.monotonic()
     try:
         proc = subprocess.run([*cmd, *pytest_args], cwd=ROOT, env=run_env, capture_output=True, text=True)
@@ -74,7 +75,7 @@ def run_version(name: str, env: dict[str, str], pytest_args: list[str]) -> dict[
     return {
         "version": name,
         "broker": f"{ran} ({'ZooKeeper' if uses_zookeeper(name) else 'KRaft'})",
-        "result": ("PASS" if proc.returncode == 0 else "FAIL") + f": {found[-1][0] if found else 'no summary'}",
+        "result": f"{'PASS' if proc.returncode == 0 else 'FAIL'}: {found[-1][0] if found else 'no summary'}",
         "start_s": f"{started:.0f}",
         "suite_s": f"{time.monotonic() - t1:.0f}",
     }
@@ -83,14 +84,18 @@ def run_version(name: str, env: dict[str, str], pytest_args: list[str]) -> dict[
 def table(rows: list[dict[str, str]]) -> str:
     """Return the results as a Markdown table."""
     lines = ["| Kafka | broker run | compat suite | broker start (s) | suite (s) |", "|---|---|---|---|---|"]
-    lines += [f"| {r['version']} | {r['broker']} | {r['result']} | {r['start_s']} | {r['suite_s']} |" for r in rows]
+    keys = ("version", "broker", "result", "start_s", "suite_s")
+    lines += ["| " + " | ".join(row[key] for key in keys) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str]) -> int:
     """Run the matrix; return 0 when every version passed."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--versions", default=",".join(VERSIONS), help="comma-separated, of: " + ", ".join(VERSIONS))
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    known = ", ".join(VERSIONS)
+    parser.add_argument("--versions", default=",".join(VERSIONS), help=f"comma-separated, of: {known}")
     parser.add_argument("--report", type=Path, help="also write the Markdown table here")
     args, pytest_args = parser.parse_known_args(argv)
     names = [v.strip() for v in args.versions.split(",") if v.strip()]
