@@ -37,7 +37,8 @@ FLOORS_STAMP := $(FLOORS_VENV)/.installed-stamp
 
 floors-venv: $(FLOORS_STAMP)
 
-$(FLOORS_STAMP): pyproject.toml scripts/floors.txt scripts/floors-venv.sh scripts/check_floors.py
+$(FLOORS_STAMP): pyproject.toml scripts/floors.txt scripts/floors-constraints.txt scripts/floors-venv.sh \
+		scripts/check_floors.py
 	FLOORS_VENV=$(FLOORS_VENV) PYTHON=$(PYTHON) bash scripts/floors-venv.sh
 	@touch $(FLOORS_STAMP)
 

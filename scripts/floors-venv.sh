@@ -11,6 +11,7 @@ rm -rf "$VENV"
 "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip
 # The pins go in both as requirements (so each is installed exactly) and as constraints (so nothing that
-# the project or its dev extra pulls in can lift one).
-"$VENV/bin/python" -m pip install -q -r "$FLOORS" -c "$FLOORS" -e '.[dev]'
+# the project or its dev extra pulls in can lift one); floors-constraints.txt holds Airflow's own
+# dependencies where Airflow's bounds are too loose (see that file).
+"$VENV/bin/python" -m pip install -q -r "$FLOORS" -c "$FLOORS" -c scripts/floors-constraints.txt -e '.[dev]'
 "$VENV/bin/python" scripts/check_floors.py "$FLOORS"
