@@ -5,7 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help setup system-deps venv kafka-jars browser-deps services services-stop services-status test test-unit demo ui clean
+.PHONY: help setup system-deps venv floors-venv kafka-jars browser-deps services services-stop services-status test test-unit \
+	test-floors test-compat demo ui clean
 
 help:
 	@echo "make test            install everything, start the local services, run the whole suite, stop them"
@@ -14,6 +15,8 @@ help:
 	@echo "make services        start Kafka (KRaft), seekdb, MariaDB (binlog) and the obbinlog double on loopback ports"
 	@echo "make services-stop   stop them; nothing is left running"
 	@echo "make test-unit       the tests that need no services"
+	@echo "make test-floors     unit tests + an end-to-end smoke test with every dependency at its floor (.venv-floors)"
+	@echo "make test-compat     the broker compatibility suite against Kafka 2.8 (ZooKeeper), 3.9 and 4.1 (KRaft)"
 
 setup: system-deps venv kafka-jars
 
@@ -27,6 +30,17 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
+
+# Every runtime dependency at its declared floor (scripts/floors.txt); rebuilt only when these files change.
+FLOORS_VENV := .venv-floors
+FLOORS_STAMP := $(FLOORS_VENV)/.installed-stamp
+
+floors-venv: $(FLOORS_STAMP)
+
+$(FLOORS_STAMP): pyproject.toml scripts/floors.txt scripts/floors-constraints.txt scripts/floors-venv.sh \
+		scripts/check_floors.py
+	FLOORS_VENV=$(FLOORS_VENV) PYTHON=$(PYTHON) bash scripts/floors-venv.sh
+	@touch $(FLOORS_STAMP)
 
 kafka-jars: venv
 	$(PY) -m devservices fetch-kafka
@@ -55,6 +69,16 @@ test-unit: venv
 test: setup browser-deps
 	bash scripts/run-tests.sh
 
+test-floors: setup $(FLOORS_STAMP)
+	FLOORS_VENV=$(FLOORS_VENV) bash scripts/run-floors.sh
+
+# Each broker of the matrix is fetched (Maven), started fresh in its own state folder, tested and stopped.
+# CI passes COMPAT_VERSIONS=2.8,3.9: `make test` has already run the same tests against 4.1.
+COMPAT_VERSIONS ?= 2.8,3.9,4.1
+
+test-compat: setup
+	$(PY) scripts/compat_matrix.py --versions $(COMPAT_VERSIONS) --report .compat/results.md
+
 # Reuses running services and leaves them running (make services-stop stops them); state in .demo/.
 demo: setup
 	$(PY) scripts/demo.py
@@ -63,4 +87,4 @@ ui: setup
 	$(PY) scripts/demo.py ui
 
 clean: services-stop
-	rm -rf .services .demo $(VENV) tests/browser/node_modules
+	rm -rf .services .demo .compat $(VENV) $(FLOORS_VENV) tests/browser/node_modules

@@ -1,4 +1,7 @@
-"""Apache Kafka 4.1 as a single-node KRaft broker+controller, run from jars fetched with Maven."""
+"""Apache Kafka 4.1 as a single-node KRaft broker+controller, run from jars fetched with Maven.
+
+``KafkaService(version)`` runs another KRaft version from its own jars; devservices/kafka_versions.py holds
+what differs between versions (the compatibility matrix, `make test-compat`)."""
 
 from __future__ import annotations
 
@@ -45,21 +48,22 @@ def cache_dir() -> Path:
     return Path(os.environ.get("OBKAFKA_CACHE_DIR") or "~/.cache/obkafka").expanduser().resolve()
 
 
-def libs_dir() -> Path:
-    """Return the folder holding the Kafka broker jars."""
-    return cache_dir() / f"kafka-{KAFKA_VERSION}" / "libs"
+def libs_dir(version: str = KAFKA_VERSION) -> Path:
+    """Return the folder holding the jars of Kafka ``version``."""
+    return cache_dir() / f"kafka-{version}" / "libs"
 
 
-def jars_fetched() -> bool:
-    """Return True when a previous fetch completed."""
-    return (libs_dir() / FETCH_MARKER).exists()
+def jars_fetched(version: str = KAFKA_VERSION) -> bool:
+    """Return True when a previous fetch of ``version`` completed."""
+    return (libs_dir(version) / FETCH_MARKER).exists()
 
 
-def fetch_kafka(force: bool = False) -> Path:
-    """Copy the Kafka broker jars and their runtime dependencies into the cache with Maven; idempotent."""
-    libs = libs_dir()
-    if jars_fetched() and not force:
-        log.info("Kafka %s jars already in %s", KAFKA_VERSION, libs)
+def fetch_kafka(force: bool = False, version: str = KAFKA_VERSION, pom: Path = POM) -> Path:
+    """Copy the jars of Kafka ``version`` and their runtime dependencies into the cache with Maven (``pom``,
+    whose ``kafka.version`` property is set to ``version``); idempotent."""
+    libs = libs_dir(version)
+    if jars_fetched(version) and not force:
+        log.info("Kafka %s jars already in %s", version, libs)
         return libs
     mvn = shutil.which("mvn")
     if mvn is None:
@@ -72,12 +76,13 @@ def fetch_kafka(force: bool = False) -> Path:
         "-q",
         "-B",
         "-f",
-        str(POM),
+        str(pom),
+        f"-Dkafka.version={version}",
         "dependency:copy-dependencies",
         "-DincludeScope=runtime",
         f"-DoutputDirectory={libs}",
     ]
-    log.info("fetching Kafka %s jars into %s", KAFKA_VERSION, libs)
+    log.info("fetching Kafka %s jars into %s", version, libs)
     t0 = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603
     jars = sorted(p.name for p in libs.glob("*.jar"))
@@ -100,6 +105,11 @@ class KafkaService(Service):
     port_names = ("port", "controller_port")
     start_timeout = 60.0
 
+    def __init__(self, version: str = KAFKA_VERSION) -> None:
+        self.version = version
+        if version != KAFKA_VERSION:  # another version (devservices/kafka_versions.py) keeps its own state
+            self.name = f"kafka-{version}"
+
     @property
     def config_path(self) -> Path:
         """Return the generated ``server.properties``."""
@@ -114,8 +124,8 @@ class KafkaService(Service):
         """Require java, and fetch the jars when they are not in the cache yet."""
         if shutil.which("java") is None:
             raise ServiceError("java not found: run `make system-deps` (scripts/install-system-deps.sh)")
-        if not jars_fetched():
-            fetch_kafka()
+        if not jars_fetched(self.version):
+            fetch_kafka(version=self.version)
 
     def properties(self, ports: dict[str, int]) -> str:
         """Return the broker configuration for the given ports."""
@@ -156,7 +166,7 @@ class KafkaService(Service):
         cmd = [
             "java",
             "-cp",
-            f"{libs_dir()}/*",
+            f"{libs_dir(self.version)}/*",
             "kafka.tools.StorageTool",
             "format",
             f"--cluster-id={cluster_id}",  # one token: a random id may start with '-', read as an option
@@ -180,7 +190,7 @@ class KafkaService(Service):
             f"-Dlog4j2.configurationFile={self.dir / 'log4j2.properties'}",
             f"-Dkafka.logs.dir={self.dir}",
             "-cp",
-            f"{libs_dir()}/*",
+            f"{libs_dir(self.version)}/*",
             "kafka.Kafka",
             str(self.config_path),
         ]

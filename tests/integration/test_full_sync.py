@@ -54,6 +54,7 @@ def _run(airflow_db, project: dict, chunk_size: int):
     return parsed
 
 
+@pytest.mark.compat
 def test_full_sync_hash_exactly_once_with_checksum_and_key_placement(airflow_db, source_db, kafka):
     db, cur = source_db
     _fill_orders(cur, db, 20_000)

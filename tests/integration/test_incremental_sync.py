@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from tests.integration.dag_files import write_incremental_dag
 from tests.integration.incremental_helpers import incremental_project
 
 
+@pytest.mark.compat
 def test_runs_defer_resume_and_deliver_each_change_once(airflow_db, airflow_conn_env, mariadb_database):
     db, conn = mariadb_database
     cur = conn.cursor()

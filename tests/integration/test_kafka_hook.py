@@ -14,6 +14,7 @@ def kafka_hook(airflow_conn_env) -> KafkaHook:
     return KafkaHook(kafka_config_id="kafka_default")
 
 
+@pytest.mark.compat
 def test_probe_reports_brokers_controller_and_api_versions(kafka_hook, kafka_service):
     info = kafka_hook.probe()
     assert info.cluster_id
@@ -24,6 +25,7 @@ def test_probe_reports_brokers_controller_and_api_versions(kafka_hook, kafka_ser
     assert produce.name == "Produce" and produce.max_version >= 3
 
 
+@pytest.mark.compat
 def test_create_topics_is_idempotent(kafka_hook, unique_name):
     name = unique_name("topic")
     spec = TopicSpec(name, partitions=3, replication_factor=1, configs={"cleanup.policy": "compact"})
@@ -43,6 +45,7 @@ def test_incompatible_existing_topic_is_a_clear_error_and_nothing_is_created(kaf
     assert fresh not in kafka_hook.describe_topics([fresh]), "checked before anything is created"
 
 
+@pytest.mark.compat
 def test_transactions_committed_seen_aborted_not(kafka_hook, unique_name):
     topic = unique_name("txn")
     kafka_hook.create_topics([TopicSpec(topic, partitions=3)])

@@ -64,6 +64,7 @@ def shop(airflow_conn_env, mariadb_database):
     return db, conn
 
 
+@pytest.mark.compat
 def test_passing_project_through_poke_reports_every_check_and_pushes_xcom(shop):
     db, _ = shop
     sensor = PrecheckSensor(task_id="precheck", project=_project(db, db, ["orders", "events"]))

@@ -17,6 +17,7 @@ from airflow_provider_obkafka.models.topic import TopicSpec
 from airflow_provider_obkafka.operators._io import range_io
 
 
+@pytest.mark.compat
 @pytest.mark.parametrize("producer_reports", [True, False], ids=["producer's callback", "per message"])
 def test_a_rejected_message_fails_the_commit_and_nothing_is_visible(
     airflow_conn_env: None, unique_name: object, producer_reports: bool

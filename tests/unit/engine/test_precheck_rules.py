@@ -424,3 +424,25 @@ def test_shard_columns_line_says_which_key_each_table_uses(settings, found):
     findings = object_findings(resolve(project, source.list_tables, source.describe))
     (line,) = [f for f in findings if f.check is Check.SHARD_COLUMNS]
     assert (line.status, line.found) == (Status.OK, found)
+
+
+# ApiVersions as real brokers answer them (key: (min, max)), from the Kafka protocol guide of each release.
+KAFKA_0_10_2 = {0: (0, 2), 1: (0, 3), 2: (0, 1), 3: (0, 2), 4: (0, 0), 5: (0, 0), 6: (0, 3), 7: (1, 1),
+                8: (0, 2), 9: (0, 2), 10: (0, 0), 11: (0, 1), 12: (0, 0), 13: (0, 0), 14: (0, 0), 15: (0, 0),
+                16: (0, 0), 17: (0, 0), 18: (0, 0), 19: (0, 1), 20: (0, 0)}  # fmt: skip
+KAFKA_0_11_0 = {**KAFKA_0_10_2, 0: (0, 3), 1: (0, 5), 2: (0, 2), 3: (0, 4),
+                **{key: (0, 0) for key in range(21, 34)}}  # fmt: skip
+
+
+def test_a_broker_older_than_0_11_fails_the_precheck_naming_what_it_lacks_and_the_fix():
+    """Kafka 0.10.2 answers ApiVersions but has no transactions: a FAIL, not a warning, and no retry helps."""
+    (finding,) = version_findings(KAFKA_0_10_2, "old:9092")
+    assert finding.status is Status.FAIL
+    assert finding.check is Check.KAFKA_VERSION
+    assert finding.found == (
+        "old:9092 lacks the transaction APIs InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, "
+        "TxnOffsetCommit, Produce v3: Kafka older than 0.11"
+    )
+    assert finding.fix.startswith("upgrade Kafka to 0.11 or later")
+    (first_with_transactions,) = version_findings(KAFKA_0_11_0, "b:9092")
+    assert first_with_transactions.status is Status.WARN, "0.11 to 2.4 work, without the epoch bump"
