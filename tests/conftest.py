@@ -22,6 +22,8 @@ from devservices import ServiceError, ServiceInfo
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from tests.integration.sources import Source
+
 INTEGRATION_DIR = Path(__file__).resolve().parent / "integration"
 SCHEDULER_DIR = Path(__file__).resolve().parent / "scheduler"
 
@@ -34,7 +36,7 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 (AIRFLOW_TEST_HOME / "dags").mkdir()
 atexit.register(shutil.rmtree, AIRFLOW_TEST_HOME, ignore_errors=True)
 SERVICE_FIXTURES = {
-    "kafka_service", "seekdb_service", "mariadb_service", "obbinlog_service", "airflow_conn_env",
+    "kafka_service", "seekdb_service", "mariadb_service", "obbinlog_service", "airflow_conn_env", "source",
 }  # fmt: skip
 
 
@@ -85,6 +87,26 @@ def mariadb_service() -> Iterator[ServiceInfo]:
 def obbinlog_service(mariadb_service: ServiceInfo) -> Iterator[ServiceInfo]:
     """The OceanBase Binlog Service test double (devservices/obbinlog), fed by MariaDB's binlog."""
     yield from _service("obbinlog")
+
+
+@pytest.fixture(params=["mariadb", "obbinlog"])
+def source(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, mariadb_service: ServiceInfo) -> Source:
+    """
+    The change log the test reads, once per source (``tests/integration/sources.py``): MariaDB's binlog
+    (connection ``mariadb_binlog``) and the obbinlog double (connection ``obbinlog``, SQL on the same MariaDB).
+    Sets both connections (and ``OBKAFKA_*``) in the environment; Kafka only through ``airflow_conn_env``.
+    """
+    endpoint = mariadb_service
+    if request.param == "obbinlog":
+        endpoint = request.getfixturevalue("obbinlog_service")
+    env = devservices.airflow_env(
+        mariadb=mariadb_service, obbinlog=endpoint if request.param == "obbinlog" else None
+    )
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    from tests.integration.sources import Source  # imports Airflow: only after AIRFLOW_HOME is set
+
+    return Source(request.param, mariadb_service, endpoint)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Incremental synchronization through Airflow (`dag.test()`: defer, trigger, resume) from MariaDB's binlog."""
+"""Incremental synchronization through Airflow (`dag.test()`: defer, trigger, resume), from each source."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from tests.integration.incremental_helpers import incremental_project
 
 
 @pytest.mark.compat
-def test_runs_defer_resume_and_deliver_each_change_once(airflow_db, airflow_conn_env, mariadb_database):
+def test_runs_defer_resume_and_deliver_each_change_once(airflow_db, airflow_conn_env, source, mariadb_database):
     db, conn = mariadb_database
     cur = conn.cursor()
     cur.execute(f"CREATE TABLE {db}.orders (id INT PRIMARY KEY, status VARCHAR(10), total DECIMAL(8,2))")
     cur.execute(f"CREATE TABLE {db}.skipped (id INT PRIMARY KEY)")
     topic = f"{db}.orders"
-    project = incremental_project(db, ["orders"])
+    project = incremental_project(db, ["orders"], conn_id=source.conn_id)
     dag = write_incremental_dag(airflow_db, f"inc_{project.slug}", project)
     assert str(dag.test().state) == "success"  # first run: starts now, records the checkpoint
 
@@ -26,6 +26,7 @@ def test_runs_defer_resume_and_deliver_each_change_once(airflow_db, airflow_conn
     cur.execute(f"INSERT INTO {db}.skipped VALUES (1)")
     cur.execute(f"UPDATE {db}.orders SET status = 'PAID' WHERE id = 1")
     cur.execute(f"DELETE FROM {db}.orders WHERE id = 2")
+    source.caught_up()
     assert str(dag.test().state) == "success"
 
     kafka = KafkaHook()
@@ -47,17 +48,18 @@ def test_runs_defer_resume_and_deliver_each_change_once(airflow_db, airflow_conn
     assert len(kafka.read_committed(topic, timeout=30)) == 4
 
 
-def test_dml_left_out_of_the_project_is_not_produced(airflow_db, airflow_conn_env, mariadb_database):
+def test_dml_left_out_of_the_project_is_not_produced(airflow_db, airflow_conn_env, source, mariadb_database):
     """OMS "DML for Data Change": with DELETE left out, inserts and updates arrive and deletes do not."""
     db, conn = mariadb_database
     cur = conn.cursor()
     cur.execute(f"CREATE TABLE {db}.orders (id INT PRIMARY KEY, status VARCHAR(10))")
-    project = incremental_project(db, ["orders"], dml=["INSERT", "UPDATE"])
+    project = incremental_project(db, ["orders"], conn_id=source.conn_id, dml=["INSERT", "UPDATE"])
     dag = write_incremental_dag(airflow_db, f"inc_{project.slug}", project)
     assert str(dag.test().state) == "success"
     cur.execute(f"INSERT INTO {db}.orders VALUES (1, 'NEW'), (2, 'NEW')")
     cur.execute(f"UPDATE {db}.orders SET status = 'PAID' WHERE id = 1")
     cur.execute(f"DELETE FROM {db}.orders WHERE id = 2")
+    source.caught_up()
     assert str(dag.test().state) == "success"
     kinds = sorted(json.loads(m.value())["recordType"] for m in KafkaHook().read_committed(f"{db}.orders", 60))
     assert kinds == ["INSERT", "INSERT", "UPDATE"]

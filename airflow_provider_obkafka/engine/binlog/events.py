@@ -88,12 +88,16 @@ def _memoized(predicate: InScope) -> InScope:
 # ---------------------------------------------------------------- neutral events (reader -> grouping)
 @dataclass(frozen=True, slots=True)
 class LogBegin:
-    """A GTID event. `opens` when it starts a transaction by itself (MariaDB); MySQL/OB send a BEGIN query."""
+    """
+    A GTID event. `opens` when it starts a transaction by itself (MariaDB); MySQL/OB send a BEGIN query.
+    `executed`: the transaction is in the set the read started after (sent again, see `gtid.py`): skipped.
+    """
 
     gtid: str | None
     timestamp: int
     ob_commit_ts_us: int | None = None
     opens: bool = False
+    executed: bool = False
 
 
 @slot_setting_init  # one per rows event: built without object.__setattr__ per field
@@ -163,6 +167,7 @@ class ChangeGrouper:
         self._count = 0
         self._stamp: tuple[int, str, str] | None = None  # commit time, transaction id, checkpoint
         self._skipping = False  # the transaction is in the full sync's snapshot
+        self._executed = False  # the transaction was read before (in the start's GTID set)
 
     @property
     def in_transaction(self) -> bool:
@@ -178,7 +183,7 @@ class ChangeGrouper:
         if isinstance(event, LogQuery):
             return self._query(event)
         self._gtid, self._begin_ts, self._ob_ts = event.gtid, event.timestamp, event.ob_commit_ts_us
-        self._open, self._count, self._stamp = event.opens, 0, None
+        self._open, self._count, self._stamp, self._executed = event.opens, 0, None, event.executed
         return iter(())
 
     def _transaction_id(self) -> str:
@@ -195,6 +200,8 @@ class ChangeGrouper:
     ) -> list[RowChange]:  # fmt: skip
         """`row_changes` of a rows event given by its parts (the reader's hot path builds no `LogRows`)."""
         self._open = True
+        if self._executed:
+            return []
         stamp = self._stamp
         if stamp is None:  # once per transaction
             ts = self._ob_ts if self.oceanbase_commit_ts and self._ob_ts is not None else None

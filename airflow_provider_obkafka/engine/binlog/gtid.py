@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import struct
 import uuid
+from typing import TYPE_CHECKING
 
 from airflow_provider_obkafka.exceptions import ConfigError
 
-__all__ = ["GtidTracker", "covers", "flavor_of", "mysql_gtid_set_payload"]
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["GtidTracker", "covers", "executed_in", "flavor_of", "mysql_gtid_set_payload"]
 
 
 def flavor_of(gtid_set: str, flavor: str | None = None) -> str:
@@ -130,11 +134,31 @@ class GtidTracker:
         return self._text
 
 
+def executed_in(gtid_set: str) -> Callable[[str], bool]:
+    """A test of whether one MySQL GTID (`uuid:n`) is in the MySQL set `gtid_set`, which is parsed once."""
+    spans = _mysql_intervals(gtid_set)
+
+    def test(gtid: str) -> bool:
+        sid, _, number = gtid.rpartition(":")
+        n = int(number)
+        return any(a <= n <= b for a, b in spans.get(sid, ()))
+
+    return test
+
+
 def mysql_gtid_set_payload(gtid_set: str) -> bytes:
-    """A MySQL GTID set encoded as `COM_BINLOG_DUMP_GTID` carries it (sids, then half-open intervals)."""
-    sets = _mysql_intervals(gtid_set)
+    """
+    A MySQL GTID set encoded as `COM_BINLOG_DUMP_GTID` carries it (sids, then half-open intervals), with the
+    last transaction of each interval left out: the server sends those again, and the reader skips them
+    (`executed_in`). The OceanBase Binlog Service picks the file to start from by comparing each file's
+    PREVIOUS_GTIDS with the client's half-open intervals as if they were closed (`seek_first_binlog_file`,
+    `binlog_dumper.cpp`): given `uuid:1-(P-1)` it starts in the file whose PREVIOUS_GTIDS is `uuid:1-P`,
+    past transaction P. Given one less, it starts early enough; MySQL, which compares right, resends them.
+    """
+    sets = {sid: kept for sid, spans in _mysql_intervals(gtid_set).items()
+            if (kept := [(start, end) for start, end in spans if end > start])}  # fmt: skip
     out = [struct.pack("<Q", len(sets))]
     for sid, spans in sorted(sets.items()):
         out.append(uuid.UUID(sid).bytes + struct.pack("<Q", len(spans)))
-        out.extend(struct.pack("<QQ", start, end + 1) for start, end in spans)
+        out.extend(struct.pack("<QQ", start, end) for start, end in spans)  # half-open: `end` itself left out
     return b"".join(out)

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from airflow_provider_obkafka.engine.binlog.events import ChangeGrouper, LogBegin, LogCommit, LogEvent, LogQuery, Scope
-from airflow_provider_obkafka.engine.binlog.gtid import GtidTracker
+from airflow_provider_obkafka.engine.binlog.gtid import GtidTracker, executed_in
 from airflow_provider_obkafka.engine.binlog.parse import (
     ARTIFICIAL, COMPRESSED_QUERY, COMPRESSED_ROWS, FORMAT_DESCRIPTION, GTID, HEADER, HEARTBEATS, IN_USE,
     MARIADB_GTID, QUERY, ROTATE, ROWS, TABLE_MAP, XID, gtid, mariadb_gtid, query, rotate_file, table_id,
@@ -116,6 +116,8 @@ class BinlogReader:
                       "heartbeat_s": heartbeat_s, "checksum": checksum, "by_gtid": by_gtid}  # fmt: skip
         self._gtids = GtidTracker(start.gtid_set, start.gtid_flavor) if start.gtid_set else None
         self._located = not by_gtid  # by GTID: the first transaction's position comes from the stream
+        by_mysql_gtid = by_gtid and self._gtids is not None and self._gtids.flavor == "mysql"
+        self._resent = executed_in(start.gtid_set) if by_mysql_gtid else None  # see `mysql_gtid_set_payload`
         self._stream: DumpStream | None = None
         self._tables: dict[int, TableInfo] = {}
         self._mapper: TableMapper | None = None
@@ -227,8 +229,11 @@ class BinlogReader:
             if kind in HEARTBEATS:  # obbinlog also sends one after each batch: idle is two at one place
                 self.heartbeats += 1
                 beat, self._beat = self._beat, (log_pos, data[20:])
-                if self.markers and beat == self._beat and not grouper.in_transaction:
-                    yield Resume(self.position, idle=True)
+                if beat == self._beat and not grouper.in_transaction:
+                    if self.markers:
+                        yield Resume(self.position, idle=True)
+                    if not self._dump["blocking"]:  # obbinlog blocks a GTID dump whatever its flags: idle ends it
+                        return
                 continue
             if kind == FORMAT_DESCRIPTION:  # says whether this file's events end with a CRC32
                 tail = self._format_description(data, tail)
@@ -247,8 +252,9 @@ class BinlogReader:
                 yield from feed(LogCommit(xid, timestamp, self._at(log_pos)))
             elif kind == GTID:
                 text, ob_ts = gtid(data, end)
+                executed = self._resent is not None and self._resent(text)
                 self._begin(text, log_pos - size)
-                grouper.feed(LogBegin(text, timestamp, ob_ts, opens=False))
+                grouper.feed(LogBegin(text, timestamp, ob_ts, opens=False, executed=executed))
             elif kind == MARIADB_GTID:
                 text, opens = mariadb_gtid(data, server_id)
                 self._begin(text, log_pos - size)

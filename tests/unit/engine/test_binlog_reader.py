@@ -193,3 +193,13 @@ def test_transactions_in_the_full_sync_snapshot_are_skipped():
     assert [c.changes for c in commits] == [0, 2, 2, 2, 0]
     kept = list(stream_changes(events, Scope({("db", "a")}), START, oceanbase_commit_ts=True))
     assert sum(isinstance(item, RowChange) for item in kept) == 10, "no cutoff: nothing skipped"
+
+
+def test_a_transaction_sent_again_from_the_start_set_gives_no_change():
+    """A GTID dump asks for one transaction less (`mysql_gtid_set_payload`): that one arrives `executed`."""
+    events = mysql_like_events()
+    events[0] = LogBegin("u:1", 40, executed=True)
+    items = list(stream_changes(events, Scope({("db", "a"), ("db", "b")}), START))
+    assert [type(i).__name__ for i in items] == ["Commit", "SchemaChange", "RowChange", "Commit"]
+    assert items[0] == Commit("u:1", 77, 60_000_000, START, pos(300), 0), "passed, nothing sent"
+    assert items[2].transaction_id == "u:4" and items[2].sequence == 1
