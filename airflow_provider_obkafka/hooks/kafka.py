@@ -17,6 +17,10 @@ from airflow_provider_obkafka.hooks.kafka_read import drain_to_ends, partitions_
 from airflow_provider_obkafka.models.topic import TopicSpec
 
 
+# librdkafka's own errors for a cluster it cannot reach (yet): which of them, or Python's future timeout,
+# comes first depends on the load, and all mean the same.
+_UNREACHABLE = frozenset((KafkaError._TIMED_OUT, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN))
+
 class BrokerInfo(NamedTuple):
     """One broker of the cluster."""
 
@@ -76,6 +80,9 @@ class KafkaHook(KafkaBaseHook):
         try:
             description = admin.describe_cluster(request_timeout=timeout).result(timeout=timeout)
         except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            if isinstance(error, KafkaError) and error.code() in _UNREACHABLE:  # not up yet: worth a retry
+                raise TimeoutError(f"Kafka at {self._bootstrap()} does not answer: {error.str()}") from exc
             raise CapabilityError(f"Kafka at {self._bootstrap()} does not answer: {exc}") from exc
         brokers = sorted(BrokerInfo(n.id, n.host, n.port) for n in description.nodes)
         controller = description.controller.id if description.controller else -1

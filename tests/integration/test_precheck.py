@@ -168,7 +168,8 @@ def test_unreachable_kafka_is_poked_again_not_failed(shop, monkeypatch):
     assert sensor.poke({"ti": ti}) is False
     (down,) = [f for f in ti.xcom[XCOM_KEY]["findings"] if f["status"] == "FAIL"]
     assert down["check"] == "Destination Node connection"
-    assert "is not reachable: no answer before the timeout" in down["found"]
+    # Python's future timeout or librdkafka's own (_TIMED_OUT, first under load): both are "not reachable"
+    assert "is not reachable: " in down["found"], down["found"]
     assert down["retryable"] is True
 
 
