@@ -25,6 +25,7 @@ from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.operators.incremental_sync import IncrementalSyncOperator
 from airflow_provider_obkafka.operators.schema_sync import SchemaSyncOperator
 from tests.integration.incremental_helpers import incremental_project, next_second
+from tests.unit.engine.serializer_cases import SEQUENCE_OF
 
 METHODS = ["Default", "Canal", "DataWorks", "SharePlex", "DefaultExtendColumnType", "Debezium"]
 KEY_WORKLOAD = [  # (statement, messages it gives with both options on)
@@ -147,13 +148,6 @@ def test_options_off_keep_the_oms_shape(airflow_conn_env, mariadb_database):
     assert compacted - {row[0] for row in source} == {5, 6}, "compaction keeps two rows the source lost"
 
 
-SEQUENCE_OF = {
-    "Default": lambda m: m["allMetaData"]["storeDataSequence"],
-    "DefaultExtendColumnType": lambda m: m["allMetaData"]["storeDataSequence"],
-    "Canal": lambda m: m["id"],
-    "DataWorks": lambda m: int(m["payload"]["scn"]),
-    "SharePlex": lambda m: int(m["meta"]["scn"]),
-}
 ROW_ID_OF = {
     "Default": lambda m: m["postStruct"]["id"],
     "DefaultExtendColumnType": lambda m: m["postStruct"]["id"],

@@ -166,3 +166,13 @@ def check_golden(name: str, values: dict[str, bytes], readable: dict[str, Any]) 
         legible.write_text(pretty(readable) + "\n", encoding="utf-8")
     assert list(values.values()) == exact.read_bytes().splitlines()
     return parse(legible.read_text(encoding="utf-8"))
+
+
+# Each method's strictly increasing sequence field (storeDataSequence, Canal id, DataWorks/SharePlex scn).
+SEQUENCE_OF = {
+    "Default": lambda m: m["allMetaData"]["storeDataSequence"],
+    "DefaultExtendColumnType": lambda m: m["allMetaData"]["storeDataSequence"],
+    "Canal": lambda m: m["id"],
+    "DataWorks": lambda m: int(m["payload"]["scn"]),
+    "SharePlex": lambda m: int(m["meta"]["scn"]),
+}

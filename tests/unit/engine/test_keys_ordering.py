@@ -27,6 +27,7 @@ from airflow_provider_obkafka.models.loader import parse_project
 from tests.unit.engine.serializer_cases import (
     METHODS,
     ROW,
+    SEQUENCE_OF,
     all_types_context,
     change,
     key_table,
@@ -36,13 +37,6 @@ from tests.unit.engine.test_topic_sender import FakeProducer
 
 INSERT, UPDATE, DELETE = RecordType.INSERT, RecordType.UPDATE, RecordType.DELETE
 SECOND = 1_796_300_000
-SEQUENCE_OF = {
-    "Default": lambda m: m["allMetaData"]["storeDataSequence"],
-    "DefaultExtendColumnType": lambda m: m["allMetaData"]["storeDataSequence"],
-    "Canal": lambda m: m["id"],
-    "DataWorks": lambda m: int(m["payload"]["scn"]),
-    "SharePlex": lambda m: int(m["meta"]["scn"]),
-}
 KIND_OF = {
     "Default": lambda m: m["recordType"], "DefaultExtendColumnType": lambda m: m["recordType"],
     "Canal": lambda m: m["type"], "DataWorks": lambda m: m["payload"]["op"],
