@@ -93,7 +93,7 @@ def test_exact_commit_times_skip_exactly_what_the_snapshot_holds(airflow_conn_en
                     "skipped there (the test above); the exact µs commit time is obbinlog's")  # fmt: skip
     db, conn = mariadb_database
     cur = conn.cursor()
-    cur.execute(f"CREATE TABLE {db}.orders (id INT PRIMARY KEY, phase VARCHAR(10))")
+    cur.execute(f"CREATE TABLE {db}.orders (id INT PRIMARY KEY, phase VARCHAR(20))")
     project = incremental_project(db, ["orders"], conn_id=source.conn_id)
     SchemaSyncOperator(task_id="schema_sync", project=project).execute({})
     kafka = KafkaHook(kafka_config_id=project.destination.conn_id)
