@@ -195,7 +195,8 @@ def _read_only(source: Any, project: Any, start: Any, end: Any, mode: str) -> di
     tables = {(entry.database, table) for entry in project.objects for table in entry.tables}
     rows, started_cpu, started = 0, time.process_time(), time.perf_counter()
     with BinlogReader(
-        source.binlog_connection_settings(), project.server_id + 7, start, tables, fast_rows=mode == "fast"
+        source.binlog_connection_settings(), project.server_id + 7, start, tables, fast_rows=mode == "fast",
+        describe=source.describe_table,  # obbinlog's TABLE_MAP names no columns, as the worker's reader does
     ) as reader:
         for item in reader.iter_changes():
             rows += isinstance(item, RowChange)

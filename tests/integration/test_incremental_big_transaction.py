@@ -7,7 +7,8 @@ from the obbinlog double the transaction is 500,000 rows events of one row each,
 Run as a script (`python test_incremental_big_transaction.py ARGS.json`) it is the measured worker: one
 `IncrementalSyncOperator.execute_complete` for the given event, printing the changes and memory figures. The
 heap is measured by tracemalloc on MariaDB; on the double (two events per row, each parsed on its own) tracemalloc
-made the 500,000-row worker run for more than 5 minutes instead of about 15 s, so the heap there is the peak of `sys.getallocatedblocks()` (the interpreter's live memory blocks), sampled every 5 ms.
+made the 500,000-row worker run for more than 5 minutes instead of about 15 s, so the heap there is the peak
+of `sys.getallocatedblocks()` (the interpreter's live memory blocks), sampled every 5 ms.
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ def test_big_transaction_flat_memory_each_row_once(airflow_conn_env, source, mar
         )
         end = source.position().model_dump(mode="json")
         event = {"status": "ready", "start": start, "end": end, "changes": rows, "reached_end": True}
-        figures[table] = _worker(project, event, tmp_path, table, "blocks" if source.is_obbinlog else "tracemalloc")
+        heap = "blocks" if source.is_obbinlog else "tracemalloc"
+        figures[table] = _worker(project, event, tmp_path, table, heap)
         assert figures[table]["changes"] == rows
     print(json.dumps({"source": source.kind, **figures}))
 

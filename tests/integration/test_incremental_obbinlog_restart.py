@@ -1,8 +1,9 @@
 """
-The obbinlog double restarted mid-stream, on a PRIVATE double fed by a PRIVATE MariaDB (this file starts and stops
-both; never the shared services): while the trigger waits on its long-lived blocking dump, and while the worker
-reads a range. The double restarts from its saved state (`devservices/obbinlog/store.py`) with the same files
-and port; the product must resume with nothing lost and nothing twice.
+Faults of the obbinlog double, on a PRIVATE double fed by a PRIVATE MariaDB (this file starts and stops both; never
+the shared services): restarted while the trigger waits on its long-lived blocking dump and while the worker reads
+a range, and a checkpoint whose file it purged. The double restarts from its saved state
+(`devservices/obbinlog/store.py`) with the same files and port; the product must resume with nothing lost and
+nothing twice.
 """
 
 from __future__ import annotations
@@ -86,8 +87,8 @@ def test_restart_while_the_trigger_waits_resumes_with_nothing_lost(private, capf
         await asyncio.sleep(1.5)  # the trigger has read the first 3 changes on its blocking dump
         assert not waiting.done()
         await asyncio.to_thread(_restart, double)
-        await asyncio.to_thread(_run, source, "BEGIN",
-                                *[f"INSERT INTO {db}.t VALUES ({i}, 'second')" for i in range(4, 9)], "COMMIT")  # fmt: skip
+        second = [f"INSERT INTO {db}.t VALUES ({i}, 'second')" for i in range(4, 9)]
+        await asyncio.to_thread(_run, source, "BEGIN", *second, "COMMIT")
         return (await asyncio.wait_for(waiting, 90)).payload
 
     event = asyncio.run(scenario())
@@ -128,3 +129,24 @@ def test_restart_while_the_worker_reads_a_range_is_retried_exactly_once(private,
     )
     _exactly_once(f"{db}.t", ROWS)
     assert Path(double.info.data_dir, "state.json").exists()
+
+
+def test_a_purged_position_on_the_double_is_a_clear_error_not_retried(private):
+    """obbinlog's 1236 for a purged file (`check_start_file`) ends the trigger at once, naming the position."""
+    double, source, db = private
+    old = source.position()
+    _run(source, f"INSERT INTO {db}.t VALUES (1, REPEAT('x', 200))")
+    while source.position().file == old.file:  # on to a later file (64 KiB each)
+        _run(source, f"INSERT INTO {db}.t SELECT seq, REPEAT('y', 200) FROM {db}.seq_2_to_400 "
+                     "ON DUPLICATE KEY UPDATE payload = REPEAT('z', 200)")  # fmt: skip
+    newest = source.position().file
+    with contextlib.closing(pymysql.connect(host=double.info.host, port=double.info.port, user="root")) as conn:
+        conn.cursor().execute(f"PURGE BINARY LOGS TO '{newest}'")
+    trigger = IncrementalSyncTrigger(ob_conn_id=CONN_ID, server_id=6262, position=old.model_dump(mode="json"),
+                                     tables=[f"{db}.t"], poll_interval_s=0.2)  # fmt: skip
+    event = asyncio.run(asyncio.wait_for(trigger.run().__anext__(), 30)).payload
+    assert event["status"] == "error" and event["fatal"] is True, event
+    assert f"the change log no longer holds {old.file}:{old.position}" in event["message"]
+    assert "Could not find first log file name in binary log index file" in event["message"], (
+        "obbinlog's own text for a purged file"
+    )

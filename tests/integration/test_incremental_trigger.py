@@ -1,4 +1,4 @@
-"""IncrementalSyncTrigger on each source (MariaDB, the obbinlog double): batch, event loop free, end_ts, quiet interval."""
+"""IncrementalSyncTrigger on each source (MariaDB, the obbinlog double): batch, free event loop, end_ts, quiet."""
 
 from __future__ import annotations
 
