@@ -1,8 +1,17 @@
-"""Incremental synchronization throughput and commit-to-visible lag: MariaDB binlog → Kafka, Default format.
+"""Incremental synchronization throughput and commit-to-visible lag: change log → Kafka, Default format.
 
-    .venv/bin/python bench/incremental.py                       # both parts, default sizes
+    .venv/bin/python bench/incremental.py                       # both parts, default sizes, MariaDB
     .venv/bin/python bench/incremental.py --part throughput --rows 500000 --profile 25
     .venv/bin/python bench/incremental.py --part lag --rate 5000 --seconds 30
+    .venv/bin/python bench/incremental.py --source both --single-row   # MariaDB, then the obbinlog double
+
+`--source`: `mariadb` reads MariaDB's binlog (connection `mariadb_binlog`); `obbinlog` reads the obbinlog test
+double (`devservices/obbinlog`, connection `obbinlog`), which re-encodes MariaDB's transactions as the OceanBase
+Binlog Service writes them: one TABLE_MAP and one rows event per row, a GTID with a µs commit time, 64 KiB
+files. The double converts a backlog at roughly 25,000-35,000 rows/s, below the product's target, so the
+throughput part first waits until the double holds every written row (`double_convert_s`, not timed in
+rows/s) and then times the worker on that pre-filled backlog: the figure is the product's reading the double's
+files. The lag part writes at `--rate` while the double converts: its lag includes the double's conversion.
 
 Throughput: `--rows` rows (8 columns of mixed types) are written beforehand in transactions of `--txn-rows`
 rows, then one `IncrementalSyncOperator.execute_complete` (the worker's code path: fence the producer, read
@@ -55,23 +64,37 @@ def _connect(autocommit: bool = True) -> Any:
                            user="root", autocommit=autocommit)  # fmt: skip
 
 
-def _project(db: str, partitions: int = 3) -> Any:
+CONN_IDS = {"mariadb": "mariadb_binlog", "obbinlog": "obbinlog"}
+
+
+def _caught_up(source_kind: str) -> float:
+    """On the double: wait until it holds every transaction MariaDB committed; the seconds waited."""
+    import devservices
+    from tests.integration.sources import Source
+
+    started = time.perf_counter()
+    if source_kind == "obbinlog":
+        Source("obbinlog", devservices.info("mariadb"), devservices.info("obbinlog")).caught_up(timeout=600)
+    return round(time.perf_counter() - started, 2)
+
+
+def _project(db: str, source_kind: str, partitions: int = 3) -> Any:
     from airflow_provider_obkafka.models.loader import parse_project
 
     return parse_project(
-        {"name": db, "sync_types": ["schema", "incremental"], "source": {"conn_id": "mariadb_binlog"},
+        {"name": db, "sync_types": ["schema", "incremental"], "source": {"conn_id": CONN_IDS[source_kind]},
          "topic_defaults": {"partitions": partitions},
          "objects": [{"database": db, "tables": ["orders"], "topic": {"mode": "new", "name": f"{db}.orders"}}]}
     )  # fmt: skip
 
 
-def _setup(cur: Any, db: str) -> Any:
+def _setup(cur: Any, db: str, source_kind: str) -> Any:
     """The database, the table, and the project's topics (schema sync)."""
     from airflow_provider_obkafka.operators.schema_sync import SchemaSyncOperator
 
     cur.execute(f"CREATE DATABASE {db}")
     cur.execute(f"CREATE TABLE {db}.orders ({COLUMNS_SQL})")
-    project = _project(db)
+    project = _project(db, source_kind)
     SchemaSyncOperator(task_id="schema", project=project).execute({})
     return project
 
@@ -111,7 +134,7 @@ class _GcTimer:
         gc.callbacks.remove(self._callback)
 
 
-def throughput(rows: int, txn_rows: int, profile: int, single: bool) -> dict[str, Any]:
+def throughput(rows: int, txn_rows: int, profile: int, single: bool, source_kind: str) -> dict[str, Any]:
     """Write `rows` rows (`single`: one INSERT statement per row), then produce them with one
     execute_complete; the figures."""
     from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
@@ -120,8 +143,9 @@ def throughput(rows: int, txn_rows: int, profile: int, single: bool) -> dict[str
     db = f"bench_{uuid.uuid4().hex[:8]}"
     conn = _connect()
     cur = conn.cursor()
-    project = _setup(cur, db)
-    source = OceanBaseHook(ob_conn_id="mariadb_binlog")
+    project = _setup(cur, db, source_kind)
+    source = OceanBaseHook(ob_conn_id=CONN_IDS[source_kind])
+    _caught_up(source_kind)
     start = source.binlog_position()
     cur.execute(f"USE {db}")
     single_sql = f"INSERT INTO {db}.orders VALUES (%s, %s, 'NEW', 12.34, 1, '2024-05-06 07:08:09.123', 0, %s)"
@@ -133,6 +157,7 @@ def throughput(rows: int, txn_rows: int, profile: int, single: bool) -> dict[str
             cur.execute("COMMIT")
         else:
             cur.execute(_insert_sql(db, first, last))
+    convert_s = _caught_up(source_kind)
     end = source.binlog_position()
     reader_figures = {mode: _read_only(source, project, start, end, mode) for mode in ("fast", "library")}
     operator = IncrementalSyncOperator(task_id="incremental_sync", project=project)
@@ -148,7 +173,7 @@ def throughput(rows: int, txn_rows: int, profile: int, single: bool) -> dict[str
     elapsed, cpu = time.perf_counter() - started, time.process_time() - started_cpu
     main_cpu = time.thread_time() - started_main
     cur.execute(f"DROP DATABASE {db}")
-    figures = {"single_row_statements": single, "rows": result["changes"], "transactions": -(-rows // txn_rows), "seconds": round(elapsed, 2),
+    figures = {"source": source_kind, "double_convert_s": convert_s, "single_row_statements": single, "rows": result["changes"], "transactions": -(-rows // txn_rows), "seconds": round(elapsed, 2),
                "rows_per_s": round(result["changes"] / elapsed), "cpu_s": round(cpu, 2),
                "rows_per_cpu_s": round(result["changes"] / cpu), "main_thread_cpu_s": round(main_cpu, 2),
                "gc_s": round(gc_time.seconds, 2),
@@ -170,7 +195,8 @@ def _read_only(source: Any, project: Any, start: Any, end: Any, mode: str) -> di
     tables = {(entry.database, table) for entry in project.objects for table in entry.tables}
     rows, started_cpu, started = 0, time.process_time(), time.perf_counter()
     with BinlogReader(
-        source.binlog_connection_settings(), project.server_id + 7, start, tables, fast_rows=mode == "fast"
+        source.binlog_connection_settings(), project.server_id + 7, start, tables, fast_rows=mode == "fast",
+        describe=source.describe_table,  # obbinlog's TABLE_MAP names no columns, as the worker's reader does
     ) as reader:
         for item in reader.iter_changes():
             rows += isinstance(item, RowChange)
@@ -272,7 +298,7 @@ def _drive(operator: Any, stop: Any, cycles: list[dict[str, Any]]) -> None:
 
 
 def lag(rate: int, seconds: float, txn_rows: int, batch_size: int, max_wait_s: float, poll_s: float,
-        warmup_s: float, single: bool) -> dict[str, Any]:  # fmt: skip
+        warmup_s: float, single: bool, source_kind: str) -> dict[str, Any]:  # fmt: skip
     """Steady load, the sync loop driven like the operator and trigger, lag percentiles."""
     import threading
 
@@ -281,7 +307,7 @@ def lag(rate: int, seconds: float, txn_rows: int, batch_size: int, max_wait_s: f
     db = f"bench_{uuid.uuid4().hex[:8]}"
     conn = _connect()
     cur = conn.cursor()
-    project = _setup(cur, db)
+    project = _setup(cur, db, source_kind)
     operator = IncrementalSyncOperator(task_id="incremental_sync", project=project, batch_size=batch_size,
                                        max_wait_s=max_wait_s, poll_interval_s=poll_s)  # fmt: skip
     ctx = multiprocessing.get_context("spawn")
@@ -312,7 +338,7 @@ def lag(rate: int, seconds: float, txn_rows: int, batch_size: int, max_wait_s: f
         return round(steady[min(len(steady) - 1, int(p * len(steady)))] / 1e6, 3) if steady else float("nan")
 
     busy = [c for c in cycles if c["changes"]]
-    return {"rate": rate, "seconds": seconds, "txn_rows": txn_rows, "single_row_statements": single, "written": wrote, "seen": len(samples),
+    return {"source": source_kind, "rate": rate, "seconds": seconds, "txn_rows": txn_rows, "single_row_statements": single, "written": wrote, "seen": len(samples),
             "measured": len(steady), "p50_s": pct(0.50), "p90_s": pct(0.90), "p99_s": pct(0.99), "max_s": pct(1.0),
             "cycles": len(busy), "mean_changes_per_cycle": round(sum(c["changes"] for c in busy) / max(1, len(busy))),
             "mean_wait_s": round(sum(c["wait_s"] for c in busy) / max(1, len(busy)), 3),
@@ -325,6 +351,8 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--part", choices=["throughput", "lag", "both"], default="both")
+    parser.add_argument("--source", choices=["mariadb", "obbinlog", "both"], default="mariadb",
+                        help="the change log read: MariaDB's binlog, the obbinlog double, or each in turn")  # fmt: skip
     parser.add_argument("--rows", type=int, default=500_000)
     parser.add_argument(
         "--txn-rows", type=int, default=1_000, help="rows per written transaction (throughput)"
@@ -349,19 +377,23 @@ def main() -> None:
 
     import devservices
 
-    os.environ.update(devservices.airflow_env(**devservices.ensure_running(["kafka", "mariadb"])))
+    sources = ["mariadb", "obbinlog"] if args.source == "both" else [args.source]
+    services = ["kafka", "mariadb"] + (["obbinlog"] if "obbinlog" in sources else [])
+    running = {name: devservices.external(name) or devservices.ensure_running([name])[name] for name in services}
+    os.environ.update(devservices.airflow_env(**running))
     os.environ.setdefault("AIRFLOW_HOME", str(ROOT / ".services" / "airflow-bench"))
     logging.basicConfig(level=logging.WARNING)
-    if args.part in ("throughput", "both"):
-        figures = throughput(args.rows, args.txn_rows, args.profile, args.single_row)
-        profile = figures.pop("profile", None)
-        print("throughput:", json.dumps(figures), flush=True)
-        if profile:
-            print(profile, flush=True)
-    if args.part in ("lag", "both"):
-        figures = lag(args.rate, args.seconds, args.txn_rows_lag, args.batch_size, args.max_wait, args.poll,
-                      args.warmup, args.single_row)  # fmt: skip
-        print("lag:", json.dumps(figures), flush=True)
+    for source_kind in sources:
+        if args.part in ("throughput", "both"):
+            figures = throughput(args.rows, args.txn_rows, args.profile, args.single_row, source_kind)
+            profile = figures.pop("profile", None)
+            print("throughput:", json.dumps(figures), flush=True)
+            if profile:
+                print(profile, flush=True)
+        if args.part in ("lag", "both"):
+            figures = lag(args.rate, args.seconds, args.txn_rows_lag, args.batch_size, args.max_wait, args.poll,
+                          args.warmup, args.single_row, source_kind)  # fmt: skip
+            print("lag:", json.dumps(figures), flush=True)
 
 
 if __name__ == "__main__":

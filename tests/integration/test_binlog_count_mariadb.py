@@ -1,11 +1,10 @@
-"""Counting rows without decoding them gives the decoder's count, for every column type, on MariaDB."""
+"""Counting rows without decoding them gives the decoder's count, for every column type, on each source."""
 
 from __future__ import annotations
 
 from airflow_provider_obkafka.engine.binlog.reader import BinlogReader
 from airflow_provider_obkafka.engine.binlog.transactions import Commit
 from airflow_provider_obkafka.engine.changes.change import RowChange
-from airflow_provider_obkafka.models.position import BinlogPosition
 
 COLUMNS = """
     id INT PRIMARY KEY, ti TINYINT, si SMALLINT UNSIGNED, mi MEDIUMINT, bi BIGINT, f FLOAT, d DOUBLE,
@@ -22,9 +21,11 @@ FULL = (
 SPARSE = "(%s, " + ", ".join(["NULL"] * 15 + ["'v'"] + ["NULL"] * 8) + ")"
 
 
-def _counts(settings, start, db, **kwargs) -> tuple[list[int], list[RowChange]]:
+def _counts(source, start, db, **kwargs) -> tuple[list[int], list[RowChange]]:
     per_commit, changes, pending = [], [], 0
-    with BinlogReader(settings, 6161, start, {(db, "t")}, blocking=False, **kwargs) as reader:
+    describe = source.hook().describe_table if source.is_obbinlog else None  # obbinlog: no column names
+    with BinlogReader(source.settings(), 6161, start, {(db, "t")}, blocking=False, describe=describe,
+                      **kwargs) as reader:  # fmt: skip
         for item in reader.iter_changes():
             if isinstance(item, RowChange):
                 pending += 1
@@ -35,12 +36,11 @@ def _counts(settings, start, db, **kwargs) -> tuple[list[int], list[RowChange]]:
     return per_commit, changes
 
 
-def test_count_only_matches_the_decoder_for_every_type(mariadb_service, mariadb_database):
+def test_count_only_matches_the_decoder_for_every_type(source, mariadb_database):
     db, conn = mariadb_database
     cur = conn.cursor()
     cur.execute(f"CREATE TABLE {db}.t ({COLUMNS})")
-    cur.execute("SHOW MASTER STATUS")
-    file, offset = cur.fetchone()[:2]
+    start = source.position()
     rows = ", ".join(FULL % i if i % 3 else SPARSE % i for i in range(1, 301))
     cur.execute(f"INSERT INTO {db}.t VALUES {rows}")
     cur.execute(f"UPDATE {db}.t SET vc = NULL, j = NULL, ti = 7 WHERE id % 2 = 0")
@@ -49,12 +49,10 @@ def test_count_only_matches_the_decoder_for_every_type(mariadb_service, mariadb_
     cur.execute(f"INSERT INTO {db}.t SELECT seq, NULL, 1, 1, 1, 1, 1, 1, 1, NOW(), NOW(6), NULL, '00:00:01', "
                 f"CURDATE(), 2000, 'c', CONCAT('row', seq), NULL, '', '', NULL, 'a', '', b'1', NULL "
                 f"FROM {db}.seq_1000_to_20999")  # fmt: skip
-    settings = {"host": mariadb_service.host, "port": mariadb_service.port, "user": "root", "password": "",
-                "charset": "utf8mb4"}  # fmt: skip
-    start = BinlogPosition(file=file, position=offset)
+    source.caught_up()
 
-    decoded, _ = _counts(settings, start, db)
-    counted, changes = _counts(settings, start, db, count_only=True)
+    decoded, _ = _counts(source, start, db)
+    counted, changes = _counts(source, start, db, count_only=True)
 
     assert decoded == [300, 150, 60, 50, 20_000]
     assert counted == decoded

@@ -1,4 +1,5 @@
-"""BinlogReader against MariaDB with a ROW/FULL binlog: grouping, positions, resume, DDL, bounded memory."""
+"""BinlogReader on each source (MariaDB's ROW/FULL binlog, the obbinlog double): grouping, positions, resume, DDL,
+bounded memory."""
 
 from __future__ import annotations
 
@@ -25,20 +26,32 @@ def db(mariadb_database):
     return name, conn
 
 
-def _position(conn) -> BinlogPosition:
-    with conn.cursor() as cur:
-        cur.execute("SHOW MASTER STATUS")
-        file, pos = cur.fetchone()[:2]
-    return BinlogPosition(file=file, position=pos)
+def _position(source) -> BinlogPosition:
+    return source.position()
 
 
-def _settings(service) -> dict:
-    return {"host": service.host, "port": service.port, "user": "root", "password": "", "charset": "utf8mb4"}
+def _reader(source, start, tables, **kwargs) -> BinlogReader:
+    """A non-blocking reader of the source; on the double, TABLE_MAPs name no columns: the tables are described."""
+    source.caught_up()
+    describe = source.hook().describe_table if source.is_obbinlog else None
+    return BinlogReader(source.settings(), SERVER_ID, start, tables, describe=describe, **kwargs)
 
 
-def _read(service, start, tables, **kwargs) -> list:
-    with BinlogReader(_settings(service), SERVER_ID, start, tables, **kwargs) as reader:
+def _read(source, start, tables, **kwargs) -> list:
+    with _reader(source, start, tables, **kwargs) as reader:
         return list(reader.read_transactions())
+
+
+NO_NAMES_ACROSS_ALTER = (
+    "obbinlog's TABLE_MAP carries no column names (no optional metadata, parallel_convert.cpp): the rows this "
+    "workload logs before its ALTER can only be described by the table as it is after it, which the reader "
+    "refuses ('the schema changed after this event; resync the table')"
+)
+
+
+def _skip_on_obbinlog(source) -> None:
+    if source.is_obbinlog:
+        pytest.skip(NO_NAMES_ACROSS_ALTER)
 
 
 def _workload(name, conn) -> None:
@@ -61,11 +74,12 @@ def _workload(name, conn) -> None:
         cur.execute(f"INSERT INTO {name}.b_gone VALUES (2, 2)")  # out of scope now
 
 
-def test_transactions_exact(db, mariadb_service):
+def test_transactions_exact(db, source):
+    _skip_on_obbinlog(source)
     name, conn = db
-    start = _position(conn)
+    start = _position(source)
     _workload(name, conn)
-    items = _read(mariadb_service, start, {(name, "a"), (name, "b")})
+    items = _read(source, start, {(name, "a"), (name, "b")})
     kinds = [type(i).__name__ for i in items]
     assert kinds == ["Transaction"] * 4 + ["SchemaChange"] + ["Transaction"] * 2 + ["SchemaChange"]
     t1, t2, t3, t4, alter, t5, t6, rename = items
@@ -95,45 +109,46 @@ def test_transactions_exact(db, mariadb_service):
     assert t3.end.sort_key() < t4.start.sort_key()  # the out-of-scope transaction lies between
 
 
-def test_resume_from_each_end(db, mariadb_service):
+def test_resume_from_each_end(db, source):
+    _skip_on_obbinlog(source)
     name, conn = db
-    start = _position(conn)
+    start = _position(source)
     _workload(name, conn)
     tables = {(name, "a"), (name, "b")}
-    full = [i for i in _read(mariadb_service, start, tables) if isinstance(i, Transaction)]
+    full = [i for i in _read(source, start, tables) if isinstance(i, Transaction)]
     for k, txn in enumerate(full):
-        again = [i for i in _read(mariadb_service, txn.end, tables) if isinstance(i, Transaction)]
+        again = [i for i in _read(source, txn.end, tables) if isinstance(i, Transaction)]
         assert [t.transaction_id for t in again] == [t.transaction_id for t in full[k + 1 :]]
         assert [[(c.before, c.after) for c in t.changes] for t in again] == [
             [(c.before, c.after) for c in t.changes] for t in full[k + 1 :]
         ]
 
 
-def test_predicate_scope_and_zero_values(db, mariadb_service):
+def test_predicate_scope_and_zero_values(db, source):
     name, conn = db
     with conn.cursor() as cur:
         cur.execute(f"CREATE TABLE {name}.z (id INT PRIMARY KEY, d DATE, dt DATETIME(3), s SET('x','y'))")
-        start = _position(conn)
+        start = _position(source)
         cur.execute("SET SESSION sql_mode = ''")
         cur.execute(f"INSERT INTO {name}.z VALUES (1, '0000-00-00', '0000-00-00 00:00:00', '')")
         cur.execute(f"INSERT INTO {name}.z VALUES (2, '2024-02-03', '2024-02-03 04:05:06.789', 'x,y')")
-    items = _read(mariadb_service, start, lambda d, t: d == name and t == "z")
+    items = _read(source, start, lambda d, t: d == name and t == "z")
     assert [c.after for t in items for c in t.changes] == [
         (1, "0000-00-00", "0000-00-00 00:00:00.000", ""),
         (2, datetime.date(2024, 2, 3), datetime.datetime(2024, 2, 3, 4, 5, 6, 789000), {"x", "y"}),
     ]
 
 
-def test_big_transaction_bounded_memory(db, mariadb_service):
+def test_big_transaction_bounded_memory(db, source):
     name, conn = db
     with conn.cursor() as cur:
         cur.execute(f"CREATE TABLE {name}.big (id INT PRIMARY KEY, pad VARCHAR(40))")
-        start = _position(conn)
+        start = _position(source)
         cur.execute(f"INSERT INTO {name}.big SELECT seq, REPEAT('x', 40) FROM {name}.seq_1_to_100000")  # one transaction
     rows, last_seq, commits = 0, 0, []
     tracemalloc.start()
     try:
-        with BinlogReader(_settings(mariadb_service), SERVER_ID, start, {(name, "big")}) as reader:
+        with _reader(source, start, {(name, "big")}) as reader:
             for item in reader.iter_changes():
                 if isinstance(item, RowChange):
                     rows += 1

@@ -1,4 +1,4 @@
-"""The fast row decoder (`engine/binlog/rows.py`) gives exactly the library decoder's images, on MariaDB."""
+"""The fast row decoder (`engine/binlog/rows.py`) gives exactly the library decoder's images, on each source."""
 
 from __future__ import annotations
 
@@ -36,23 +36,20 @@ ROWS = [
 ]
 
 
-def _read(settings: dict, start: BinlogPosition, tables: set, **kwargs) -> tuple[list[RowChange], int]:
-    """The changes read, and how many rows events the library decoded."""
-    with BinlogReader(settings, 4343, start, tables, **kwargs) as reader:
+def _read(source, start: BinlogPosition, tables: set, **kwargs) -> tuple[list[RowChange], int]:
+    """The changes read, and how many rows events the library decoded (obbinlog: tables described)."""
+    describe = source.hook().describe_table if source.is_obbinlog else None
+    with BinlogReader(source.settings(), 4343, start, tables, describe=describe, **kwargs) as reader:
         return [item for item in reader.iter_changes() if isinstance(item, RowChange)], reader.library_decoded
 
 
 @pytest.mark.parametrize("many", [False, True], ids=["row-per-statement", "multi-row-events"])
-def test_fast_decoder_equals_library_decoder(mariadb_database, mariadb_service, many):
+def test_fast_decoder_equals_library_decoder(mariadb_database, source, many):
     name, conn = mariadb_database
-    settings = {"host": mariadb_service.host, "port": mariadb_service.port, "user": "root", "password": "",
-                "charset": "utf8mb4"}  # fmt: skip
     with conn.cursor() as cur:
         cur.execute("SET SESSION sql_mode = '', time_zone = '+00:00'")
         cur.execute(f"CREATE TABLE {name}.all_types ({COLUMNS})")
-        cur.execute("SHOW MASTER STATUS")
-        file, pos = cur.fetchone()[:2]
-        start = BinlogPosition(file=file, position=pos)
+        start = source.position()
         for row in ROWS:
             cur.execute(f"INSERT INTO {name}.all_types VALUES {row}")
         if many:
@@ -62,8 +59,9 @@ def test_fast_decoder_equals_library_decoder(mariadb_database, mariadb_service, 
         cur.execute(f"UPDATE {name}.all_types SET vc = CONCAT(vc, '!'), d2 = -d2, tm = '-00:00:01'")
         cur.execute(f"DELETE FROM {name}.all_types WHERE id IN (2, 3, 12)")
     tables = {(name, "all_types")}
-    fast, fast_library = _read(settings, start, tables)
-    slow, slow_library = _read(settings, start, tables, fast_rows=False)
+    source.caught_up()
+    fast, fast_library = _read(source, start, tables)
+    slow, slow_library = _read(source, start, tables, fast_rows=False)
     assert fast_library == 0, "the fast decoder handles every event of this table"
     assert slow_library > 0, "the library decodes every event when fast_rows is off"
     assert len(fast) == len(slow) == len(ROWS) * (2 if many else 1) * 2 + (3 if many else 2)

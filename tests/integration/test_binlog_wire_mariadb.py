@@ -1,4 +1,9 @@
-"""The binlog stream read off the wire (`engine/binlog/wire.py`, `engine/binlog/reader.py`) on MariaDB."""
+"""
+The binlog stream read off the wire (`engine/binlog/wire.py`, `engine/binlog/reader.py`) on MariaDB; reading by GTID
+set on each source. The other tests stay on MariaDB: they use its session checksum setting, FLUSH BINARY LOGS, its
+BINLOG_GTID_POS() and a 17 MiB row; the obbinlog double's checksums, rotations, heartbeats and GTID sets are
+checked on raw packets in test_obbinlog_double.py and through the product in the test_incremental_* files.
+"""
 
 from __future__ import annotations
 
@@ -176,17 +181,28 @@ def test_positions_carry_the_executed_gtid_set(table, mariadb_service):
             assert txn.transaction_id.split("-")[-1] == txn.end.gtid_set.split("-")[-1]
 
 
-def test_reading_from_a_gtid_set_gives_what_reading_from_the_position_gives(table, mariadb_service):
+def _source_transactions(source, start, tables, **kwargs) -> list[Transaction]:
+    describe = source.hook().describe_table if source.is_obbinlog else None  # obbinlog: no column names
+    with BinlogReader(source.settings(), SERVER_ID, start, tables, describe=describe, **kwargs) as reader:
+        return [item for item in reader.read_transactions() if isinstance(item, Transaction)]
+
+
+def test_reading_from_a_gtid_set_gives_what_reading_from_the_position_gives(table, source):
+    """On MariaDB through `@slave_connect_state`; on the obbinlog double through `COM_BINLOG_DUMP_GTID`."""
     name, conn = table
     with conn.cursor() as cur:
         cur.execute(f"INSERT INTO {name}.t VALUES (100, 'before', NULL)")
-        at = _position(cur)
-        start = at.model_copy(update={"gtid_set": _gtid_at(cur, at), "gtid_flavor": "mariadb"})
+        if source.is_obbinlog:
+            start = source.position()  # the double's SHOW MASTER STATUS carries its executed GTID set
+        else:
+            at = _position(cur)
+            start = at.model_copy(update={"gtid_set": _gtid_at(cur, at), "gtid_flavor": "mariadb"})
         cur.execute(f"INSERT INTO {name}.t VALUES (101, 'after', NULL)")
         cur.execute(f"DELETE FROM {name}.t WHERE id = 100")
+    source.caught_up()
     elsewhere = start.model_copy(update={"file": "not-a-binlog.000001", "position": 4})  # ignored by GTID
-    by_gtid = _transactions(mariadb_service, elsewhere, {(name, "t")}, by_gtid=True)
-    by_position = _transactions(mariadb_service, start, {(name, "t")})
+    by_gtid = _source_transactions(source, elsewhere, {(name, "t")}, by_gtid=True)
+    by_position = _source_transactions(source, start, {(name, "t")})
     assert _images(by_gtid) == _images(by_position) and len(by_gtid) == 2
     assert [(t.start, t.end, t.transaction_id) for t in by_gtid] == [
         (t.start, t.end, t.transaction_id) for t in by_position

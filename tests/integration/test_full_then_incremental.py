@@ -1,6 +1,7 @@
 """
-Full synchronization from MariaDB while the table changes, then incremental synchronization to the end: the
-latest state per key in Kafka equals the table.
+Full synchronization from MariaDB while the table changes, then incremental synchronization to the end, from each
+change-log source (MariaDB's binlog, the obbinlog double tailing the same MariaDB): the latest state per key in
+Kafka equals the table.
 
 MariaDB has no `AS OF SNAPSHOT`: the full sync records the binlog position first and then reads the chunks as
 they are at that moment, so incremental sync replays every change after that position, some of which the
@@ -103,15 +104,15 @@ def _fold(messages) -> dict[int, tuple]:
     return state
 
 
-def _changes_since(start: BinlogPosition, db: str, service) -> int:
-    """Row changes of `db.t` in the binlog from `start` to its end, read independently of the operators."""
-    settings = {"host": service.host, "port": service.port, "user": "root", "password": ""}
-    with BinlogReader(settings, 4545, start, {(db, "t")}) as reader:
+def _changes_since(start: BinlogPosition, db: str, source) -> int:
+    """Row changes of `db.t` in the change log from `start` to its end, read independently of the operators."""
+    describe = source.hook().describe_table if source.is_obbinlog else None  # obbinlog: no column names
+    with BinlogReader(source.settings(), 4545, start, {(db, "t")}, describe=describe) as reader:
         return sum(isinstance(item, RowChange) for item in reader.iter_changes())
 
 
 def test_full_sync_under_writes_then_incremental_converges(
-    airflow_db, airflow_conn_env, mariadb_database, mariadb_conn, mariadb_service
+    airflow_db, airflow_conn_env, source, mariadb_database, mariadb_conn
 ):
     db, conn = mariadb_database
     with conn.cursor() as cur:
@@ -119,7 +120,7 @@ def test_full_sync_under_writes_then_incremental_converges(
         cur.execute(f"INSERT INTO {db}.t SELECT seq, CONCAT('row-', seq), 0 FROM {db}.seq_1_to_{ROWS}")
     topic = f"{db}.t"
     project = parse_project(
-        {"name": db, "sync_types": ["schema", "full", "incremental"], "source": {"conn_id": "mariadb_binlog"},
+        {"name": db, "sync_types": ["schema", "full", "incremental"], "source": {"conn_id": source.conn_id},
          "options": {"partitioning": "One"},
          "objects": [{"database": db, "tables": ["t"], "topic": {"mode": "new", "name": topic}}]}
     )  # fmt: skip
@@ -147,13 +148,14 @@ def test_full_sync_under_writes_then_incremental_converges(
     assert recorded["scn"] is None and recorded["binlog"]["file"], recorded  # MariaDB: a binlog position only
     rows_after_full = len(kafka.read_committed(topic, timeout=120))
 
+    source.caught_up()
     assert str(incremental_dag.test().state) == "success"
     messages = kafka.read_committed(topic, timeout=300)
     assert {m.partition() for m in messages} == {0}
     messages.sort(key=lambda m: m.offset())
     kinds = [json.loads(m.value())["recordType"] for m in messages]
     assert kinds[:rows_after_full] == ["ROW"] * rows_after_full and "ROW" not in kinds[rows_after_full:]
-    since = _changes_since(BinlogPosition(**recorded["binlog"]), db, mariadb_service)
+    since = _changes_since(BinlogPosition(**recorded["binlog"]), db, source)
     assert len(kinds) - rows_after_full == since > 0, "each change after the recorded position, once"
 
     with conn.cursor() as cur:

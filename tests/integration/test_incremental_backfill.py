@@ -1,4 +1,5 @@
-"""Backfill runs: exactly one data interval's changes, once, even when the run is retried after a failure."""
+"""Backfill runs, on each source: exactly one data interval's changes, once, even when the run is retried after a
+failure."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def _write(cur, statements: list[str]) -> None:
 
 
 def test_backfill_reproduces_exactly_its_interval_and_a_retry_does_not_duplicate(
-    airflow_conn_env, mariadb_database, monkeypatch
+    airflow_conn_env, source, mariadb_database, monkeypatch
 ):
     db, conn = mariadb_database
     cur = conn.cursor()
@@ -46,8 +47,9 @@ def test_backfill_reproduces_exactly_its_interval_and_a_retry_does_not_duplicate
     finish = next_second()
     _write(cur, [f"INSERT INTO {db}.t VALUES ({i}, 'late')" for i in range(200, 205)])
     _write(cur, [f"UPDATE {db}.t SET phase = 'late' WHERE id = 100"])
+    source.caught_up()
     topic = f"{db}.t"
-    project = incremental_project(db)
+    project = incremental_project(db, conn_id=source.conn_id)
     SchemaSyncOperator(task_id="schema_sync", project=project).execute({})
     operator = IncrementalSyncOperator(task_id="incremental_sync", project=project, batch_size=5)
 
@@ -83,10 +85,12 @@ def test_backfill_reproduces_exactly_its_interval_and_a_retry_does_not_duplicate
     assert checkpoints.INCREMENTAL_KEY not in state, "a backfill never moves the main checkpoint"
 
 
-def test_backfill_of_an_interval_the_log_no_longer_holds_is_a_clear_error(airflow_conn_env, mariadb_database):
+def test_backfill_of_an_interval_the_log_no_longer_holds_is_a_clear_error(
+    airflow_conn_env, source, mariadb_database
+):
     db, conn = mariadb_database
     conn.cursor().execute(f"CREATE TABLE {db}.t (id INT PRIMARY KEY)")
-    project = incremental_project(db)
+    project = incremental_project(db, conn_id=source.conn_id)
     SchemaSyncOperator(task_id="schema_sync", project=project).execute({})
     begin, finish = datetime(2000, 1, 1, tzinfo=UTC), datetime(2000, 1, 2, tzinfo=UTC)
     operator = IncrementalSyncOperator(task_id="incremental_sync", project=project)

@@ -1,4 +1,5 @@
-"""Exactly once across a crash: the worker producing a change-log range is killed with SIGKILL, then resumed."""
+"""Exactly once across a crash: the worker producing a change-log range is killed with SIGKILL, then resumed,
+on each source (MariaDB: multi-row events; the obbinlog double: one row per rows event, GTID + µs commit times)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from pathlib import Path
 from confluent_kafka import TopicPartition
 
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
-from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.operators._project import project_arg
 from airflow_provider_obkafka.operators.incremental_sync import IncrementalSyncOperator
 from airflow_provider_obkafka.operators.schema_sync import SchemaSyncOperator
@@ -27,17 +27,16 @@ def _written(consumer, topic: str) -> bool:
     return any(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10, cached=False)[1] > 0 for p in range(3))
 
 
-def test_sigkill_mid_range_then_resume_gives_every_change_once(airflow_conn_env, mariadb_database, tmp_path):
+def test_sigkill_mid_range_then_resume_gives_every_change_once(airflow_conn_env, source, mariadb_database, tmp_path):
     db, conn = mariadb_database
     cur = conn.cursor()
     cur.execute(f"CREATE TABLE {db}.t (id INT PRIMARY KEY, payload VARCHAR(40))")
     topic = f"{db}.t"
-    project = incremental_project(db)
+    project = incremental_project(db, conn_id=source.conn_id)
     SchemaSyncOperator(task_id="schema_sync", project=project).execute({})
-    source = OceanBaseHook(ob_conn_id="mariadb_binlog")
-    start = source.binlog_position().model_dump(mode="json")
+    start = source.position().model_dump(mode="json")
     cur.execute(f"INSERT INTO {db}.t SELECT seq, CONCAT('payload-', seq) FROM {db}.seq_1_to_{ROWS}")  # one transaction
-    end = source.binlog_position().model_dump(mode="json")
+    end = source.position().model_dump(mode="json")
     event = {"status": "ready", "start": start, "end": end, "changes": ROWS, "reached_end": True}
     args_file = tmp_path / "args.json"
     args_file.write_text(json.dumps({"project": project_arg(project), "event": event}))

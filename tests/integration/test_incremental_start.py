@@ -1,4 +1,7 @@
-"""Where incremental sync starts: a past timestamp (project setting or templated argument), on MariaDB."""
+"""
+Where incremental sync starts: a past timestamp (project setting or templated argument), on each source. On the
+obbinlog double, whose files rotate at 64 KiB, a start timestamp also falls in an older file than the newest.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import json
 import re
 from datetime import UTC, datetime
 
+import pymysql
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
@@ -13,7 +17,6 @@ from airflow_provider_obkafka.engine.binlog.reader import BinlogReader
 from airflow_provider_obkafka.engine.binlog.seek import earliest_event_time, position_for_timestamp
 from airflow_provider_obkafka.exceptions import CheckpointError
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
-from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.models.position import BinlogPosition
 from airflow_provider_obkafka.operators._project import project_arg
 from airflow_provider_obkafka.operators.incremental_sync import IncrementalSyncOperator
@@ -43,8 +46,8 @@ with DAG(dag_id={dag_id!r}, schedule=None, start_date=pendulum.datetime(2024, 1,
 """
 
 
-def _project(db: str, **incremental):
-    return incremental_project(db, ["orders"], **incremental)
+def _project(db: str, conn_id: str = "mariadb_binlog", **incremental):
+    return incremental_project(db, ["orders"], conn_id=conn_id, **incremental)
 
 
 def _before_and_after(cur, db: str) -> datetime:
@@ -71,21 +74,25 @@ def _delivered(topic: str) -> dict[bytes, list[str]]:
 AFTER_ONLY = {b"3": ["INSERT"], b"2": ["UPDATE"], b"1": ["DELETE"]}
 
 
-def test_project_start_timestamp_delivers_only_later_changes(airflow_db, airflow_conn_env, mariadb_database):
+def test_project_start_timestamp_delivers_only_later_changes(
+    airflow_db, airflow_conn_env, source, mariadb_database
+):
     db, conn = mariadb_database
     when = _before_and_after(conn.cursor(), db)
-    project = _project(db, start_timestamp=when.isoformat())
+    source.caught_up()
+    project = _project(db, source.conn_id, start_timestamp=when.isoformat())
     dag = write_incremental_dag(airflow_db, f"start_{project.slug}", project)
     assert str(dag.test().state) == "success"
     assert _delivered(f"{db}.orders") == AFTER_ONLY
 
 
 def test_templated_start_timestamp_argument_and_the_checkpoint_winning_later(
-    airflow_db, airflow_conn_env, mariadb_database
+    airflow_db, airflow_conn_env, source, mariadb_database
 ):
     db, conn = mariadb_database
     when = _before_and_after(conn.cursor(), db)
-    project = _project(db)
+    source.caught_up()
+    project = _project(db, source.conn_id)
     dag_id = f"start_arg_{project.slug}"
     dag = _write_and_load(
         airflow_db, dag_id, TEMPLATED_DAG.format(project=json.dumps(project_arg(project)), dag_id=dag_id)
@@ -95,6 +102,7 @@ def test_templated_start_timestamp_argument_and_the_checkpoint_winning_later(
 
     # a later run asking for an earlier time keeps the checkpoint: nothing is delivered twice
     conn.cursor().execute(f"INSERT INTO {db}.orders VALUES (4, 'later')")
+    source.caught_up()
     assert str(dag.test(run_conf={"incremental_start_timestamp": "2020-01-01T00:00:00Z"}).state) == "success"
     assert _delivered(f"{db}.orders") == {**AFTER_ONLY, b"4": ["INSERT"]}
 
@@ -123,8 +131,8 @@ def test_seek_across_a_file_boundary_returns_the_end_of_the_previous_file(
     assert _transactions(settings, position_for_timestamp(settings, SEEK_ID, datetime.now(UTC)), db) == []
 
 
-def test_a_time_before_the_log_reaches_back_is_a_clear_error(airflow_conn_env, mariadb_database):
-    settings = OceanBaseHook(ob_conn_id="mariadb_binlog").binlog_connection_settings()
+def test_a_time_before_the_log_reaches_back_is_a_clear_error(airflow_conn_env, source, mariadb_database):
+    settings = source.hook().binlog_connection_settings()
     earliest = earliest_event_time(settings, SEEK_ID)
     assert earliest is not None
     assert earliest < datetime.now(UTC)
@@ -141,7 +149,7 @@ def test_a_time_before_the_log_reaches_back_is_a_clear_error(airflow_conn_env, m
 
     db, conn = mariadb_database
     conn.cursor().execute(f"CREATE TABLE {db}.orders (id INT PRIMARY KEY)")
-    project = _project(db)
+    project = _project(db, source.conn_id)
     SchemaSyncOperator(task_id="schema_sync", project=project).execute({})
     operator = IncrementalSyncOperator(
         task_id="incremental_sync", project=project, start_timestamp="2000-01-01T00:00:00Z"
@@ -165,6 +173,47 @@ def test_an_invalid_start_timestamp_fails_fast_naming_field_value_and_format(val
     with pytest.raises(AirflowFailException, match=rf"start_timestamp '{value}' {problem}"):
         operator.execute({})
     assert "start_timestamp" in IncrementalSyncOperator.template_fields
+
+
+def _files(port: int) -> list[str]:
+    conn = pymysql.connect(host="127.0.0.1", port=port, user="root", password="")
+    with conn.cursor() as cur:
+        cur.execute("SHOW BINARY LOGS")
+        names = [row[0] for row in cur.fetchall()]
+    conn.close()
+    return names
+
+
+def test_a_start_timestamp_in_an_older_file_delivers_every_later_change(
+    airflow_db, airflow_conn_env, source, mariadb_database
+):
+    """The timestamp's transaction lies several rotations back: every change from it on, across the files."""
+    if not source.is_obbinlog:
+        pytest.skip("MariaDB's files rotate at max_binlog_size (1 GiB): FLUSH BINARY LOGS covers one boundary "
+                    "in the seek test above; the double rotates at 64 KiB as a small obbinlog max_binlog_size")
+    db, conn = mariadb_database
+    cur = conn.cursor()
+    cur.execute(f"CREATE TABLE {db}.orders (id INT PRIMARY KEY, phase VARCHAR(10), pad VARCHAR(2000))")
+    cur.executemany(f"INSERT INTO {db}.orders VALUES (%s, 'before', REPEAT('b', 2000))", [(i,) for i in range(5)])
+    when = next_second()
+    source.caught_up()
+    older = _files(source.endpoint.port)[-1]
+    for first in range(100, 200, 4):  # about 100 KiB a file's worth of rows twice over: at least 2 rotations
+        cur.executemany(f"INSERT INTO {db}.orders VALUES (%s, 'after', REPEAT('a', 2000))",
+                        [(i,) for i in range(first, first + 4)])  # fmt: skip
+    cur.execute(f"UPDATE {db}.orders SET phase = 'after' WHERE id < 3")
+    source.caught_up()
+    files = _files(source.endpoint.port)
+    assert files.index(older) <= len(files) - 3, "the changes after the timestamp cross at least 2 rotations"
+    found = position_for_timestamp(source.settings(), SEEK_ID, when)
+    assert found.file <= older and found.file in files[:-2], "the start lies in an older file"
+
+    project = _project(db, source.conn_id, start_timestamp=when.isoformat())
+    dag = write_incremental_dag(airflow_db, f"start_older_{project.slug}", project)
+    assert str(dag.test().state) == "success"
+    got = _delivered(f"{db}.orders")
+    assert got == {**{str(i).encode(): ["INSERT"] for i in range(100, 200)},
+                   **{str(i).encode(): ["UPDATE"] for i in range(3)}}  # fmt: skip
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""IncrementalSyncTrigger on MariaDB's binlog: batch, event loop never blocked, end_ts, quiet interval."""
+"""IncrementalSyncTrigger on each source (MariaDB, the obbinlog double): batch, free event loop, end_ts, quiet."""
 
 from __future__ import annotations
 
@@ -10,40 +10,32 @@ import time
 import pytest
 
 import devservices
-from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.triggers.incremental_sync import IncrementalSyncTrigger
 
 SERVER_ID = 4343
-CONN_ID = "mariadb_binlog"
 
 
 @pytest.fixture
-def mariadb_env(monkeypatch, mariadb_service):
-    """Only `AIRFLOW_CONN_MARIADB_BINLOG` (the full `airflow_conn_env` would also start Kafka and seekdb)."""
-    for key, value in devservices.airflow_env(mariadb=mariadb_service).items():
-        monkeypatch.setenv(key, value)
-
-
-@pytest.fixture
-def db(mariadb_env, mariadb_database):
+def db(source, mariadb_database):
     name, conn = mariadb_database
     with conn.cursor() as cur:
         cur.execute(f"CREATE TABLE {name}.a (id INT PRIMARY KEY, v VARCHAR(20))")
         cur.execute(f"CREATE TABLE {name}.outside (id INT PRIMARY KEY)")
-    return name, conn
+    return name, conn, source
 
 
-def _position() -> dict:
-    return OceanBaseHook(ob_conn_id=CONN_ID).binlog_position().model_dump(mode="json")
+def _position(source) -> dict:
+    """The source's end now (on the double: once it holds every transaction MariaDB committed)."""
+    return source.position().model_dump(mode="json")
 
 
 def _key(position: dict) -> tuple[str, int]:
     return position["file"], position["position"]
 
 
-def _trigger(name: str, position: dict, **kwargs) -> IncrementalSyncTrigger:
+def _trigger(name: str, source, position: dict, **kwargs) -> IncrementalSyncTrigger:
     return IncrementalSyncTrigger(
-        ob_conn_id=CONN_ID, server_id=SERVER_ID, position=position, tables=[f"{name}.a"], **kwargs
+        ob_conn_id=source.conn_id, server_id=SERVER_ID, position=position, tables=[f"{name}.a"], **kwargs
     )
 
 
@@ -65,17 +57,18 @@ def _insert(conn, name: str, ids: range, table: str = "a") -> None:
 
 
 def test_fires_when_batch_is_reached(db):
-    name, conn = db
-    start = _position()
+    name, conn, source = db
+    start = _position(source)
     _insert(conn, name, range(0, 10))
     _insert(conn, name, range(0, 50), table="outside")
-    after_first = _position()
+    after_first = _position(source)
     _insert(conn, name, range(10, 20))
-    after_second = _position()
+    after_second = _position(source)
     _insert(conn, name, range(50, 60), table="outside")
     _insert(conn, name, range(20, 30))
+    source.caught_up()
 
-    event = _first_event(_trigger(name, start, batch_size=20, max_wait_s=60, poll_interval_s=0.2))
+    event = _first_event(_trigger(name, source, start, batch_size=20, max_wait_s=60, poll_interval_s=0.2))
 
     assert event["status"] == "ready"
     assert event["start"] == start
@@ -85,9 +78,9 @@ def test_fires_when_batch_is_reached(db):
 
 
 def test_waiting_never_blocks_the_event_loop(db):
-    name, conn = db
-    start = _position()
-    trigger = _trigger(name, start, batch_size=1000, max_wait_s=0.2, poll_interval_s=0.2)
+    name, conn, source = db
+    start = _position(source)
+    trigger = _trigger(name, source, start, batch_size=1000, max_wait_s=0.2, poll_interval_s=0.2)
     ticks: list[float] = []
 
     async def scenario() -> dict:
@@ -123,16 +116,17 @@ def test_waiting_never_blocks_the_event_loop(db):
 
 
 def test_end_ts_stops_before_later_transaction(db):
-    name, conn = db
-    start = _position()
+    name, conn, source = db
+    start = _position(source)
     _insert(conn, name, range(0, 3))
-    after_early = _position()
+    after_early = _position(source)
     time.sleep(1.1)
     end_ts = datetime.datetime.fromtimestamp(math.floor(time.time()), tz=datetime.UTC)
-    before_late = _position()
+    before_late = _position(source)
     _insert(conn, name, range(3, 5))
+    source.caught_up()
 
-    trigger = _trigger(name, start, batch_size=1000, max_wait_s=60, end_ts=end_ts.isoformat(),
+    trigger = _trigger(name, source, start, batch_size=1000, max_wait_s=60, end_ts=end_ts.isoformat(),
                        poll_interval_s=0.2)  # fmt: skip
     event = _first_event(trigger)
 
@@ -144,10 +138,10 @@ def test_end_ts_stops_before_later_transaction(db):
 
 
 def test_quiet_interval_finishes(db):
-    name, _ = db
-    start = _position()
+    name, _, source = db
+    start = _position(source)
     end_ts = (datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=1)).isoformat()
-    trigger = _trigger(name, start, batch_size=1000, max_wait_s=60, end_ts=end_ts, poll_interval_s=0.2)
+    trigger = _trigger(name, source, start, batch_size=1000, max_wait_s=60, end_ts=end_ts, poll_interval_s=0.2)
 
     began = time.monotonic()
     event = _first_event(trigger, timeout=10)
@@ -155,6 +149,13 @@ def test_quiet_interval_finishes(db):
     assert time.monotonic() - began < 5
     assert event == {"status": "ready", "start": start, "end": start, "changes": 0, "reached_end": True,
                      "skip_committed_before_us": None}
+
+
+@pytest.fixture
+def mariadb_env(monkeypatch, mariadb_service):
+    """Only `AIRFLOW_CONN_MARIADB_BINLOG` (the full `airflow_conn_env` would also start Kafka and seekdb)."""
+    for key, value in devservices.airflow_env(mariadb=mariadb_service).items():
+        monkeypatch.setenv(key, value)
 
 
 def test_unreachable_source_yields_error(mariadb_env, monkeypatch):
