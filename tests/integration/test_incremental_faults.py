@@ -35,40 +35,10 @@ from airflow_provider_obkafka.triggers.incremental_sync import IncrementalSyncTr
 from devservices.kafka import KafkaService
 from devservices.mariadb import MariadbService
 from tests.integration.incremental_helpers import incremental_project
+from tests.integration.private_services import Private
 
 ROWS = 100_000
 PRIVATE = "private_source"
-
-
-@contextlib.contextmanager
-def _state_root(path: Path):
-    old = os.environ.get("OBKAFKA_STATE_DIR")
-    os.environ["OBKAFKA_STATE_DIR"] = str(path)
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("OBKAFKA_STATE_DIR", None)
-        else:
-            os.environ["OBKAFKA_STATE_DIR"] = old
-
-
-class Private:
-    """A service of our own under its own state root (own data, own port); restarts keep the port."""
-
-    def __init__(self, service, root: Path) -> None:
-        self.service, self.root = service, root
-        self.info = self.start()
-
-    def start(self):
-        with _state_root(self.root):
-            info = self.service.ensure_running()
-        assert getattr(self, "info", info).port == info.port, "a restart keeps the port clients know"
-        return info
-
-    def stop(self) -> None:
-        with _state_root(self.root):
-            self.service.stop()
 
 
 @pytest.fixture(scope="module")
