@@ -8,11 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowFailException
+from confluent_kafka import KafkaException
 
+from airflow_provider_obkafka.engine.kafka import checkpoints
 from airflow_provider_obkafka.engine.precheck.kafka import (
     TopicState,
     created_specs,
     topic_findings,
+    transaction_findings,
     version_findings,
 )
 from airflow_provider_obkafka.engine.precheck.objects import issue_findings, name_findings, object_findings
@@ -230,6 +233,18 @@ def _aware(moment: datetime.datetime) -> datetime.datetime:
     return moment if moment.utcoffset() is not None else moment.replace(tzinfo=datetime.UTC)
 
 
+def _transaction_checks(project: SyncProject, kafka: KafkaHook, timeout: float) -> list[Finding]:
+    """A throwaway transactional producer of the project's prefix initializes, begins and aborts."""
+    throwaway = checkpoints.transactional_id(project.slug, "precheck")
+    prefix = checkpoints.transactional_id_prefix(project.slug)
+    try:
+        kafka.check_transactions(throwaway, max(timeout, 30.0))
+    except KafkaException as exc:
+        error = exc.args[0]
+        return transaction_findings(throwaway, prefix, error.name(), error.str())
+    return transaction_findings(throwaway, prefix)
+
+
 def _destination_checks(project: SyncProject, plan: SyncPlan | None, timeout: float) -> list[Finding]:
     """Kafka answers, its version supports transactions, and the topics are as the project needs."""
     kafka = KafkaHook(kafka_config_id=project.destination.conn_id)
@@ -246,9 +261,8 @@ def _destination_checks(project: SyncProject, plan: SyncPlan | None, timeout: fl
             f"{len(info.brokers)} broker(s){controller}",
         )
     ]
-    out += version_findings(
-        {k: (v.min_version, v.max_version) for k, v in info.api_versions.items()}, bootstrap
-    )
+    out += version_findings(info.protocol_version, bootstrap, info.version_error)
+    out += _transaction_checks(project, kafka, timeout)
     topics = {**project.known_topics(), **(plan.topics() if plan is not None else {})}
     keys = tuple(sorted({key for spec in created_specs(project, topics) for key in spec.configs}))
     try:

@@ -39,3 +39,7 @@ class Private:
     def stop(self) -> None:
         with _state_root(self.root):
             self.service.stop()
+
+    def within(self):
+        """A context in which the service's own paths (state folder, certificates) resolve."""
+        return _state_root(self.root)

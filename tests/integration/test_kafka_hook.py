@@ -14,14 +14,17 @@ def kafka_hook(airflow_conn_env) -> KafkaHook:
     return KafkaHook(kafka_config_id="kafka_default")
 
 
-def test_probe_reports_brokers_controller_and_api_versions(kafka_hook, kafka_service):
+def test_probe_reports_brokers_controller_and_version(kafka_hook, kafka_service):
     info = kafka_hook.probe()
     assert info.cluster_id
     assert len(info.brokers) == 1 and info.brokers[0].port == kafka_service.port
     assert info.controller_id == info.brokers[0].id
-    assert info.supports_transactions
-    produce = info.api_versions[0]
-    assert produce.name == "Produce" and produce.max_version >= 3
+    assert info.version_error is None, "the broker configuration was read"
+    assert info.protocol_version is None, "Kafka 4.1 has no inter.broker.protocol.version"
+
+
+def test_check_transactions_initializes_begins_and_aborts(kafka_hook, unique_name):
+    kafka_hook.check_transactions(unique_name("obkafka.check"), 30)
 
 
 def test_create_topics_is_idempotent(kafka_hook, unique_name):

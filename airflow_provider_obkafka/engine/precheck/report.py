@@ -41,6 +41,7 @@ class Check(StrEnum):
     SNAPSHOT = "Full Synchronization snapshot"
     DESTINATION = "Destination Node connection"
     KAFKA_VERSION = "Kafka version"
+    TRANSACTIONS = "Kafka transactions"
     EXISTING_TOPICS = "Existing Topics"
     NEW_TOPICS = "New Topic"
 

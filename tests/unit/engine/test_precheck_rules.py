@@ -8,10 +8,14 @@ from datetime import UTC, datetime
 import pytest
 
 from airflow_provider_obkafka.engine.precheck.grants import parse_grants
-from airflow_provider_obkafka.engine.routing.plan import resolve
-from airflow_provider_obkafka.engine.precheck.report import Check, Report, Status, fail, ok, warn
-from airflow_provider_obkafka.engine.precheck.kafka import TopicState, topic_findings, version_findings
+from airflow_provider_obkafka.engine.precheck.kafka import (
+    TopicState,
+    topic_findings,
+    transaction_findings,
+    version_findings,
+)
 from airflow_provider_obkafka.engine.precheck.objects import classify, object_findings
+from airflow_provider_obkafka.engine.precheck.report import Check, Report, Status, fail, ok, warn
 from airflow_provider_obkafka.engine.precheck.source import (
     BinlogFacts,
     SourceFacts,
@@ -22,6 +26,7 @@ from airflow_provider_obkafka.engine.precheck.source import (
     source_findings,
     start_findings,
 )
+from airflow_provider_obkafka.engine.routing.plan import resolve
 from airflow_provider_obkafka.models.loader import parse_project
 from tests.unit.engine.test_plan import SOURCE, FakeSource, _schema
 
@@ -183,25 +188,50 @@ def test_start_timestamp_must_be_within_the_logs_reach():
     assert "add 'full' to sync_types" in late.fix
 
 
-def _versions(**overrides: int) -> dict[int, tuple[int, int]]:
-    versions = {0: (0, 9), 22: (0, 4), 24: (0, 3), 25: (0, 3), 26: (0, 3), 28: (0, 3)}
-    versions.update({int(key[1:]): (0, value) for key, value in overrides.items()})
-    return versions
+@pytest.mark.parametrize(
+    ("version", "status", "words"),
+    [
+        ("0.10.2-IV0", Status.FAIL, ["0.10.2-IV0", "older than 0.11 has no transactions"]),
+        ("2.4-IV1", Status.WARN, ["2.4-IV1", "KIP-360"]),
+        ("2.8-IV1", Status.OK, ["2.8-IV1", "2.5 or later"]),
+        ("3.9-IV0", Status.OK, ["3.9-IV0"]),
+        (None, Status.OK, ["Kafka 4.0 or later"]),
+    ],
+)
+def test_kafka_version_rule(version, status, words):
+    (finding,) = version_findings(version, "b:9092")
+    assert finding.status is status
+    for word in words:
+        assert word in finding.found
+    if status is Status.FAIL:
+        assert "0.11" in finding.fix
 
 
-def test_kafka_version_rule():
-    assert version_findings(_versions(), "b:9092")[0].status is Status.OK
-    (old,) = version_findings(_versions(k22=1), "b:9092")
-    assert old.status is Status.WARN
-    assert "KIP-360" in old.found
-    assert "2.5" in old.fix
-    no_txn = _versions()
-    del no_txn[26]
-    (fails,) = version_findings(no_txn, "b:9092")
-    assert fails.status is Status.FAIL
-    assert "EndTxn" in fails.found
-    assert "0.11" in fails.fix
-    assert version_findings({}, "b:9092")[0].status is Status.WARN
+def test_an_unread_kafka_version_is_a_warning_naming_describe_configs():
+    unread = "DescribeConfigs on broker 1 failed: Cluster authorization failed"
+    (finding,) = version_findings(None, "b:9092", unread)
+    assert finding.status is Status.WARN
+    assert "Cluster authorization failed" in finding.found
+    assert "DescribeConfigs" in finding.fix
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        ("TRANSACTIONAL_ID_AUTHORIZATION_FAILED", ["WRITE and DESCRIBE on TRANSACTIONAL_ID", "'obkafka.shop"]),
+        ("CLUSTER_AUTHORIZATION_FAILED", ["IDEMPOTENT_WRITE on the CLUSTER"]),
+        ("_UNSUPPORTED_FEATURE", ["upgrade Kafka to 0.11"]),
+        ("_TRANSPORT", ["security.protocol"]),
+    ],
+)
+def test_a_refused_transaction_names_what_is_missing(code, words):
+    (finding,) = transaction_findings("obkafka.shop_precheck.abc", "obkafka.shop", code, "refused")
+    assert finding.status is Status.FAIL
+    assert "'obkafka.shop_precheck.abc' " in finding.found
+    for word in words:
+        assert word in finding.fix
+    (passed,) = transaction_findings("obkafka.shop_precheck.abc", "obkafka.shop")
+    assert passed.status is Status.OK
 
 
 PROJECT = parse_project(
