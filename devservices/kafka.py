@@ -112,6 +112,7 @@ class KafkaService(Service):
         self.security = security or KafkaSecurity()
         if self.security.secured:
             self.port_names = ("port", "controller_port", "internal_port")
+            self.start_timeout = 180.0  # TLS set-up (and SCRAM) slows the first start on a busy machine
 
     @property
     def pki_dir(self) -> Path:
