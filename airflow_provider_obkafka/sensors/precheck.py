@@ -8,14 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowFailException
-from confluent_kafka import KafkaException
 
-from airflow_provider_obkafka.engine.kafka import checkpoints
 from airflow_provider_obkafka.engine.precheck.kafka import (
     TopicState,
     created_specs,
     topic_findings,
-    transaction_findings,
     version_findings,
 )
 from airflow_provider_obkafka.engine.precheck.objects import issue_findings, name_findings, object_findings
@@ -29,7 +26,7 @@ from airflow_provider_obkafka.engine.precheck.source import (
     start_findings,
 )
 from airflow_provider_obkafka.engine.routing.plan import SyncPlan, resolve
-from airflow_provider_obkafka.hooks import ob_checks
+from airflow_provider_obkafka.hooks import kafka_checks, ob_checks
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.models.loader import parse_project
@@ -233,18 +230,6 @@ def _aware(moment: datetime.datetime) -> datetime.datetime:
     return moment if moment.utcoffset() is not None else moment.replace(tzinfo=datetime.UTC)
 
 
-def _transaction_checks(project: SyncProject, kafka: KafkaHook, timeout: float) -> list[Finding]:
-    """A throwaway transactional producer of the project's prefix initializes, begins and aborts."""
-    throwaway = checkpoints.transactional_id(project.slug, "precheck")
-    prefix = checkpoints.transactional_id_prefix(project.slug)
-    try:
-        kafka.check_transactions(throwaway, max(timeout, 30.0))
-    except KafkaException as exc:
-        error = exc.args[0]
-        return transaction_findings(throwaway, prefix, error.name(), error.str())
-    return transaction_findings(throwaway, prefix)
-
-
 def _destination_checks(project: SyncProject, plan: SyncPlan | None, timeout: float) -> list[Finding]:
     """Kafka answers, its version supports transactions, and the topics are as the project needs."""
     kafka = KafkaHook(kafka_config_id=project.destination.conn_id)
@@ -262,7 +247,7 @@ def _destination_checks(project: SyncProject, plan: SyncPlan | None, timeout: fl
         )
     ]
     out += version_findings(info.protocol_version, bootstrap, info.version_error)
-    out += _transaction_checks(project, kafka, timeout)
+    out += kafka_checks.transaction_checks(project, kafka, timeout)
     topics = {**project.known_topics(), **(plan.topics() if plan is not None else {})}
     keys = tuple(sorted({key for spec in created_specs(project, topics) for key in spec.configs}))
     try:
@@ -275,6 +260,10 @@ def _destination_checks(project: SyncProject, plan: SyncPlan | None, timeout: fl
             present.setdefault(
                 name, TopicState(0, 0, {})
             )  # other topics: only their names matter (collisions)
+        out += topic_findings(project, topics, present, len(info.brokers))
+    except Exception as exc:  # e.g. a missing ACL: the ACL checks below name it
+        out.append(_error(Check.NEW_TOPICS, f"the topics of Kafka {project.destination.conn_id!r}", exc))
+    try:
+        return out + kafka_checks.acl_checks(project, kafka, topics, timeout)
     except Exception as exc:
-        return [*out, _error(Check.NEW_TOPICS, f"the topics of Kafka {project.destination.conn_id!r}", exc)]
-    return out + topic_findings(project, topics, present, len(info.brokers))
+        return [*out, _error(Check.KAFKA_ACLS, f"the ACLs of Kafka {project.destination.conn_id!r}", exc)]

@@ -44,6 +44,7 @@ class Check(StrEnum):
     TRANSACTIONS = "Kafka transactions"
     EXISTING_TOPICS = "Existing Topics"
     NEW_TOPICS = "New Topic"
+    KAFKA_ACLS = "Kafka ACLs"
 
 
 @dataclass(frozen=True)
