@@ -8,13 +8,16 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import secrets
 import shutil
 import subprocess
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from devservices.base import HOST, ServiceError, port_answers
+from devservices.kafka_security import ADMIN, KafkaSecurity
 from devservices.service import Service
 
 log = logging.getLogger(__name__)
@@ -99,16 +102,45 @@ def new_cluster_id() -> str:
 
 
 class KafkaService(Service):
-    """A single-node KRaft Kafka: PLAINTEXT on ``port``, CONTROLLER on ``controller_port``."""
+    """
+    A single-node KRaft Kafka: the client listener on ``port`` (PLAINTEXT unless ``security`` says otherwise,
+    see `devservices.kafka_security`), CONTROLLER on ``controller_port``.
+
+    :param security: the client listener's profile, users and authorizer; None: PLAINTEXT, no authorizer
+    """
 
     name = "kafka"
     port_names = ("port", "controller_port")
     start_timeout = 60.0
 
-    def __init__(self, version: str = KAFKA_VERSION) -> None:
+    def __init__(self, version: str = KAFKA_VERSION, *, security: KafkaSecurity | None = None) -> None:
         self.version = version
         if version != KAFKA_VERSION:  # another version (devservices/kafka_versions.py) keeps its own state
             self.name = f"kafka-{version}"
+        self.security = security or KafkaSecurity()
+        if self.security.secured:
+            self.port_names = ("port", "controller_port", "internal_port")
+            self.start_timeout = 180.0  # TLS set-up (and SCRAM) slows the first start on a busy machine
+
+    @property
+    def pki_dir(self) -> Path:
+        """Return the folder of the broker's CA, certificates and keys (secured profiles)."""
+        return self.dir / "pki"
+
+    def admin_password(self) -> str:
+        """Return the admin super user's password, made on first use and kept in the state folder."""
+        path = self.dir / "admin.secret"
+        if not path.exists():
+            self.dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(16))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def client_config(self, user: str = ADMIN, ports: dict[str, int] | None = None) -> dict[str, Any]:
+        """Return the librdkafka configuration with which ``user`` reaches the client listener."""
+        ports = ports or self.state()["ports"]
+        password = self.admin_password() if user == ADMIN else self.security.users.get(user, "")
+        return self.security.client_config(ports, self.pki_dir, user, password)
 
     @property
     def config_path(self) -> Path:
@@ -129,17 +161,14 @@ class KafkaService(Service):
 
     def properties(self, ports: dict[str, int]) -> str:
         """Return the broker configuration for the given ports."""
-        port, cport = ports["port"], ports["controller_port"]
+        cport = ports["controller_port"]
         return "\n".join(
             [
                 "process.roles=broker,controller",
                 "node.id=1",
                 f"controller.quorum.voters=1@{HOST}:{cport}",
-                f"listeners=PLAINTEXT://{HOST}:{port},CONTROLLER://{HOST}:{cport}",
-                f"advertised.listeners=PLAINTEXT://{HOST}:{port}",
+                *self.security.properties(ports, self.pki_dir),
                 "controller.listener.names=CONTROLLER",
-                "inter.broker.listener.name=PLAINTEXT",
-                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
                 f"log.dirs={self.data_dir}",
                 "num.partitions=1",
                 "auto.create.topics.enable=false",
@@ -157,7 +186,8 @@ class KafkaService(Service):
         )
 
     def prepare(self, ports: dict[str, int]) -> None:
-        """Write the configuration and format the storage on first start."""
+        """Write the configuration (and a secured profile's certificates); format the storage once."""
+        self.security.write_certificates(self.pki_dir, self.admin_password())
         self.config_path.write_text(self.properties(ports))
         (self.dir / "log4j2.properties").write_text(LOG4J2.format(log_file=self.server_log))
         if (self.data_dir / "meta.properties").exists():
@@ -172,6 +202,7 @@ class KafkaService(Service):
             f"--cluster-id={cluster_id}",  # one token: a random id may start with '-', read as an option
             "-c",
             str(self.config_path),
+            *self.security.format_args(self.admin_password()),
         ]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=self.dir)  # noqa: S603
         if proc.returncode != 0:
@@ -201,7 +232,7 @@ class KafkaService(Service):
             return False
         from confluent_kafka.admin import AdminClient
 
-        admin = AdminClient({"bootstrap.servers": f"{HOST}:{ports['port']}", "log_level": 0})
+        admin = AdminClient({**self.client_config(ADMIN, ports), "log_level": 0})
         return len(admin.list_topics(timeout=5).brokers) == 1
 
     def log_files(self) -> list[Path]:

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 from devservices.base import HOST, ServiceError, port_answers
 from devservices.service import Service
@@ -24,11 +25,26 @@ def find_binary(name: str) -> str | None:
     return shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin:/usr/local/sbin")
 
 
+class ServerTls(NamedTuple):
+    """The server side of TLS: the CA that signs client certificates, the server certificate and its key."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
 class MariadbService(Service):
-    """mariadbd on 127.0.0.1 with ROW/FULL binlog, ``root`` without password over TCP."""
+    """
+    mariadbd on 127.0.0.1 with ROW/FULL binlog, ``root`` without password over TCP.
+
+    :param tls: serve TLS with these files (plain text stays possible unless a user requires TLS)
+    """
 
     name = "mariadb"
     start_timeout = 60.0
+
+    def __init__(self, tls: ServerTls | None = None) -> None:
+        self.tls = tls
 
     @property
     def socket_path(self) -> Path:
@@ -96,7 +112,13 @@ class MariadbService(Service):
             "--character-set-server=utf8mb4",
             "--collation-server=utf8mb4_general_ci",
             "--max-connections=500",
+            *self._tls_options(),
         ]
+
+    def _tls_options(self) -> list[str]:
+        if self.tls is None:
+            return []
+        return [f"--ssl-ca={self.tls.ca}", f"--ssl-cert={self.tls.cert}", f"--ssl-key={self.tls.key}"]
 
     def probe(self, ports: dict[str, int]) -> bool:
         """Return True when the server accepts root on its Unix socket (TCP root comes in after_ready)."""

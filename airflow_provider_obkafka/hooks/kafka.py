@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ssl
 import uuid
 from collections.abc import Iterator
 from typing import Any, NamedTuple
@@ -12,14 +11,13 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic
 
 from airflow_provider_obkafka.exceptions import CapabilityError, TopicError
-from airflow_provider_obkafka.hooks.kafka_protocol import TRANSACTION_APIS, ApiVersion, request_api_versions
 from airflow_provider_obkafka.hooks.kafka_read import drain_to_ends, partitions_of, watermarks
 from airflow_provider_obkafka.models.topic import TopicSpec
-
 
 # librdkafka's own errors for a cluster it cannot reach (yet): which of them, or Python's future timeout,
 # comes first depends on the load, and all mean the same.
 _UNREACHABLE = frozenset((KafkaError._TIMED_OUT, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN))
+
 
 class BrokerInfo(NamedTuple):
     """One broker of the cluster."""
@@ -30,17 +28,17 @@ class BrokerInfo(NamedTuple):
 
 
 class ClusterInfo(NamedTuple):
-    """What a probe of the cluster found."""
+    """
+    What a probe of the cluster found. `protocol_version` is a broker's `inter.broker.protocol.version`
+    (e.g. `3.9-IV0`; None when its configuration has none: Kafka 4.0 removed it); `version_error` says why
+    the broker configuration could not be read (then `protocol_version` is None too).
+    """
 
     cluster_id: str | None
     controller_id: int
     brokers: list[BrokerInfo]
-    api_versions: dict[int, ApiVersion]
-
-    @property
-    def supports_transactions(self) -> bool:
-        """The broker answers every API a transactional producer needs (Kafka 0.11 and later)."""
-        return all(key in self.api_versions for key in TRANSACTION_APIS)
+    protocol_version: str | None
+    version_error: str | None = None
 
 
 class TopicInfo(NamedTuple):
@@ -75,7 +73,8 @@ class KafkaHook(KafkaBaseHook):
         return AdminClient(self.client_config())
 
     def probe(self, timeout: float = 10.0) -> ClusterInfo:
-        """Brokers, controller and the API versions the first bootstrap broker supports."""
+        """Brokers, controller and the version a broker's configuration states, with the connection's full
+        configuration (TLS, client certificates, SASL), as every other client of the sync connects."""
         admin = self.admin_client()
         try:
             description = admin.describe_cluster(request_timeout=timeout).result(timeout=timeout)
@@ -86,28 +85,42 @@ class KafkaHook(KafkaBaseHook):
             raise CapabilityError(f"Kafka at {self._bootstrap()} does not answer: {exc}") from exc
         brokers = sorted(BrokerInfo(n.id, n.host, n.port) for n in description.nodes)
         controller = description.controller.id if description.controller else -1
-        return ClusterInfo(description.cluster_id, controller, brokers, self._api_versions(brokers, timeout))
+        version, error = self._protocol_version(admin, brokers, timeout)
+        return ClusterInfo(description.cluster_id, controller, brokers, version, error)
 
     def _bootstrap(self) -> str:
         return str(self.client_config().get("bootstrap.servers"))
 
-    def _api_versions(self, brokers: list[BrokerInfo], timeout: float) -> dict[int, ApiVersion]:
-        """ApiVersions from a broker the metadata named; empty when SASL makes a raw request impossible."""
-        config = self.client_config()
-        protocol = str(config.get("security.protocol", "PLAINTEXT")).upper()
-        if protocol.startswith("SASL"):
-            self.log.info("Kafka API versions not probed: %s needs SASL authentication first", protocol)
-            return {}
-        context = None
-        if protocol == "SSL":
-            context = ssl.create_default_context(cafile=config.get("ssl.ca.location"))
-        last_error: OSError | None = None
-        for broker in brokers:
-            try:
-                return request_api_versions(broker.host, broker.port, timeout, context)
-            except OSError as exc:
-                last_error = exc
-        raise CapabilityError(f"no broker of {self._bootstrap()} answered ApiVersions: {last_error}")
+    @staticmethod
+    def _protocol_version(
+        admin: AdminClient, brokers: list[BrokerInfo], timeout: float
+    ) -> tuple[str | None, str | None]:
+        """A broker's `inter.broker.protocol.version` (DescribeConfigs), or why it could not be read."""
+        if not brokers:
+            return None, "the cluster named no broker"
+        resource = ConfigResource(ConfigResource.Type.BROKER, str(brokers[0].id))
+        try:
+            entries = admin.describe_configs([resource], request_timeout=timeout)[resource].result(timeout)
+        except KafkaException as exc:
+            return None, f"DescribeConfigs on broker {brokers[0].id} failed: {exc.args[0].str()}"
+        entry = entries.get("inter.broker.protocol.version")
+        return (str(entry.value) if entry is not None and entry.value else None), None
+
+    def check_transactions(self, transactional_id: str, timeout: float = 30.0) -> None:
+        """
+        Prove what exactly-once needs: a transactional producer with `transactional_id` (a throwaway id of
+        the project's prefix) runs `init_transactions()`, begins and aborts a transaction; nothing is written.
+
+        :raises confluent_kafka.KafkaException: what the broker refused (authorization, no transactions, ...)
+        """
+        config = self.client_config(**{"transactional.id": transactional_id, "transaction.timeout.ms": 60000})
+        producer = Producer(config)
+        try:
+            producer.init_transactions(timeout)
+            producer.begin_transaction()
+            producer.abort_transaction(timeout)
+        finally:
+            producer.flush(0)
 
     def describe_topics(self, names: list[str] | None = None, config_keys: tuple[str, ...] = ()) -> dict[str, TopicInfo]:
         """Topics by name (all non-internal topics when `names` is None) with partitions and RF."""

@@ -23,6 +23,7 @@ from airflow_provider_obkafka.hooks.raw_rows import read_bytes_rows
 from airflow_provider_obkafka.models.extras import ObConnExtras, ObLogin
 from airflow_provider_obkafka.models.position import BinlogPosition, SnapshotPoint
 from airflow_provider_obkafka.models.schema import TableRef, TableSchema
+from airflow_provider_obkafka.models.tls import connect_mysql
 
 if TYPE_CHECKING:
     from pymysql.connections import Connection
@@ -76,12 +77,9 @@ class OceanBaseHook(DbApiHook):
             "charset": self.extras.charset,
             "connect_timeout": self.extras.connect_timeout,
             "read_timeout": self.extras.read_timeout,
-            "ssl": self.extras.pymysql_ssl(),
+            "ssl": tls.model_dump() if (tls := self.extras.tls()) else None,
             "autocommit": True,
         }
-        # Without TLS extras the connection is plain, as documented: PyMySQL >= 1.2 would otherwise try TLS
-        # ("preferred") and build an SSL context per connection (about 0.1 s each, several per chunk).
-        kwargs["ssl_disabled"] = kwargs["ssl"] is None
         if self.session_time_zone:
             kwargs["init_command"] = f"SET time_zone = '{self.session_time_zone}'"
         return kwargs
@@ -96,14 +94,14 @@ class OceanBaseHook(DbApiHook):
             kwargs["cursorclass"] = cursorclass
         if conv is not None:
             kwargs["conv"] = conv
-        return pymysql.connect(**kwargs)
+        return connect_mysql(**kwargs)
 
     def get_binlog_conn(self) -> Connection:
         """A new pymysql connection to the Binlog Service endpoint (the connection's own by default)."""
         host, port = self.binlog_endpoint()
         kwargs = self._connect_kwargs(host, port)
         kwargs["database"] = None
-        return pymysql.connect(**kwargs)
+        return connect_mysql(**kwargs)
 
     def binlog_endpoint(self) -> tuple[str, int]:
         """Host and port of the Binlog Service: the extras, else the connection's own."""
@@ -111,7 +109,10 @@ class OceanBaseHook(DbApiHook):
         return (self.extras.binlog_host or conn.host or "127.0.0.1", self.extras.binlog_port or conn.port or 2881)
 
     def binlog_connection_settings(self) -> dict[str, Any]:
-        """Keyword arguments a replication client (`engine.binlog.wire.DumpStream`) needs to reach the endpoint."""
+        """
+        Keyword arguments a replication client (`engine.binlog.wire.DumpStream`) needs to reach the endpoint:
+        JSON-safe: TLS is a `TlsSettings` dump, its context built at connect time (`models.tls.connect_mysql`).
+        """
         host, port = self.binlog_endpoint()
         kwargs = self._connect_kwargs(host, port)
         settings = {key: kwargs[key] for key in ("host", "port", "user", "password", "charset")}

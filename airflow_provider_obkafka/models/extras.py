@@ -6,9 +6,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from airflow_provider_obkafka.exceptions import ConfigError
+from airflow_provider_obkafka.models.tls import TlsSettings
 
 _LOGIN_RE = re.compile(r"^(?P<user>[^@#]+)(?:@(?P<tenant>[^@#]+))?(?:#(?P<cluster>[^@#]+))?$")
 
@@ -51,7 +52,8 @@ class ObConnExtras(BaseModel):
     :param ssl_ca: path of the CA certificate file that signs the server certificate
     :param ssl_cert: path of the client certificate file (mutual TLS)
     :param ssl_key: path of the client key file (mutual TLS)
-    :param ssl_verify_cert: verify the server certificate against `ssl_ca`
+    :param ssl_verify_cert: verify the server certificate (against `ssl_ca`, else the system's CAs) and
+        that it names the host connected to
     :param connect_timeout: seconds to wait for the TCP connection and handshake
     :param read_timeout: seconds to wait for one read from the server; empty means no limit
     """
@@ -76,6 +78,30 @@ class ObConnExtras(BaseModel):
             raise ValueError("must be a MySQL character set name such as utf8mb4")
         return value
 
+    @model_validator(mode="after")
+    def _tls_consistent(self) -> ObConnExtras:
+        problems = []
+        files = {key: getattr(self, key) for key in ("ssl_ca", "ssl_cert", "ssl_key") if getattr(self, key)}
+        if not self.ssl:
+            problems += [
+                f"{key} is {value!r} but ssl is false, so the connection would be plain text: set ssl "
+                f"to true to use TLS, or remove {key}"
+                for key, value in files.items()
+            ]
+        elif bool(self.ssl_cert) != bool(self.ssl_key):
+            given, missing = ("ssl_cert", "ssl_key") if self.ssl_cert else ("ssl_key", "ssl_cert")
+            problems.append(
+                f"{given} is {files[given]!r} but {missing} is empty: mutual TLS needs both; set {missing}"
+            )
+        if self.ssl and self.ssl_ca and not self.ssl_verify_cert:
+            problems.append(
+                f"ssl_ca is {self.ssl_ca!r} but ssl_verify_cert is false, so the CA would be ignored and "
+                "the server not verified: set ssl_verify_cert to true, or remove ssl_ca"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
     @classmethod
     def from_extra(cls, extra: Mapping[str, Any], conn_id: str) -> ObConnExtras:
         """Validate `conn.extra_dejson`; empty form fields count as unset, `extra__oceanbase__` prefixes are accepted."""
@@ -89,16 +115,13 @@ class ObConnExtras(BaseModel):
         except ValidationError as exc:
             raise ConfigError(_describe(exc, conn_id)) from None
 
-    def pymysql_ssl(self) -> dict[str, Any] | None:
-        """The `ssl` argument of `pymysql.connect`, or None for a plain connection."""
+    def tls(self) -> TlsSettings | None:
+        """The TLS settings of the connection, or None for a plain connection."""
         if not self.ssl:
             return None
-        options: dict[str, Any] = {"check_hostname": self.ssl_verify_cert}
-        for key in ("ca", "cert", "key"):
-            value = getattr(self, f"ssl_{key}")
-            if value:
-                options[key] = value
-        return options
+        return TlsSettings(
+            ca=self.ssl_ca, cert=self.ssl_cert, key=self.ssl_key, verify_cert=self.ssl_verify_cert
+        )
 
 
 def _describe(exc: ValidationError, conn_id: str) -> str:
@@ -108,7 +131,9 @@ def _describe(exc: ValidationError, conn_id: str) -> str:
     for err in exc.errors():
         key = ".".join(str(part) for part in err["loc"]) or "extra"
         value = err.get("input")
-        if err["type"] == "extra_forbidden":
+        if not err["loc"]:  # a rule across extras: its message names them and their values
+            lines.append(f"  - {err['msg'].removeprefix('Value error, ')}")
+        elif err["type"] == "extra_forbidden":
             lines.append(f"  - {key}: unknown extra {value!r}; valid extras are: {valid}")
         else:
             lines.append(f"  - {key}: {value!r}: {err['msg']}")

@@ -27,7 +27,7 @@ from airflow_provider_obkafka.engine.precheck.source import (
     start_findings,
 )
 from airflow_provider_obkafka.engine.routing.plan import SyncPlan, resolve
-from airflow_provider_obkafka.hooks import ob_checks
+from airflow_provider_obkafka.hooks import kafka_checks, ob_checks
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.models.loader import parse_project
@@ -259,9 +259,8 @@ def _destination_checks(project: SyncProject, plan: SyncPlan | None, timeout: fl
             f"{len(info.brokers)} broker(s){controller}",
         )
     ]
-    out += version_findings(
-        {k: (v.min_version, v.max_version) for k, v in info.api_versions.items()}, bootstrap
-    )
+    out += version_findings(info.protocol_version, bootstrap, info.version_error)
+    out += kafka_checks.transaction_checks(project, kafka, timeout)
     out += transaction_timeout_findings(project.options.transaction_timeout_ms, _broker_max_timeouts(kafka, info))
     topics = {**project.known_topics(), **(plan.topics() if plan is not None else {})}
     specs = created_specs(project, topics, len(info.brokers))
@@ -276,6 +275,10 @@ def _destination_checks(project: SyncProject, plan: SyncPlan | None, timeout: fl
             present.setdefault(
                 name, TopicState(0, 0, {})
             )  # other topics: only their names matter (collisions)
+        out += topic_findings(project, topics, present, len(info.brokers))
+    except Exception as exc:  # e.g. a missing ACL: the ACL checks below name it
+        out.append(_error(Check.NEW_TOPICS, f"the topics of Kafka {project.destination.conn_id!r}", exc))
+    try:
+        return out + kafka_checks.acl_checks(project, kafka, topics, timeout)
     except Exception as exc:
-        return [*out, _error(Check.NEW_TOPICS, f"the topics of Kafka {project.destination.conn_id!r}", exc)]
-    return out + topic_findings(project, topics, present, len(info.brokers))
+        return [*out, _error(Check.KAFKA_ACLS, f"the ACLs of Kafka {project.destination.conn_id!r}", exc)]

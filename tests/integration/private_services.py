@@ -50,6 +50,10 @@ class Private:
         with _state_root(self.root):
             self.service.stop()
 
+    def within(self):
+        """A context in which the service's own paths (state folder, certificates) resolve."""
+        return _state_root(self.root)
+
     def pause(self) -> None:
         """Freeze every process of the service at once (SIGSTOP to its process group): a hang, not a stop."""
         os.killpg(os.getpgid(self.info.pid), signal.SIGSTOP)

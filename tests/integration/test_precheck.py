@@ -100,14 +100,14 @@ def _broker_max_timeout_ms() -> int:
 def test_transaction_timeout_is_compared_with_the_brokers_maximum(shop):
     db, _ = shop
     limit = _broker_max_timeout_ms()
-    (fine,) = _only(run_precheck(_project(db, db, ["orders"])), Check.TRANSACTIONS)
+    (fine,) = _only(run_precheck(_project(db, db, ["orders"])), Check.TRANSACTION_TIMEOUT)
     assert fine.status is Status.OK
     assert "transaction.timeout.ms 900000 (options.transaction_timeout_ms) is within broker" in fine.found
     assert f"transaction.max.timeout.ms {limit}" in fine.found
 
     above = {**_project(db, db, ["orders"]), "options": {"transaction_timeout_ms": limit + 1}}
     report = run_precheck(above)
-    (finding,) = _only(report, Check.TRANSACTIONS)
+    (finding,) = _only(report, Check.TRANSACTION_TIMEOUT)
     assert finding.status is Status.FAIL and not report.passed
     assert f"transaction.timeout.ms {limit + 1}" in finding.found
     assert f"transaction.max.timeout.ms {limit}" in finding.found

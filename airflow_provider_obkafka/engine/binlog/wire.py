@@ -33,6 +33,7 @@ from pymysql.protocol import MysqlPacket
 from airflow_provider_obkafka.engine.binlog.gtid import flavor_of, mysql_gtid_set_payload
 from airflow_provider_obkafka.exceptions import ConfigError
 from airflow_provider_obkafka.models.position import BinlogPosition
+from airflow_provider_obkafka.models.tls import connect_mysql
 
 __all__ = ["DumpStream", "connect_with_checksum"]
 
@@ -46,12 +47,10 @@ _MAX_HEARTBEAT_S = 4294967
 def connect_with_checksum(**kwargs: Any) -> pymysql.connections.Connection:
     """
     A pymysql connection on which `@master_binlog_checksum` is set explicitly (see the module docstring).
-    Without TLS settings it is plain, as the hook's own connections: PyMySQL would otherwise try TLS and
-    build an SSL context per connection (about 0.1 s each).
+    TLS as the hook's own connections (`models.tls.connect_mysql`): `ssl` is plain settings, verified by
+    default; without them the connection is plain.
     """
-    if not kwargs.get("ssl"):
-        kwargs.setdefault("ssl_disabled", True)
-    conn = pymysql.connect(**kwargs)
+    conn = connect_mysql(**kwargs)
     with conn.cursor() as cur:
         cur.execute("SET @master_binlog_checksum = 'NONE'")
     return conn

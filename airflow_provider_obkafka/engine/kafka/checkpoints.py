@@ -165,3 +165,8 @@ def transactional_id(project_slug: str, *parts: str) -> str:
     text = "/".join((project_slug, *parts))
     readable = re.sub(r"[^A-Za-z0-9._-]", "_", text)[:160]
     return f"obkafka.{readable}.{hashlib.sha256(text.encode('utf-8')).hexdigest()[:12]}"
+
+
+def transactional_id_prefix(project_slug: str) -> str:
+    """What every transactional.id of the project starts with: the PREFIXED pattern of its ACL."""
+    return "obkafka." + re.sub(r"[^A-Za-z0-9._-]", "_", project_slug)[:150]

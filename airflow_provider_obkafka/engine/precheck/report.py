@@ -41,9 +41,11 @@ class Check(StrEnum):
     SNAPSHOT = "Full Synchronization snapshot"
     DESTINATION = "Destination Node connection"
     KAFKA_VERSION = "Kafka version"
-    TRANSACTIONS = "Kafka transaction timeout"
+    TRANSACTIONS = "Kafka transactions"
+    TRANSACTION_TIMEOUT = "Kafka transaction timeout"
     EXISTING_TOPICS = "Existing Topics"
     NEW_TOPICS = "New Topic"
+    KAFKA_ACLS = "Kafka ACLs"
 
 
 @dataclass(frozen=True)

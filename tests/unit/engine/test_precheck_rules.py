@@ -8,15 +8,15 @@ from datetime import UTC, datetime
 import pytest
 
 from airflow_provider_obkafka.engine.precheck.grants import parse_grants
-from airflow_provider_obkafka.engine.routing.plan import resolve
-from airflow_provider_obkafka.engine.precheck.report import Check, Report, Status, fail, ok, warn
 from airflow_provider_obkafka.engine.precheck.kafka import (
     TopicState,
     topic_findings,
+    transaction_findings,
     transaction_timeout_findings,
     version_findings,
 )
 from airflow_provider_obkafka.engine.precheck.objects import classify, object_findings
+from airflow_provider_obkafka.engine.precheck.report import Check, Report, Status, fail, ok, warn
 from airflow_provider_obkafka.engine.precheck.source import (
     BinlogFacts,
     SourceFacts,
@@ -27,6 +27,7 @@ from airflow_provider_obkafka.engine.precheck.source import (
     source_findings,
     start_findings,
 )
+from airflow_provider_obkafka.engine.routing.plan import resolve
 from airflow_provider_obkafka.models.loader import parse_project
 from tests.unit.engine.test_plan import SOURCE, FakeSource, _schema
 
@@ -188,25 +189,51 @@ def test_start_timestamp_must_be_within_the_logs_reach():
     assert "add 'full' to sync_types" in late.fix
 
 
-def _versions(**overrides: int) -> dict[int, tuple[int, int]]:
-    versions = {0: (0, 9), 22: (0, 4), 24: (0, 3), 25: (0, 3), 26: (0, 3), 28: (0, 3)}
-    versions.update({int(key[1:]): (0, value) for key, value in overrides.items()})
-    return versions
+@pytest.mark.parametrize(
+    ("version", "status", "words"),
+    [
+        ("0.10.2-IV0", Status.FAIL, ["0.10.2-IV0", "older than 0.11 has no transactions"]),
+        ("0.11.0-IV2", Status.WARN, ["0.11.0-IV2", "KIP-360"]),
+        ("2.4-IV1", Status.WARN, ["2.4-IV1", "KIP-360"]),
+        ("2.8-IV1", Status.OK, ["2.8-IV1", "2.5 or later"]),
+        ("3.9-IV0", Status.OK, ["3.9-IV0"]),
+        (None, Status.OK, ["Kafka 4.0 or later"]),
+    ],
+)
+def test_kafka_version_rule(version, status, words):
+    (finding,) = version_findings(version, "b:9092")
+    assert finding.status is status
+    for word in words:
+        assert word in finding.found
+    if status is Status.FAIL:
+        assert "0.11" in finding.fix
 
 
-def test_kafka_version_rule():
-    assert version_findings(_versions(), "b:9092")[0].status is Status.OK
-    (old,) = version_findings(_versions(k22=1), "b:9092")
-    assert old.status is Status.WARN
-    assert "KIP-360" in old.found
-    assert "2.5" in old.fix
-    no_txn = _versions()
-    del no_txn[26]
-    (fails,) = version_findings(no_txn, "b:9092")
-    assert fails.status is Status.FAIL
-    assert "EndTxn" in fails.found
-    assert "0.11" in fails.fix
-    assert version_findings({}, "b:9092")[0].status is Status.WARN
+def test_an_unread_kafka_version_is_a_warning_naming_describe_configs():
+    unread = "DescribeConfigs on broker 1 failed: Cluster authorization failed"
+    (finding,) = version_findings(None, "b:9092", unread)
+    assert finding.status is Status.WARN
+    assert "Cluster authorization failed" in finding.found
+    assert "DescribeConfigs" in finding.fix
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        ("TRANSACTIONAL_ID_AUTHORIZATION_FAILED", ["WRITE and DESCRIBE on TRANSACTIONAL_ID", "'obkafka.shop"]),
+        ("CLUSTER_AUTHORIZATION_FAILED", ["IDEMPOTENT_WRITE on the CLUSTER"]),
+        ("_UNSUPPORTED_FEATURE", ["upgrade Kafka to 0.11"]),
+        ("_TRANSPORT", ["security.protocol"]),
+    ],
+)
+def test_a_refused_transaction_names_what_is_missing(code, words):
+    (finding,) = transaction_findings("obkafka.shop_precheck.abc", "obkafka.shop", code, "refused")
+    assert finding.status is Status.FAIL
+    assert "'obkafka.shop_precheck.abc' " in finding.found
+    for word in words:
+        assert word in finding.fix
+    (passed,) = transaction_findings("obkafka.shop_precheck.abc", "obkafka.shop")
+    assert passed.status is Status.OK
 
 
 PROJECT = parse_project(
@@ -277,7 +304,7 @@ def test_checkpoint_topic_is_created_by_the_first_step(sync_types, step):
 )  # fmt: skip
 def test_transaction_timeout_within_the_brokers_maximum(timeout_ms, broker_max_ms, status):
     (finding,) = transaction_timeout_findings(timeout_ms, {1: broker_max_ms})
-    assert finding.check is Check.TRANSACTIONS
+    assert finding.check is Check.TRANSACTION_TIMEOUT
     assert finding.status is status
     assert f"transaction.timeout.ms {timeout_ms}" in finding.found
     assert f"transaction.max.timeout.ms {broker_max_ms}" in finding.found
@@ -424,25 +451,3 @@ def test_shard_columns_line_says_which_key_each_table_uses(settings, found):
     findings = object_findings(resolve(project, source.list_tables, source.describe))
     (line,) = [f for f in findings if f.check is Check.SHARD_COLUMNS]
     assert (line.status, line.found) == (Status.OK, found)
-
-
-# ApiVersions as real brokers answer them (key: (min, max)), from the Kafka protocol guide of each release.
-KAFKA_0_10_2 = {0: (0, 2), 1: (0, 3), 2: (0, 1), 3: (0, 2), 4: (0, 0), 5: (0, 0), 6: (0, 3), 7: (1, 1),
-                8: (0, 2), 9: (0, 2), 10: (0, 0), 11: (0, 1), 12: (0, 0), 13: (0, 0), 14: (0, 0), 15: (0, 0),
-                16: (0, 0), 17: (0, 0), 18: (0, 0), 19: (0, 1), 20: (0, 0)}  # fmt: skip
-KAFKA_0_11_0 = {**KAFKA_0_10_2, 0: (0, 3), 1: (0, 5), 2: (0, 2), 3: (0, 4),
-                **{key: (0, 0) for key in range(21, 34)}}  # fmt: skip
-
-
-def test_a_broker_older_than_0_11_fails_the_precheck_naming_what_it_lacks_and_the_fix():
-    """Kafka 0.10.2 answers ApiVersions but has no transactions: a FAIL, not a warning, and no retry helps."""
-    (finding,) = version_findings(KAFKA_0_10_2, "old:9092")
-    assert finding.status is Status.FAIL
-    assert finding.check is Check.KAFKA_VERSION
-    assert finding.found == (
-        "old:9092 lacks the transaction APIs InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, "
-        "TxnOffsetCommit, Produce v3: Kafka older than 0.11"
-    )
-    assert finding.fix.startswith("upgrade Kafka to 0.11 or later")
-    (first_with_transactions,) = version_findings(KAFKA_0_11_0, "b:9092")
-    assert first_with_transactions.status is Status.WARN, "0.11 to 2.4 work, without the epoch bump"

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+import ssl
 from importlib.metadata import entry_points
+from typing import Any
 
 import pytest
 
 from airflow_provider_obkafka.exceptions import ConfigError
 from airflow_provider_obkafka.get_provider_info import get_provider_info
 from airflow_provider_obkafka.models.extras import ObConnExtras, ObLogin
+from airflow_provider_obkafka.models.tls import TlsSettings
 
 
 def test_entry_point_is_registered():
@@ -76,7 +77,33 @@ def test_extras_defaults_and_form_strings():
         {"extra__oceanbase__binlog_port": "2883", "charset": "", "ssl": "true"}, "c"
     )
     assert extras.binlog_port == 2883 and extras.charset == "utf8mb4" and extras.ssl is True
-    assert extras.pymysql_ssl() == {"check_hostname": True}
+    assert extras.tls() == TlsSettings(ca=None, cert=None, key=None, verify_cert=True)
+    context = extras.tls().context()
+    assert (context.verify_mode, context.check_hostname) == (ssl.CERT_REQUIRED, True), "system CAs, verified"
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        ({"ssl_ca": "/etc/ob/ca.pem"}, ["ssl_ca is '/etc/ob/ca.pem' but ssl is false", "set ssl to true"]),
+        ({"ssl": "false", "ssl_cert": "/c.pem", "ssl_key": "/k.pem"},
+         ["ssl_cert is '/c.pem' but ssl is false", "ssl_key is '/k.pem' but ssl is false"]),
+        ({"ssl": True, "ssl_cert": "/c.pem"}, ["ssl_cert is '/c.pem' but ssl_key is empty", "set ssl_key"]),
+        ({"ssl": True, "ssl_ca": "/ca.pem", "ssl_verify_cert": False},
+         ["ssl_ca is '/ca.pem' but ssl_verify_cert is false", "set ssl_verify_cert to true"]),
+    ],
+)  # fmt: skip
+def test_contradictory_tls_extras_are_refused(extra, words):
+    with pytest.raises(ConfigError) as err:
+        ObConnExtras.from_extra(extra, "ob_prod")
+    for word in ["ob_prod", *words]:
+        assert word in str(err.value)
+
+
+def test_a_missing_tls_file_names_the_extra_and_the_path(tmp_path):
+    missing = str(tmp_path / "nope.pem")
+    with pytest.raises(ConfigError, match=f"TLS extra ssl_ca: file '{missing}' does not exist"):
+        TlsSettings(ca=missing).context()
 
 
 @pytest.mark.parametrize(
