@@ -80,6 +80,8 @@ def connect_mysql(**kwargs: Any) -> pymysql.connections.Connection:
     connection that asked for TLS but got none (old PyMySQL falls back silently) is refused.
     """
     settings = kwargs.pop("ssl", None)
+    if "db" in kwargs:  # mysql-replication's control connection still says `db`, deprecated by PyMySQL 1.1
+        kwargs.setdefault("database", kwargs.pop("db"))
     endpoint = f"{kwargs.get('host')}:{kwargs.get('port')}"
     context = tls_context(settings)
     if context is None:
