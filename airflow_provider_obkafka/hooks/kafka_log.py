@@ -21,7 +21,8 @@ class ClientLog:
     The `logger` of a librdkafka client (confluent-kafka calls `log(level, "%s [%s] %s", facility, client,
     text)` when the client is polled). A failure to connect is recorded, not logged: the caller reports
     it once (`summary`). Any other line goes to the `airflow_provider_obkafka.librdkafka` logger at its own
-    level, each distinct line once, so a real error (a TLS handshake refused, a bad certificate) stays visible.
+    level, each distinct line once, so a real error (a TLS handshake refused, a bad certificate) stays
+    visible.
     """
 
     def __init__(self) -> None:

@@ -188,7 +188,8 @@ def test_unreachable_kafka_logs_one_record_per_poke_naming_the_broker_and_the_wa
     with caplog.at_level("DEBUG"):
         assert sensor.poke({"ti": ti}) is False
     captured = capfd.readouterr()  # the sensor's log: Airflow's structlog writes it to stdout
-    logged = captured.out + captured.err + "\n".join(r.getMessage() for r in caplog.records if "rdkafka" in r.name)
+    librdkafka = "\n".join(r.getMessage() for r in caplog.records if "rdkafka" in r.name)
+    logged = captured.out + captured.err + librdkafka
     assert "rdkafka" not in logged, logged[:3000]
     assert logged.count("Connection refused") <= 1, logged[:3000]  # the report's row (may wrap in the table)
     assert logged.count("checking again in 45 s") == 1, logged[-3000:]

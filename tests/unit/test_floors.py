@@ -65,7 +65,8 @@ def test_dag_test_execution_api_keeps_its_services_while_tasks_run(monkeypatch) 
 
     from airflow.sdk.execution_time.supervisor import InProcessTestSupervisor
 
-    monkeypatch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "a-test-secret-of-32-characters-xx")  # Airflow 3.2 needs one
+    # Airflow 3.2 needs a secret even in process (an installation's airflow.cfg has one)
+    monkeypatch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "a-test-secret-of-32-characters-xx")
     client = InProcessTestSupervisor._api_client()
     app = client._transport.app.app  # httpx transport -> a2wsgi middleware -> the FastAPI app
     deadline = time.monotonic() + 30

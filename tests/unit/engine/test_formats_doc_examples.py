@@ -30,7 +30,8 @@ SECTIONS = {
 # The §3.2 row and its life: created 2024-05-01 08:00:00 +08:00, paid 307.25 s later, deleted 3 s after.
 CREATED = (42, "张三", Decimal("99.90"), "new", None, datetime(2024, 5, 1, 8, 0, 0), b"\x89PNG")
 PAID = CREATED[:3] + ("paid", datetime(2024, 5, 1, 0, 5, 7, 250000)) + CREATED[5:]  # TIMESTAMP read in UTC
-INSERT_US, UPDATE_US, DELETE_US = 1714521600_000000, 1714521907_000000, 1714521910_000000  # binlog: whole seconds
+# Commit times: a binlog event carries whole seconds.
+INSERT_US, UPDATE_US, DELETE_US = 1714521600_000000, 1714521907_000000, 1714521910_000000
 
 
 def _examples() -> list[tuple[str, str, str]]:
