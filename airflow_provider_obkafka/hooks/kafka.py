@@ -93,7 +93,7 @@ class KafkaHook(KafkaBaseHook):
         return ClusterInfo(description.cluster_id, controller, brokers, version, error)
 
     def _unanswered(self, exc: BaseException, client_log: ClientLog, timeout: float) -> Exception:
-        """Why the probe got no answer: a TimeoutError (worth a retry) naming the broker and the last
+        """Why the probe got no answer: a TimeoutError (worth a retry) naming the broker and the first
         failure librdkafka logged, or a CapabilityError for a refusal no retry clears."""
         error = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
         if isinstance(error, KafkaError) and error.code() not in _UNREACHABLE:

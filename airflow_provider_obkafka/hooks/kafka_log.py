@@ -27,15 +27,15 @@ class ClientLog:
 
     def __init__(self) -> None:
         self.refused = 0
-        self.last_failure: str | None = None
+        self.failure: str | None = None  # the first error line: the cause, before its consequences
         self._logged: set[str] = set()
 
     def log(self, level: int, msg: str, *args: Any) -> None:
         """One librdkafka log line."""
         text = str(args[-1]) if args else msg
         line = _TIMING.sub("", _BROKER.sub("", text))
-        if level >= logging.ERROR:
-            self.last_failure = line
+        if level >= logging.ERROR and self.failure is None:
+            self.failure = line
         if _UNREACHABLE.search(text):
             self.refused += 1
             return
@@ -45,8 +45,8 @@ class ClientLog:
         _LOGGER.log(level, msg, *args)
 
     def summary(self) -> str:
-        """The last failure and how many connection attempts failed, e.g. for an exception's text."""
-        if self.last_failure is None:
+        """The first failure and how many connection attempts failed, e.g. for an exception's text."""
+        if self.failure is None:
             return "no answer"
         attempts = f" ({self.refused} connection attempts failed)" if self.refused else ""
-        return f"{self.last_failure}{attempts}"
+        return f"{self.failure}{attempts}"
