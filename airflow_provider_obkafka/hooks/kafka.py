@@ -11,6 +11,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic
 
 from airflow_provider_obkafka.exceptions import CapabilityError, TopicError
+from airflow_provider_obkafka.hooks.kafka_log import ClientLog
 from airflow_provider_obkafka.hooks.kafka_read import drain_to_ends, partitions_of, watermarks
 from airflow_provider_obkafka.models.topic import TopicSpec
 
@@ -75,18 +76,31 @@ class KafkaHook(KafkaBaseHook):
     def probe(self, timeout: float = 10.0) -> ClusterInfo:
         """Brokers, controller and the version a broker's configuration states, with the connection's full
         configuration (TLS, client certificates, SASL), as every other client of the sync connects."""
-        admin = self.admin_client()
+        client_log = ClientLog()  # a broker that is down: one line in the finding, not ~190 on stderr
+        config = self.client_config()
+        if "logger" not in config and "log_cb" not in config:
+            config["logger"] = client_log
+        admin = AdminClient(config)
         try:
             description = admin.describe_cluster(request_timeout=timeout).result(timeout=timeout)
-        except KafkaException as exc:
-            error = exc.args[0] if exc.args else None
-            if isinstance(error, KafkaError) and error.code() in _UNREACHABLE:  # not up yet: worth a retry
-                raise TimeoutError(f"Kafka at {self._bootstrap()} does not answer: {error.str()}") from exc
-            raise CapabilityError(f"Kafka at {self._bootstrap()} does not answer: {exc}") from exc
+        except (KafkaException, TimeoutError) as exc:
+            admin.poll(0)  # serves the client's log lines to client_log
+            raise self._unanswered(exc, client_log, timeout) from exc
+        admin.poll(0)
         brokers = sorted(BrokerInfo(n.id, n.host, n.port) for n in description.nodes)
         controller = description.controller.id if description.controller else -1
         version, error = self._protocol_version(admin, brokers, timeout)
         return ClusterInfo(description.cluster_id, controller, brokers, version, error)
+
+    def _unanswered(self, exc: BaseException, client_log: ClientLog, timeout: float) -> Exception:
+        """Why the probe got no answer: a TimeoutError (worth a retry) naming the broker and the first
+        failure librdkafka logged, or a CapabilityError for a refusal no retry clears."""
+        error = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
+        if isinstance(error, KafkaError) and error.code() not in _UNREACHABLE:
+            return CapabilityError(f"Kafka at {self._bootstrap()} does not answer: {exc}")
+        return TimeoutError(
+            f"Kafka at {self._bootstrap()} does not answer within {timeout:g} s: {client_log.summary()}"
+        )
 
     def _bootstrap(self) -> str:
         return str(self.client_config().get("bootstrap.servers"))

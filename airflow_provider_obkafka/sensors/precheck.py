@@ -91,7 +91,9 @@ class PrecheckSensor(BaseSensorOperator):
             self.log.info("%s", table)
             return PokeReturnValue(is_done=True, xcom_value=data)
         if report.retryable:
-            self.log.warning("%s\nevery failure can clear on its own: checking again later", table)
+            self.log.warning(
+                "%s\nevery failure can clear on its own: checking again in %g s", table, self.poke_interval
+            )
             return False
         self.log.error("%s", table)
         raise AirflowFailException(table)

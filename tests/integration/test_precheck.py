@@ -173,6 +173,53 @@ def test_unreachable_kafka_is_poked_again_not_failed(shop, monkeypatch):
     assert down["retryable"] is True
 
 
+def test_unreachable_kafka_logs_one_record_per_poke_naming_the_broker_and_the_wait(
+    shop, monkeypatch, capfd, caplog
+):
+    """librdkafka retries a closed port every ~50 ms: none of its "Connection refused" lines reach the log
+    (about 190 a poke did, on stderr); one record names the broker, the refusal and the wait."""
+    db, _ = shop
+    bootstrap = f"127.0.0.1:{free_port()}"
+    _conn(monkeypatch, "down_kafka", "kafka", extra={"bootstrap.servers": bootstrap})
+    project = {**_project(db, db, ["orders"]), "destination": {"conn_id": "down_kafka"}}
+    sensor = PrecheckSensor(task_id="p", project=project, kafka_timeout=3.0, poke_interval=45)
+    ti = FakeTI()
+    capfd.readouterr()
+    with caplog.at_level("DEBUG"):
+        assert sensor.poke({"ti": ti}) is False
+    captured = capfd.readouterr()  # the sensor's log: Airflow's structlog writes it to stdout
+    librdkafka = "\n".join(r.getMessage() for r in caplog.records if "rdkafka" in r.name)
+    logged = captured.out + captured.err + librdkafka
+    assert "rdkafka" not in logged, logged[:3000]
+    assert logged.count("Connection refused") <= 1, logged[:3000]  # the report's row (may wrap in the table)
+    assert logged.count("checking again in 45 s") == 1, logged[-3000:]
+    (down,) = [f for f in ti.xcom[XCOM_KEY]["findings"] if f["status"] == "FAIL"]
+    assert f"Kafka at {bootstrap} does not answer within 3 s: Connect to ipv4#{bootstrap} failed: " \
+           "Connection refused (" in down["found"], down["found"]  # fmt: skip
+    assert "connection attempts failed)" in down["found"], down["found"]
+
+
+def test_kafka_misconfiguration_is_logged_once_and_named_in_the_finding(shop, monkeypatch, capfd, caplog):
+    """A real error (TLS to a plaintext listener) stays visible: one ERROR record, and the finding says it."""
+    db, _ = shop
+    bootstrap = KafkaHook().client_config()["bootstrap.servers"]
+    extra = {"bootstrap.servers": bootstrap, "security.protocol": "SSL"}
+    _conn(monkeypatch, "tls_to_plain", "kafka", extra=extra)
+    project = {**_project(db, db, ["orders"]), "destination": {"conn_id": "tls_to_plain"}}
+    ti = FakeTI()
+    capfd.readouterr()
+    with caplog.at_level("DEBUG"):
+        assert PrecheckSensor(task_id="p", project=project, kafka_timeout=3.0).poke({"ti": ti}) is False
+    assert "rdkafka" not in capfd.readouterr().err  # librdkafka's own stderr printing is off
+    lines = [r for r in caplog.records if r.name == "airflow_provider_obkafka.librdkafka"]
+    handshake = [r for r in lines if "SSL handshake failed" in r.getMessage()]
+    assert len(handshake) == 1, [r.getMessage() for r in lines]  # repeated every ~50 ms: logged once
+    assert handshake[0].levelname == "ERROR"
+    assert len(lines) < 5, [r.getMessage() for r in lines]
+    (down,) = [f for f in ti.xcom[XCOM_KEY]["findings"] if f["status"] == "FAIL"]
+    assert "SSL handshake failed" in down["found"], down["found"]
+
+
 def test_select_only_user_lacks_replication_and_other_databases(shop, unique_name, monkeypatch):
     db, conn = shop
     user = unique_name("pc_user")

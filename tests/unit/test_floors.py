@@ -45,7 +45,33 @@ def test_floors_reach_the_apis_the_code_uses() -> None:
     bounds = _lower_bounds()
     # airflow.sdk.exceptions.AirflowFailException, airflow.sdk.CronDataIntervalTimetable: task SDK 1.2 (3.2)
     assert Version(bounds["apache-airflow"]) >= Version("3.2.2")  # 3.2.0-3.2.1: test_dag_serialization.py
+    # dag.test()'s in-process execution API keeps its services (the test below)
+    assert Version(bounds["apache-airflow"]) >= Version("3.3.0")
     # KafkaBaseHook._build_config (hooks/kafka.py)
     assert Version(bounds["apache-airflow-providers-apache-kafka"]) >= Version("1.15.1")
     # Connection._current_timeout (engine/binlog/wire.py)
     assert Version(bounds["pymysql"]) >= Version("1.2.1")
+
+
+def test_dag_test_execution_api_keeps_its_services_while_tasks_run(monkeypatch) -> None:
+    """
+    `dag.test()` and `airflow dags test` run each task through Airflow's in-process execution API. In Airflow
+    3.2 that API's service registry is torn down as soon as the object that built it is dropped (which
+    `dag.test()` does at once), and a task then dies with `KeyError: 'svcs_registry'`: the smoke test of
+    `make test-floors` did at 3.2.2. Airflow 3.3.0 ties the registry to the transport (the floor since).
+    """
+    import gc
+    import time
+
+    from airflow.sdk.execution_time.supervisor import InProcessTestSupervisor
+
+    # Airflow 3.2 needs a secret even in process (an installation's airflow.cfg has one)
+    monkeypatch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "a-test-secret-of-32-characters-xx")
+    client = InProcessTestSupervisor._api_client()
+    app = client._transport.app.app  # httpx transport -> a2wsgi middleware -> the FastAPI app
+    deadline = time.monotonic() + 30
+    while not hasattr(app.state, "svcs_registry") and time.monotonic() < deadline:
+        time.sleep(0.1)  # Airflow 3.2 starts the app's lifespan without waiting for it
+    gc.collect()
+    assert hasattr(app.state, "svcs_registry"), "the in-process execution API lost its services"
+    client.close()
