@@ -50,8 +50,6 @@ def connect_with_checksum(**kwargs: Any) -> pymysql.connections.Connection:
     TLS as the hook's own connections (`models.tls.connect_mysql`): `ssl` is plain settings, verified by
     default; without them the connection is plain.
     """
-    if "db" in kwargs:  # pymysqlreplication's control connection passes `db`, which pymysql deprecates
-        kwargs.setdefault("database", kwargs.pop("db"))
     conn = connect_mysql(**kwargs)
     with conn.cursor() as cur:
         cur.execute("SET @master_binlog_checksum = 'NONE'")
