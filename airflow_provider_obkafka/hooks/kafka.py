@@ -128,6 +128,7 @@ class KafkaHook(KafkaBaseHook):
         :raises confluent_kafka.KafkaException: what the broker refused (authorization, no transactions, ...)
         """
         config = self.client_config(**{"transactional.id": transactional_id, "transaction.timeout.ms": 60000})
+        config.setdefault("logger", ClientLog())  # a broker that is down: not ~20 lines a second on stderr
         producer = Producer(config)
         try:
             producer.init_transactions(timeout)
@@ -135,6 +136,9 @@ class KafkaHook(KafkaBaseHook):
             producer.abort_transaction(timeout)
         finally:
             producer.flush(0)
+            # the exception's traceback holds this frame for as long as a caller keeps it (a retry, a log):
+            # the producer must not live on in it, still connecting and logging
+            del producer
 
     def describe_topics(self, names: list[str] | None = None, config_keys: tuple[str, ...] = ()) -> dict[str, TopicInfo]:
         """Topics by name (all non-internal topics when `names` is None) with partitions and RF."""

@@ -88,7 +88,8 @@ def group_error(kafka: KafkaHook, timeout: float) -> tuple[bool, str] | None:
     may still be starting), which proves nothing either way.
     """
     group = f"{GROUP_PREFIX}precheck"
-    future = kafka.admin_client().describe_consumer_groups([group], request_timeout=timeout)[group]
+    admin = kafka.admin_client()  # kept: a client destroyed before the answer leaves its future unresolved
+    future = admin.describe_consumer_groups([group], request_timeout=timeout)[group]
     try:
         future.result(timeout + 5)
     except KafkaException as exc:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import gc
 import re
 
 import pytest
+from confluent_kafka import KafkaException, Producer
 
 from airflow_provider_obkafka.exceptions import TopicError
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
+from airflow_provider_obkafka.hooks.kafka_checks import group_error
 from airflow_provider_obkafka.models.topic import TopicSpec
+from devservices.base import free_port
 
 
 @pytest.fixture
@@ -30,6 +34,23 @@ def test_probe_reports_brokers_controller_and_version(kafka_hook, kafka_service)
 @pytest.mark.compat
 def test_check_transactions_initializes_begins_and_aborts(kafka_hook, unique_name):
     kafka_hook.check_transactions(unique_name("obkafka.check"), 30)
+
+
+def test_a_refused_transaction_check_leaves_no_producer_behind(monkeypatch, capfd):
+    """An exception kept for a retry or a log holds check_transactions' frame: its producer must not live on
+    in it and log "Connection refused" to stderr for the rest of the process (it did, into other tests)."""
+    monkeypatch.setenv("AIRFLOW_CONN_DOWN_KAFKA", f'{{"conn_type": "kafka", "extra": {{"bootstrap.servers": '
+                       f'"127.0.0.1:{free_port()}"}}}}')  # fmt: skip
+    with pytest.raises(KafkaException) as refused:
+        KafkaHook(kafka_config_id="down_kafka").check_transactions("obkafka.check.down", 1.0)
+    gc.collect()
+    assert refused.value and not [o for o in gc.get_objects() if isinstance(o, Producer)]
+    assert "rdkafka" not in capfd.readouterr().err
+
+
+def test_the_consumer_group_check_gets_the_brokers_answer(kafka_hook):
+    """DescribeGroups is answered (None: allowed), not timed out: the admin client lives until it is."""
+    assert group_error(kafka_hook, 10.0) is None
 
 
 @pytest.mark.compat
