@@ -38,9 +38,9 @@ class _Handler(socketserver.BaseRequestHandler):
 
     def handle(self) -> None:
         """
-        Handshake, then commands. ``TCP_NODELAY``: the double writes a result set's head and rows (and a dump's
-        batch and its heartbeat) separately, which Nagle's algorithm held back until the client's delayed ACK,
-        about 40 ms per query; a harness artefact, not a modelled behaviour of obbinlog.
+        Handshake, then commands. ``TCP_NODELAY``: the double writes a result set's head and rows (and a
+        dump's batch and its heartbeat) separately, which Nagle's algorithm held back until the client's
+        delayed ACK, about 40 ms per query; a harness artefact, not a modelled behaviour of obbinlog.
         """
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn = Conn(self.request, next(_IDS))

@@ -85,11 +85,13 @@ def test_a_range_across_files_is_read_over_one_dump(airflow_conn_env, source, ma
     start = source.position()
     for first in range(0, 1500, 30):
         cur.execute("BEGIN")
-        cur.executemany(f"INSERT INTO {db}.t VALUES (%s, %s)", [(i, "x" * 200) for i in range(first, first + 30)])
+        rows = [(i, "x" * 200) for i in range(first, first + 30)]
+        cur.executemany(f"INSERT INTO {db}.t VALUES (%s, %s)", rows)
         cur.execute("COMMIT")
     end = source.position()
     if source.is_obbinlog:
-        assert int(end.file.rsplit(".", 1)[1]) - int(start.file.rsplit(".", 1)[1]) >= 3, "spans >= 3 rotations"
+        files = int(end.file.rsplit(".", 1)[1]) - int(start.file.rsplit(".", 1)[1])
+        assert files >= 3, "the range spans at least 3 rotations"
     opened: list[DumpStream] = []
 
     class CountedDump(DumpStream):

@@ -141,8 +141,8 @@ class FakeReader:
                     done = len(self.log.transactions) + 1
                     self.log.transactions.append((rows, self.log.commit_open_at))
                     at = _pos(100 * (done + 1))
-                    yield Commit(f"t{done - 1}", done - 1, self.log.commit_open_at * 1_000_000, _pos(100 * done), at,
-                                 rows)  # fmt: skip
+                    second = self.log.commit_open_at
+                    yield Commit(f"t{done - 1}", done - 1, second * 1_000_000, _pos(100 * done), at, rows)
                 continue
             yield Resume(at, idle=True)
             self.log.on_idle()
