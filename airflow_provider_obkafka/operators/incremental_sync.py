@@ -78,7 +78,8 @@ class IncrementalSyncOperator(BaseOperator):
     :param start_timestamp: ISO 8601 time with a zone to start from when there is no checkpoint (templated;
         "" or None: the project's setting)
     :param batch_size: committed row changes that make the trigger fire; changes per Kafka transaction
-    :param max_wait_s: seconds after which the trigger fires with fewer changes
+    :param max_wait_s: seconds after which the trigger fires with fewer changes, once it has read what the
+        log holds (caught up, or at most one `poll_interval_s` more while changes keep coming)
     :param poll_interval_s: seconds between two scans of the change log in the trigger
     :param retry_for_s: how long a source or broker outage is waited out before the task fails
     :param continuous: follow the change log without end, ignoring the run's data interval end (the DAG
@@ -237,7 +238,7 @@ class IncrementalSyncOperator(BaseOperator):
         quiet_until = time.monotonic() + self.idle_before_defer_s
         try:
             while time.monotonic() < quiet_until:
-                try:  # one open stream; a read returns at a batch, when caught up, or after max_wait_s
+                try:  # one open stream; a read returns at a batch, when caught up, or past max_wait_s
                     scan = scanner.scan(position, self.batch_size, time.monotonic() + self.max_wait_s)
                 except Exception as exc:  # the trigger's backoff handles an outage, without a worker slot
                     self.log.warning("reading the change log failed (%s): deferring to the trigger", exc)

@@ -121,7 +121,9 @@ class IncrementalSyncTrigger(BaseTrigger):
         gtid_flavor)
     :param tables: the in-scope tables, as `database.table`
     :param batch_size: fire once this many in-scope row changes are committed
-    :param max_wait_s: fire with fewer changes once this many seconds passed since the trigger started
+    :param max_wait_s: fire with fewer changes once this many seconds passed since the trigger started, as
+        soon as it has read what the log already holds: when caught up, or, while changes keep coming, at the
+        first commit one heartbeat period (`poll_interval_s`) later. A backlog is not cut at its first commit.
     :param end_ts: ISO datetime with a zone, the end of the data interval: fire at the first commit at or
         after it (`reached_end`); None runs continuously
     :param poll_interval_s: the heartbeat period asked of the server, seconds: how soon an idle stream
@@ -248,13 +250,18 @@ class IncrementalSyncTrigger(BaseTrigger):
     def scan(self, start: BinlogPosition, budget: int, until: float) -> Scan:
         """
         Read the open stream (opened at `start` if there is none) until `budget` changes, end_ts, caught up,
-        or, at a commit, the monotonic time `until` (blocking). Also what a worker that keeps streaming calls
-        between two batches (`IncrementalSyncOperator`); it then closes the stream with `close_stream`.
+        or, at a commit, one heartbeat period past the monotonic time `until` or past the first item read,
+        whichever is later (blocking): past `until` the read goes on to what the log already holds, since each
+        return costs the caller a whole cycle, and connecting never eats that period. Also
+        what a worker that keeps streaming calls between two batches (`IncrementalSyncOperator`); it then
+        closes the stream with `close_stream`.
         """
         end_us = self._args.end_us
         items = self._items or self._open(start)
-        changes, pending, last_end, resume = 0, 0, None, None
+        changes, pending, last_end, resume, reading = 0, 0, None, None, False
         for item in items:
+            if not reading:  # time to read a backlog through and see the caught-up heartbeat
+                reading, until = True, max(until, time.monotonic()) + self._args.poll_interval_s
             if isinstance(item, RowChange):  # counted, not decoded (count_only)
                 pending += 1  # counted at its commit: an open transaction never counts
             elif isinstance(item, Resume):

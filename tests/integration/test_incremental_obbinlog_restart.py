@@ -25,8 +25,8 @@ from airflow_provider_obkafka.triggers.incremental_sync import IncrementalSyncTr
 from devservices.mariadb import MariadbService
 from devservices.obbinlog import ObbinlogService
 from tests.integration.incremental_helpers import incremental_project
-from tests.integration.sources import Source
 from tests.integration.private_services import Private, _state_root
+from tests.integration.sources import Source
 from tests.integration.test_incremental_faults import _exactly_once, _wait_written
 
 ROWS = 50_000

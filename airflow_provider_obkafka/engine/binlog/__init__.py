@@ -12,7 +12,7 @@ OceanBase Binlog Service quirks handled (reference notes §1.7, §1.9, §1.13; o
 * A non-blocking dump (`COM_BINLOG_DUMP` flags exactly 1) gets one file, then EOF (`BinlogDumper::run`);
   any other flags block and stream across files. The reader goes on from the next file's start when a dump
   ends right after a ROTATE; a long-lived (blocking) reader takes a ROTATE at a transaction boundary as a
-  resume point (`Resume(idle=False)`).
+  resume point (`Resume(idle=False)`). A range is read over one blocking dump that ends at `stop_at`.
 * Query events that are not BEGIN/COMMIT/table DDL (`SET GLOBAL ...`, unparsable text) are skipped, not DDL.
 * `PARTIAL_UPDATE_ROWS_EVENT` (39, JSON diffs) on an in-scope table raises `UnsupportedEventError`: its after
   image lacks the unchanged JSON documents. So do MariaDB's compressed rows events and MySQL's compressed

@@ -80,6 +80,8 @@ class BinlogReader:
     :param by_gtid: start after `start.gtid_set` (the server finds where), not at `start`'s file position
     :param markers: also yield a `Resume` at each heartbeat and each ROTATE met with no transaction open
         (a long-lived blocking stream learns from them that it has caught up, and where it may resume)
+    :param stop_at: end the read once the resume position reaches this (a range's end), or when caught up
+        before it: a blocking dump then reads a range across every file without waiting past it
 
     When `start` has a GTID set, every position the reader gives (commit ends, DDL positions) carries the
     executed GTID set at that point: the start's set plus each transaction's GTID read since.
@@ -102,9 +104,11 @@ class BinlogReader:
         checksum: bool = True,
         by_gtid: bool = False,
         markers: bool = False,
+        stop_at: BinlogPosition | None = None,
     ) -> None:
         self.scope = Scope(tables)
         self.markers = markers
+        self._stop = stop_at.sort_key() if stop_at is not None else None
         self.count_only = count_only
         self.fast_rows = fast_rows
         self.start = start
@@ -232,8 +236,8 @@ class BinlogReader:
                 if beat == self._beat and not grouper.in_transaction:
                     if self.markers:
                         yield Resume(self.position, idle=True)
-                    if not self._dump["blocking"]:  # obbinlog blocks a GTID dump whatever its flags: idle ends it
-                        return
+                    if not self._dump["blocking"] or self._stop is not None:  # obbinlog blocks a GTID dump
+                        return  # whatever its flags, and a range's read ends: idle ends it
                 continue
             if kind == FORMAT_DESCRIPTION:  # says whether this file's events end with a CRC32
                 tail = self._format_description(data, tail)
@@ -250,6 +254,8 @@ class BinlogReader:
             elif kind == XID:
                 xid = int.from_bytes(data[20:28], "little")
                 yield from feed(LogCommit(xid, timestamp, self._at(log_pos)))
+                if self._stop is not None and grouper.position.sort_key() >= self._stop:
+                    return
             elif kind == GTID:
                 text, ob_ts = gtid(data, end)
                 executed = self._resent is not None and self._resent(text)
@@ -268,6 +274,8 @@ class BinlogReader:
             elif kind == QUERY:
                 schema, statement = query(data, end, self._library.post_header(QUERY, 13))
                 yield from feed(LogQuery(statement, schema, timestamp, self._at(log_pos)))
+                if self._stop is not None and grouper.position.sort_key() >= self._stop:
+                    return
             else:
                 self._other(kind, data, end)
 

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 START_FORMAT = "ISO 8601 with a time zone, e.g. 2024-05-01T08:00:00+08:00 or 2024-05-01T00:00:00Z"
 SKEW = timedelta(minutes=1)
 READ_AHEAD = 10_000  # changes read from the change log while the Kafka side is set up (bounded memory)
+RANGE_READ_TIMEOUT_S = 30.0  # a range's blocking dump hears a heartbeat every second when idle
 
 
 def parse_start_timestamp(value: str | datetime | None, now: datetime | None = None) -> datetime | None:
@@ -250,8 +251,13 @@ def _copy(job: RangeJob, opened: _Opened, committed: list[int], at: list[Any], l
 
 
 def _reader(source: Source, router: Router, job: RangeJob, start: BinlogPosition) -> BinlogReader:
-    return BinlogReader(source.binlog_settings, job.server_id, start, router.in_scope,
-                        describe=source.describe, blocking=False,
+    """
+    The range's reader: ONE blocking dump that ends at the range's end. obbinlog answers a non-blocking dump
+    with one file, then EOF (`BinlogDumper::run`), so a non-blocking read would open a dump per file.
+    """
+    settings = {"read_timeout": RANGE_READ_TIMEOUT_S, **source.binlog_settings}  # a silent server: lost
+    return BinlogReader(settings, job.server_id, start, router.in_scope,
+                        describe=source.describe, blocking=True, stop_at=job.end,
                         oceanbase_commit_ts=source.db_type is DbType.OB_MYSQL,
                         skip_committed_before_us=job.skip_committed_before_us,
                         by_gtid=job.by_gtid and start.gtid_set is not None)  # fmt: skip

@@ -107,6 +107,7 @@ class FakeLog:
     def __init__(self, transactions: list[tuple[int, int]], open_rows: int = 0) -> None:
         self.transactions, self.open_rows, self.readers = transactions, open_rows, []
         self.on_idle = lambda: None
+        self.commit_open_at: int | None = None  # the second the open transaction commits at, if it does
 
     def reader(self, settings, server_id, start, tables, **kwargs):
         assert kwargs["blocking"] and kwargs["markers"], "the trigger keeps one blocking dump with markers"
@@ -134,8 +135,15 @@ class FakeReader:
                     at = end
             if self.log.open_rows:
                 yield from [row] * self.log.open_rows
-                self.log.open_rows = 0
-                continue  # a heartbeat inside an open transaction is no marker
+                rows, self.log.open_rows = self.log.open_rows, 0
+                time.sleep(0.4)  # a heartbeat inside an open transaction is no marker
+                if self.log.commit_open_at is not None:  # its rows were read: only its commit is left
+                    done = len(self.log.transactions) + 1
+                    self.log.transactions.append((rows, self.log.commit_open_at))
+                    at = _pos(100 * (done + 1))
+                    second = self.log.commit_open_at
+                    yield Commit(f"t{done - 1}", done - 1, second * 1_000_000, _pos(100 * done), at, rows)
+                continue
             yield Resume(at, idle=True)
             self.log.on_idle()
             time.sleep(0.01)
@@ -144,7 +152,7 @@ class FakeReader:
 def _fire(monkeypatch, log: FakeLog, reader=None, **overrides) -> dict:
     monkeypatch.setattr(incremental_sync, "BinlogReader", reader or log.reader)
     monkeypatch.setattr(IncrementalSyncTrigger, "_connection", lambda self: ({}, False))
-    kwargs = _kwargs(position=_pos(100).model_dump(mode="json"), poll_interval_s=0.01, **overrides)
+    kwargs = _kwargs(**{"position": _pos(100).model_dump(mode="json"), "poll_interval_s": 0.01, **overrides})
     trigger = IncrementalSyncTrigger(**kwargs)
     return asyncio.run(asyncio.wait_for(trigger.run().__anext__(), 5)).payload
 
@@ -176,8 +184,15 @@ def test_one_stream_is_kept_across_waits_and_counts_what_commits_meanwhile(monke
 
 def test_a_heartbeat_inside_an_open_transaction_does_not_fire_early(monkeypatch):
     log = FakeLog([(3, 10)], open_rows=5)
-    event = _fire(monkeypatch, log, batch_size=10, max_wait_s=0, end_ts=_utc(1_000))
-    assert (event["changes"], event["end"]["position"], event["reached_end"]) == (3, 200, False)
+    log.commit_open_at = 11  # the open transaction commits after a heartbeat inside it (no marker)
+    event = _fire(monkeypatch, log, batch_size=10, max_wait_s=0, end_ts=None, poll_interval_s=0.3)
+    assert (event["changes"], event["end"]["position"], event["reached_end"]) == (8, 300, False)
+
+
+def test_past_max_wait_a_backlog_is_read_through_not_cut_at_its_first_commit(monkeypatch):
+    log = FakeLog([(3, 10), (4, 11), (5, 12)])
+    event = _fire(monkeypatch, log, batch_size=1000, max_wait_s=0, end_ts=None, poll_interval_s=0.3)
+    assert (event["changes"], event["end"]["position"], event["reached_end"]) == (12, 400, False)
 
 
 def test_end_ts_stops_before_the_first_later_commit(monkeypatch):
