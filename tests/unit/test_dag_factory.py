@@ -115,7 +115,7 @@ def test_continuous_project_dag(projects: Path):
         "incremental_sync": [],
     }
     assert dag.tags == {"obkafka", "shop", "prod"}
-    assert dag.schedule is None
+    assert coerce_to_core_timetable(dag.timetable).summary == "@continuous", "a new run once one ends, failed too"
     assert dag.max_active_runs == 1
     assert not dag.catchup
     assert "Orders to Kafka." in dag.description
