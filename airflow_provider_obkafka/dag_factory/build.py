@@ -7,9 +7,10 @@ mapped task instance per chunk) → `full_sync_report` (one asset event per topi
 runs when:
 
 - Without a schedule (`incremental.schedule: null`) incremental synchronization follows the change log
-  continuously: the incremental task runs with `continuous=True` and ignores the run's data interval
-  (Airflow 3's trigger form gives a manual run of an unscheduled DAG the zero-length interval of its
-  logical date, which would end the run there).
+  continuously: the DAG has the `@continuous` timetable, so unpausing it starts a run and, with one active
+  run at most, the scheduler starts the next one as soon as a run ends, also after a failed one (it resumes
+  from the checkpoint). The incremental task runs with `continuous=True` and ignores the run's data interval
+  (a manual run's interval is the zero-length one of its logical date, which would end the run there).
 - With a schedule the DAG gets a cron data-interval timetable (UTC, catchup off, one active run), and each run
   carries the changes up to the end of its data interval.
 - Full synchronization runs while incremental synchronization has no checkpoint yet (the first run, or
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import pendulum
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
+from airflow.sdk.definitions.timetables.simple import ContinuousTimetable
 from airflow.sdk.exceptions import AirflowSkipException, AirflowTimetableInvalid
 
 from airflow_provider_obkafka.dag_factory.docs import dag_description, dag_doc_md
@@ -98,11 +100,16 @@ def build_dag(project: SyncProject, *, source_path: str | None = None) -> DAG:
     return dag
 
 
-def timetable_for(project: SyncProject) -> CronDataIntervalTimetable | None:
-    """None (continuous, or full only) or a UTC cron timetable whose runs have [start, end) data intervals."""
-    cron = project.incremental.schedule if SyncType.INCREMENTAL in project.sync_types else None
-    if cron is None:
+def timetable_for(project: SyncProject) -> CronDataIntervalTimetable | ContinuousTimetable | None:
+    """
+    A UTC cron timetable whose runs have [start, end) data intervals; `@continuous` for continuous incremental
+    sync (one run at a time, and a new one as soon as one ends, after a failed run too); None for full only.
+    """
+    if SyncType.INCREMENTAL not in project.sync_types:
         return None
+    cron = project.incremental.schedule
+    if cron is None:
+        return ContinuousTimetable()
     timetable = CronDataIntervalTimetable(cron, timezone="UTC")
     try:
         timetable.validate()
@@ -212,6 +219,8 @@ def _incremental_sync(project: SyncProject) -> BaseOperator:
         trigger_rule="none_failed",  # runs when the full sync was skipped, not when it failed
         continuous=project.incremental.schedule is None,
         idle_before_defer_s=project.options.idle_before_defer_s,
+        batch_size=project.options.batch_size,
+        retry_for_s=project.options.retry_for_s,
         post_execute=report,
         **extra,
     )

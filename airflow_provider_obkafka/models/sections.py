@@ -272,6 +272,10 @@ class Options(_Frozen):
         the same bytes (`FullSyncOperator`'s `render_on_server`); false: always render in Python
     :param idle_before_defer_s: continuous incremental sync: seconds without a new change after which the
         worker gives its slot back and waits in the triggerer, 0 to 3600; 0 defers after every range of changes
+    :param batch_size: incremental sync: row changes per Kafka transaction (each committed with its
+        checkpoint), and how many committed changes wake the trigger, 1 to 1,000,000
+    :param retry_for_s: incremental sync: how long an outage of the source or Kafka is waited out (backoff
+        up to 30 s between attempts) before the task fails, 0 to 604,800 (a week); 0 fails at the first error
     """
 
     serialization: SerializationName = Serialization.DEFAULT
@@ -286,6 +290,8 @@ class Options(_Frozen):
     chunk_size: Annotated[StrictInt, _between(1, 100_000_000, "chunk_size")] = 100_000
     render_on_server: StrictBool = True
     idle_before_defer_s: Annotated[StrictInt, _between(0, 3600, "idle_before_defer_s")] = 30
+    batch_size: Annotated[StrictInt, _between(1, 1_000_000, "batch_size")] = 10_000
+    retry_for_s: Annotated[StrictInt, _between(0, 604_800, "retry_for_s")] = 600
 
 
 class TopicDefaults(_Frozen):

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import time
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_obkafka.engine.binlog.handoff import handoff_cutoff_us
 from airflow_provider_obkafka.engine.kafka import checkpoints
+from airflow_provider_obkafka.engine.pipeline.retry import retry_call
 from airflow_provider_obkafka.exceptions import CheckpointError
 from airflow_provider_obkafka.models.position import BinlogPosition
+from airflow_provider_obkafka.operators._io import range_io, retrier
 from airflow_provider_obkafka.operators._project import fail_fast
 from airflow_provider_obkafka.triggers.incremental_sync import SETTLE_S
 
@@ -19,7 +23,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
     from datetime import datetime
 
-    from airflow.sdk import Context
+    from airflow.sdk import BaseOperator, Context
+
+    from airflow_provider_obkafka.models.project import SyncProject
 
 
 def handoff_cutoff(state: Mapping[str, Any], start: BinlogPosition) -> int | None:
@@ -41,6 +47,59 @@ def handoff_cutoff(state: Mapping[str, Any], start: BinlogPosition) -> int | Non
 def is_backfill(context: Context) -> bool:
     run_type = getattr(context.get("dag_run"), "run_type", None)
     return str(getattr(run_type, "value", run_type)) == "backfill"
+
+
+#: Seconds between two looks, from the triggerer, at the backfill's earlier interval.
+EARLIER_INTERVAL_POLL_S = 10.0
+_ENDED = {"success", "skipped", "failed", "upstream_failed", "removed"}
+
+
+def after_earlier_interval(operator: BaseOperator, context: Context, method_name: str) -> None:
+    """
+    A backfill run produces its interval only once the run of the interval before it has ended: Airflow runs
+    up to `--max-active-runs` (10 by default) backfill runs side by side, whose changes of a key would then
+    reach its partition out of commit order. While that run's task is unfinished, this defers (no worker
+    slot) and `method_name` comes back here. Called outside Airflow (no `ti`), it does nothing.
+
+    :raises AirflowFailException: the earlier interval's run is queued behind this one (`--run-backwards`)
+    """
+    ti = context.get("ti")
+    previous = ti.get_previous_ti() if ti is not None and hasattr(ti, "get_previous_ti") else None
+    if previous is None or not previous.run_id.startswith("backfill__"):
+        return
+    state = str(getattr(previous.state, "value", previous.state))
+    if state in _ENDED:
+        if state != "success" and state != "skipped":
+            operator.log.warning("the backfill's earlier interval (run %s) ended %s: its changes, once it is run "
+                                 "again, reach Kafka after this interval's", previous.run_id, state)  # fmt: skip
+        return
+    if str(ti.get_dagrun_state(previous.dag_id, previous.run_id)) == "queued":
+        raise AirflowFailException(
+            f"the backfill's earlier interval (run {previous.run_id}) is queued behind this one: an incremental "
+            "project's backfill must produce its intervals oldest first. Create the backfill again without "
+            "--run-backwards"
+        )
+    operator.log.info("waiting for the backfill's earlier interval (run %s, its %s is %s): intervals are produced "
+                      "oldest first", previous.run_id, previous.task_id, state)  # fmt: skip
+    trigger = TimeDeltaTrigger(timedelta(seconds=EARLIER_INTERVAL_POLL_S))
+    operator.defer(trigger=trigger, method_name=method_name)
+
+
+def record_start(project: SyncProject, start: BinlogPosition, cutoff: int | None, retry_for_s: float, log: Any) -> None:
+    """
+    Commit where a new incremental synchronization starts as its checkpoint, before its first wait. Found
+    from "now" or a time, the start would otherwise be found again by a retry of a try that died before its
+    first commit (a killed worker), at a later "now": the changes in between would be lost.
+    """
+    value = {**start.model_dump(mode="json"), **({} if cutoff is None else {"skip_committed_before_us": cutoff})}
+
+    def commit() -> None:
+        sink = range_io(project).sink(checkpoints.transactional_id(project.slug, "incremental"))
+        sink.begin()
+        sink.checkpoint(checkpoints.INCREMENTAL_KEY, value)
+        sink.commit()
+
+    retry_call(commit, retrier(project, retry_for_s), logger=log)
 
 
 def wait_settled(finish: datetime, log: Any) -> None:

@@ -24,6 +24,7 @@ from airflow_provider_obkafka.engine.snapshot.sql import qualified_name, select_
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.operators._project import checkpoint_state, fail_fast, load_project, project_arg
+from airflow_provider_obkafka.operators.full_sync_plan import work_chunks
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -42,7 +43,8 @@ class FullSyncOperator(BaseOperator):
     `FullSyncOperator.partial(task_id="full_sync", project=p).expand(work=plan.output)`.
 
     :param project: the synchronization project (a SyncProject or its JSON form)
-    :param work: one work item of `FullSyncPlanOperator` (templated)
+    :param work: one work item of `FullSyncPlanOperator` (templated): one chunk, or several (`chunks`) when the
+        plan has more chunks than Airflow maps (`[core] max_map_length`)
     :param progress_every: seconds between two progress lines in the log
     :param render_on_server: in Default format, let the source server write each row's JSON
         (`engine.snapshot.render`: the same bytes, about four times the rows per second); False always renders
@@ -67,10 +69,21 @@ class FullSyncOperator(BaseOperator):
         self.progress_every = progress_every
         self.render_on_server = render_on_server
 
-    def execute(self, context: Context) -> dict[str, Any]:
-        """Skip a finished chunk, else sync it in one transaction; returns its row count and checksum."""
+    def execute(self, context: Context) -> dict[str, Any] | list[dict[str, Any]]:
+        """
+        Sync the work item's chunk, or each of its chunks in turn (`work_chunks`); returns the chunk's record
+        (row count, checksum), or the list of its chunks' records.
+        """
         project = load_project(self.project)
-        work = dict(self.work)
+        items = work_chunks(self.work)
+        if "chunks" not in self.work:
+            return self._sync_chunk(project, items[0])
+        self.log.info("this work item carries %d chunks: synchronized one after the other", len(items))
+        return [self._sync_chunk(project, item) for item in items]
+
+    def _sync_chunk(self, project: SyncProject, item: Mapping[str, Any]) -> dict[str, Any]:
+        """Skip a finished chunk, else sync it in one transaction; returns its row count and checksum."""
+        work = dict(item)
         chunk = Chunk.from_dict(work["chunk"])
         source = OceanBaseHook(ob_conn_id=project.source.conn_id, session_time_zone="+00:00")
         kafka = KafkaHook(kafka_config_id=project.destination.conn_id)

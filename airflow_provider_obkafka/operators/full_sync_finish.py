@@ -11,6 +11,7 @@ from airflow_provider_obkafka.engine.kafka import checkpoints
 from airflow_provider_obkafka.engine.kafka.sink import TransactionalSink, sink_producer_config
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.operators._project import checkpoint_state, load_project, project_arg
+from airflow_provider_obkafka.operators.full_sync_plan import work_chunks
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -41,7 +42,7 @@ class FullSyncFinishOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any] | None:
         """Check every chunk is done, then write the finished record with the tombstones; returns it."""
-        items = list(self.work or ())
+        items = [chunk for item in self.work or () for chunk in work_chunks(item)]
         if not items:
             self.log.info("no chunk was planned: nothing to finish")
             return None

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from airflow.configuration import conf
 from airflow.sdk import BaseOperator
 
 from airflow_provider_obkafka.engine.kafka import checkpoints
@@ -52,14 +53,19 @@ class FullSyncPlanOperator(BaseOperator):
         project: SyncProject | Mapping[str, Any],
         tables: Sequence[str] | None = None,
         chunk_size: int = 100_000,
+        max_work_items: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be at least 1, got {chunk_size!r}")
+        if max_work_items is not None and max_work_items < 1:
+            raise ValueError(f"max_work_items must be at least 1 (or None for [core] max_map_length), got "
+                             f"{max_work_items!r}")  # fmt: skip
         self.project = project_arg(project)
         self.tables = tables
         self.chunk_size = chunk_size
+        self.max_work_items = max_work_items
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         """Resolve the tables, fix the snapshot, plan the chunks; returns the work items."""
@@ -84,7 +90,13 @@ class FullSyncPlanOperator(BaseOperator):
             if recorded is not None:
                 recorded.result()
         self.log.info("full sync %s: %d tables in %d chunks at %s", sync_id, len(plan.tables), len(work), snapshot)
-        return work
+        limit = self.max_work_items or conf.getint("core", "max_map_length", fallback=1024)
+        packed = pack_work(work, limit)
+        if len(packed) < len(work):
+            self.log.info("%d chunks are more than Airflow maps ([core] max_map_length or max_work_items: %d): "
+                          "%d work items of up to %d chunks each", len(work), limit, len(packed),
+                          len(packed[0]["chunks"]))  # fmt: skip
+        return packed
 
     def _snapshot(
         self, project: SyncProject, source: OceanBaseHook, kafka: KafkaHook, sync_id: str
@@ -147,3 +159,24 @@ class FullSyncPlanOperator(BaseOperator):
             }
             for chunk in chunk_plan.chunks
         ]
+
+
+def pack_work(items: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """
+    The chunks' work items unchanged when there are at most `limit`; else at most `limit` work items
+    `{"chunks": [item, ...]}` of consecutive chunks, as evenly filled as possible.
+    """
+    if len(items) <= limit:
+        return items
+    per, extra = divmod(len(items), limit)
+    packed, start = [], 0
+    for index in range(limit):
+        end = start + per + (index < extra)
+        packed.append({"chunks": items[start:end]})
+        start = end
+    return packed
+
+
+def work_chunks(work: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The chunk work items of a work item: itself, or the ones it carries (`pack_work`)."""
+    return list(work["chunks"]) if "chunks" in work else [work]

@@ -53,9 +53,14 @@ class FullSyncReportOperator(BaseOperator):
 
 
 def topic_totals(results: Iterable[Mapping[str, Any]] | None) -> dict[str, dict[str, int]]:
-    """Rows, chunks and skipped chunks per topic, from the chunks' return values (None ones left out)."""
+    """
+    Rows, chunks and skipped chunks per topic, from the chunks' return values (a record, or a list of them;
+    None ones left out).
+    """
     totals: dict[str, dict[str, int]] = {}
-    for result in results or ():
+    # a work item of several chunks returns the list of its chunks' records (`pack_work`)
+    flat = [item for result in results or () for item in (result if isinstance(result, list) else [result])]
+    for result in flat:
         if not isinstance(result, Mapping) or "topic" not in result:
             continue
         total = totals.setdefault(result["topic"], {"rows": 0, "chunks": 0, "skipped": 0})

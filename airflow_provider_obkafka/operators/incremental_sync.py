@@ -22,12 +22,9 @@ from airflow_provider_obkafka.engine.routing.router import in_scope
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.models.position import BinlogPosition
-from airflow_provider_obkafka.operators._incremental import (
-    fail_on_checkpoint,
-    handoff_cutoff,
-    is_backfill,
-    wait_settled,
-)  # fmt: skip
+from airflow_provider_obkafka.operators._incremental import (after_earlier_interval, fail_on_checkpoint,
+                                                             handoff_cutoff, is_backfill, record_start,
+                                                             wait_settled)  # fmt: skip
 from airflow_provider_obkafka.operators._io import range_io, retrier
 from airflow_provider_obkafka.operators._project import (
     checkpoint_state, ensure_checkpoint_topic, fail_fast, load_project, project_arg,
@@ -69,7 +66,8 @@ class IncrementalSyncOperator(BaseOperator):
     A DAG run of type backfill does not follow the log: it re-produces exactly the changes committed in its
     data interval, `[first commit at or after the start, first commit at or after the end)`, in one Kafka
     transaction per `batch_size` changes, under its own checkpoint `incremental/backfill/<interval start>`,
-    so a retry of that run resumes without duplicating, and the main checkpoint is untouched.
+    so a retry of that run resumes without duplicating, and the main checkpoint is untouched. It waits (in
+    the triggerer) until the run of the interval before it has ended: intervals are produced oldest first.
 
     A restart of the source or the broker is waited out (backoff up to 30 s, with jitter, for at most
     `retry_for_s`); a binlog position the server no longer has (purged, MySQL error 1236) fails at once.
@@ -121,7 +119,8 @@ class IncrementalSyncOperator(BaseOperator):
             requested = parse_start_timestamp(self.start_timestamp)
         kafka = KafkaHook(kafka_config_id=project.destination.conn_id)
         self.log.info("checkpoint topic %s: %s", project.checkpoint_topic, ensure_checkpoint_topic(project, kafka))
-        if is_backfill(context):
+        if is_backfill(context):  # one interval at a time, oldest first
+            after_earlier_interval(self, context, "execute_after_wait")
             return self._backfill(project, context)
         state = self._checkpoints(project)
         with fail_on_checkpoint():
@@ -138,8 +137,14 @@ class IncrementalSyncOperator(BaseOperator):
                       f", by GTID set after {start.gtid_set}" if by_gtid else "",
                       "" if cutoff is None else f", skipping transactions committed before {cutoff} µs "
                       "(already in the full sync's snapshot)")  # fmt: skip
+        if checkpoints.INCREMENTAL_KEY not in state:  # a retry starts here too, not at a later "now"
+            record_start(project, start, cutoff, self.retry_for_s, self.log)
         self._defer(project, start, context, cutoff)
         return None
+
+    def execute_after_wait(self, context: Context, event: Any = None) -> dict[str, Any] | None:
+        """Back from waiting for a backfill's earlier interval (`after_earlier_interval`): start again."""
+        return self.execute(context)
 
     def _checkpoints(self, project: SyncProject) -> dict[str, Any]:
         """The project's committed checkpoints, waiting out a broker restart."""

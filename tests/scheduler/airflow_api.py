@@ -71,6 +71,16 @@ class AirflowApi:
         """Every run of the DAG."""
         return self._call("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100})["dag_runs"]
 
+    def new_run(self, dag_id: str, seen: set[str], timeout: float = 120.0) -> str | None:
+        """The id of a run of the DAG not in ``seen`` once there is one (the scheduler's); None after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            new = [run["dag_run_id"] for run in self.runs(dag_id) if run["dag_run_id"] not in seen]
+            if new:
+                return new[0]
+            time.sleep(2.0)
+        return None
+
     def set_run_state(self, dag_id: str, run_id: str, state: str) -> None:
         """Mark the run `success` or `failed`, as the UI's buttons do (unfinished tasks end with it)."""
         self._call("PATCH", f"/dags/{dag_id}/dagRuns/{run_id}", json={"state": state})
@@ -134,3 +144,8 @@ class AirflowApi:
         response = self.http.delete(f"/dags/{dag_id}")
         if response.status_code not in (200, 204, 404, 409):
             raise AssertionError(f"DELETE /dags/{dag_id}: HTTP {response.status_code}: {response.text[:500]}")
+
+
+def set_task_state(api: AirflowApi, dag_id: str, run_id: str, task_id: str, state: str) -> None:
+    """Mark an (unmapped) task instance `failed`, `success` or `skipped`, as the UI's task buttons do."""
+    api._call("PATCH", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}", json={"new_state": state})

@@ -39,7 +39,8 @@ def test_full_then_continuous_incremental_through_the_triggerer(
         "options": {"idle_before_defer_s": IDLE_S},
     })  # fmt: skip
     airflow_api.unpause(dag_id)
-    run_id = airflow_api.trigger(dag_id)
+    run_id = airflow_api.new_run(dag_id, seen=set())  # @continuous: unpausing starts the run
+    assert run_id is not None, "no run after unpausing the continuous project"
     airflow_api.wait_for_task(dag_id, run_id, "incremental_sync", {"deferred"}, timeout=300)
     assert airflow_api.states(dag_id, run_id)["full_sync"] == ["success"]
 

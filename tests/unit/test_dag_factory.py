@@ -115,7 +115,7 @@ def test_continuous_project_dag(projects: Path):
         "incremental_sync": [],
     }
     assert dag.tags == {"obkafka", "shop", "prod"}
-    assert dag.schedule is None
+    assert coerce_to_core_timetable(dag.timetable).summary == "@continuous", "a new run once one ends, failed too"
     assert dag.max_active_runs == 1
     assert not dag.catchup
     assert "Orders to Kafka." in dag.description
@@ -321,3 +321,32 @@ def test_verify_task_follows_the_sync_it_checks(types, incremental, after, mode)
     assert verify.settings["mode"] == mode
     assert verify.trigger_rule == "none_failed", "runs when the full sync was skipped"
     assert "verify" in dag.description
+
+
+def test_batch_size_and_retry_window_options_reach_the_incremental_task():
+    task = build_dag(parse_project(_incremental_only(None))).get_task("incremental_sync")
+    assert (task.batch_size, task.retry_for_s) == (10_000, 600)
+    tuned = {**_incremental_only(None), "options": {"batch_size": 500, "retry_for_s": 3600}}
+    task = build_dag(parse_project(tuned)).get_task("incremental_sync")
+    assert (task.batch_size, task.retry_for_s) == (500, 3600)
+
+
+@pytest.mark.parametrize(("chunks", "limit", "sizes"), [(5, 5, None), (23, 6, [4, 4, 4, 4, 4, 3]), (7, 1, [7])])
+def test_work_items_of_several_chunks_stay_within_the_map_limit(chunks, limit, sizes):
+    from airflow_provider_obkafka.operators.full_sync_plan import pack_work, work_chunks
+
+    items = [{"sync_id": "s", "chunk": {"index": i}} for i in range(chunks)]
+    packed = pack_work(items, limit)
+    assert len(packed) <= limit
+    if sizes is None:
+        assert packed == items, "within the limit: one chunk per work item, as before"
+    else:
+        assert [len(item["chunks"]) for item in packed] == sizes
+    assert [chunk for item in packed for chunk in work_chunks(item)] == items, "every chunk once, in order"
+
+
+def test_full_sync_report_counts_the_chunks_of_packed_work_items():
+    from airflow_provider_obkafka.operators.full_sync_report import topic_totals
+
+    results = [[{"topic": "t", "rows": 3}, {"topic": "t", "rows": 4, "skipped": True}], {"topic": "t", "rows": 1}]
+    assert topic_totals(results) == {"t": {"rows": 8, "chunks": 3, "skipped": 1}}

@@ -420,6 +420,8 @@ def test_example_project_file_uses_every_option():
         "chunk_size",
         "render_on_server",
         "idle_before_defer_s",
+        "batch_size",
+        "retry_for_s",
         "partitions",
         "replication_factor",
         "configs",

@@ -499,6 +499,10 @@ CASES = [
     ("chunk-size-zero", {"options.chunk_size": 0}, "options.chunk_size", "0", ["1 to 100000000"]),
     ("chunk-size-text", {"options.chunk_size": "10k"}, "options.chunk_size", "'10k'", ["whole number"]),
     ("idle-negative", {"options.idle_before_defer_s": -1}, "options.idle_before_defer_s", "-1", ["0 to 3600"]),
+    ("batch-size-zero", {"options.batch_size": 0}, "options.batch_size", "0", ["1 to 1000000"]),
+    ("batch-size-text", {"options.batch_size": "1k"}, "options.batch_size", "'1k'", ["whole number"]),
+    ("retry-for-negative", {"options.retry_for_s": -5}, "options.retry_for_s", "-5", ["0 to 604800"]),
+    ("retry-for-float", {"options.retry_for_s": 1.5}, "options.retry_for_s", "1.5", ["whole number"]),
     ("render-on-server-text", {"options.render_on_server": "no"}, "options.render_on_server", "'no'", ["true or false"]),
     (
         "transaction-timeout-low",
