@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ from airflow_provider_obkafka.engine.snapshot.render_columns import probe_json_q
 from airflow_provider_obkafka.engine.snapshot.sql import qualified_name, select_chunk_sql
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
+from airflow_provider_obkafka.operators._metrics import ProjectMetrics
 from airflow_provider_obkafka.operators._project import checkpoint_state, fail_fast, load_project, project_arg
 
 if TYPE_CHECKING:
@@ -69,6 +71,7 @@ class FullSyncOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Skip a finished chunk, else sync it in one transaction; returns its row count and checksum."""
+        started = time.monotonic()
         project = load_project(self.project)
         work = dict(self.work)
         chunk = Chunk.from_dict(work["chunk"])
@@ -96,6 +99,7 @@ class FullSyncOperator(BaseOperator):
                 raise problem
         result = self._sync(project, source, sink, ctx, work, chunk, done_key, fast)
         self.log.info("%s: %d rows committed, checksum %d", chunk.describe(), result.rows, result.checksum)
+        ProjectMetrics(project.slug, "full").chunk(str(chunk.table), result.rows, time.monotonic() - started)
         return self._record(work, chunk, result)
 
     def _context(self, project: SyncProject, source: OceanBaseHook, work: Mapping[str, Any]) -> TableContext:

@@ -95,6 +95,7 @@ class Scan:
     caught_up: bool
     caught_up_s: float
     resume: BinlogPosition | None
+    last_commit_us: int | None = None  # the source commit time of the last transaction read (any table)
 
 
 class IncrementalSyncTrigger(BaseTrigger):
@@ -253,7 +254,7 @@ class IncrementalSyncTrigger(BaseTrigger):
         """
         end_us = self._args.end_us
         items = self._items or self._open(start)
-        changes, pending, last_end, resume = 0, 0, None, None
+        changes, pending, last_end, resume, seen_us = 0, 0, None, None, None
         for item in items:
             if isinstance(item, RowChange):  # counted, not decoded (count_only)
                 pending += 1  # counted at its commit: an open transaction never counts
@@ -265,9 +266,9 @@ class IncrementalSyncTrigger(BaseTrigger):
                 if end_us is not None and item.commit_ts_us >= end_us:
                     return Scan(changes, last_end, True, False, 0.0, resume)
                 changes, pending, last_end = changes + pending, 0, item.end
-                resume = item.end
+                resume, seen_us = item.end, item.commit_ts_us
                 if changes >= budget or time.monotonic() >= until:
-                    return Scan(changes, last_end, False, False, 0.0, resume)
+                    return Scan(changes, last_end, False, False, 0.0, resume, seen_us)
         raise ConnectionError("the binlog server ended the blocking dump")  # retried as a lost connection
 
     def close_stream(self) -> None:
