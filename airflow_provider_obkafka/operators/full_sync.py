@@ -24,6 +24,7 @@ from airflow_provider_obkafka.engine.snapshot.render_columns import probe_json_q
 from airflow_provider_obkafka.engine.snapshot.sql import qualified_name, select_chunk_sql
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
+from airflow_provider_obkafka.operators._lineage import sync_lineage
 from airflow_provider_obkafka.operators._metrics import ProjectMetrics
 from airflow_provider_obkafka.operators._project import checkpoint_state, fail_fast, load_project, project_arg
 
@@ -100,6 +101,7 @@ class FullSyncOperator(BaseOperator):
         result = self._sync(project, source, sink, ctx, work, chunk, done_key, fast)
         self.log.info("%s: %d rows committed, checksum %d", chunk.describe(), result.rows, result.checksum)
         ProjectMetrics(project.slug, "full").chunk(str(chunk.table), result.rows, time.monotonic() - started)
+        self._rows_written = result.rows
         return self._record(work, chunk, result)
 
     def _context(self, project: SyncProject, source: OceanBaseHook, work: Mapping[str, Any]) -> TableContext:
@@ -167,6 +169,13 @@ class FullSyncOperator(BaseOperator):
                 return found
         self.log.info("%s: rendered in Python: %s", table, reason)
         return None
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage (when its provider is installed): the chunk's table in, its topic out, rows written."""
+        chunk, topic = self.work["chunk"], self.work["topic"]
+        rows = getattr(self, "_rows_written", None)
+        return sync_lineage(load_project(self.project), [f"{chunk['database']}.{chunk['table']}"], [topic],
+                            None if rows is None else {topic: rows})  # fmt: skip
 
     @staticmethod
     def _record(work: Mapping[str, Any], chunk: Chunk, result: ChunkResult) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from airflow_provider_obkafka.operators._incremental import (
     is_backfill,
 )  # fmt: skip
 from airflow_provider_obkafka.operators._io import range_io, retrier
+from airflow_provider_obkafka.operators._lineage import incremental_lineage
 from airflow_provider_obkafka.operators._project import (
     checkpoint_state, ensure_checkpoint_topic, fail_fast, load_project, project_arg,
 )  # fmt: skip
@@ -86,8 +87,7 @@ class IncrementalSyncOperator(BaseOperator):
         factory sets it for projects without a schedule: a manual run's interval would end at its start)
     :param idle_before_defer_s: continuous only: seconds without a new committed change after which the worker
         defers to the trigger; 0 (the default) defers after every range
-    :param summary_every_s: seconds between two INFO summary lines (changes, rate, lag, checkpoint) while
-        producing; each Kafka transaction is logged at DEBUG
+    :param summary_every_s: seconds between INFO summary lines while producing (each transaction at DEBUG)
     """
 
     template_fields: Sequence[str] = ("start_timestamp",)
@@ -224,9 +224,12 @@ class IncrementalSyncOperator(BaseOperator):
 
     def _report(self, project: SyncProject) -> Reporting:
         """This task run's summary lines and metrics (`Reporting`), made once."""
-        if self._reporting is None:
-            self._reporting = Reporting(project.slug, self.summary_every_s)
+        self._reporting = self._reporting or Reporting(project.slug, self.summary_every_s)
         return self._reporting
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage (when its provider is installed): the tables in scope in, their topics out."""
+        return incremental_lineage(load_project(self.project))
 
     def _produce(self, project: SyncProject, start: BinlogPosition, end: BinlogPosition, cutoff: int | None) -> int:
         """Produce the changes of [start, end) in transactions with the checkpoint; the changes committed."""
@@ -246,10 +249,9 @@ class IncrementalSyncOperator(BaseOperator):
 
     def _stream(self, project: SyncProject, position: BinlogPosition, cutoff: int | None) -> BinlogPosition:
         """
-        Keep producing on this worker while committed changes keep coming; return where to defer from once
-        none came for `idle_before_defer_s` (or the log could not be read: the trigger waits outages out).
+        Keep producing on this worker while changes come (the scan, open meanwhile, has a replica id of its
+        own); defer from there once none came for `idle_before_defer_s` (or the log failed: the trigger waits).
         """
-        # its stream stays open while each range is produced: a replica id of its own, or the server drops one
         scanner = self._trigger(project, position, None, cutoff, derived_server_id(project.server_id, "scan"))
         quiet_until = time.monotonic() + self.idle_before_defer_s
         try:
