@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import socket
 import threading
 import time
-from collections import defaultdict
 from typing import TYPE_CHECKING
 
 import pytest
@@ -26,11 +24,10 @@ from airflow_provider_obkafka.operators.incremental_sync import IncrementalSyncO
 from airflow_provider_obkafka.operators.schema_sync import SchemaSyncOperator
 from tests.integration.dag_files import _write_and_load, write_full_sync_dag
 from tests.integration.incremental_helpers import incremental_project
+from tests.statsd_listener import StatsdListener
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-
-LINE = re.compile(r"^(?P<name>[^:]+):(?P<value>-?[0-9.]+)\|(?P<kind>c|g|ms)(\|@[0-9.]+)?$")
 
 INCREMENTAL_DAG = """
 import json
@@ -50,37 +47,6 @@ with DAG(dag_id={dag_id!r}, schedule=None, start_date=pendulum.datetime(2024, 1,
     )
     schema_sync >> incremental
 """
-
-
-class StatsdListener:
-    """A StatsD server of the simplest kind: a UDP socket on loopback collecting every datagram's lines."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.lines: list[str] = []
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while not self.stop.is_set():
-            try:
-                data = self.sock.recv(65535)
-            except TimeoutError:
-                continue
-            self.lines += data.decode().splitlines()
-
-    def metrics(self, prefix: str) -> dict[str, list[tuple[float, str]]]:
-        """Every value received per metric name starting with `prefix`, with its type (c, g, ms)."""
-        found: dict[str, list[tuple[float, str]]] = defaultdict(list)
-        for line in list(self.lines):
-            match = LINE.match(line)
-            if match and match["name"].startswith(prefix):
-                found[match["name"]].append((float(match["value"]), match["kind"]))
-        return found
 
 
 def _set_up_stats() -> None:
@@ -108,9 +74,7 @@ def statsd() -> Iterator[StatsdListener]:
         _set_up_stats()
         yield listener
     _set_up_stats()
-    listener.stop.set()
-    listener.thread.join(5)
-    listener.sock.close()
+    listener.close()
 
 
 def _full_project(db: str) -> dict:
@@ -123,16 +87,6 @@ def _fill(cur, db: str, rows: int) -> None:
     cur.executemany(f"INSERT INTO {db}.orders VALUES (%s, %s)", [(i, f"n{i}") for i in range(rows)])
 
 
-def _wait_for(listener: StatsdListener, name: str, count: int) -> list[tuple[float, str]]:
-    """The values of `name` once `count` arrived (UDP: the datagrams were sent before dag.test() returned)."""
-    for _ in range(50):
-        values = listener.metrics(name).get(name, [])
-        if len(values) >= count:
-            return values
-        threading.Event().wait(0.1)
-    return listener.metrics(name).get(name, [])
-
-
 def test_full_sync_chunks_send_rows_rate_and_time_to_statsd(airflow_db, airflow_conn_env, seekdb_database, statsd):
     db, conn = seekdb_database
     _fill(conn.cursor(), db, 2_000)
@@ -141,12 +95,12 @@ def test_full_sync_chunks_send_rows_rate_and_time_to_statsd(airflow_db, airflow_
     assert str(dag.test().state) == "success"
 
     base = f"airflow.obkafka.full.{{}}.{project.slug}"
-    rows = _wait_for(statsd, base.format("rows"), 4)
+    rows = statsd.wait_for(base.format("rows"), 4)
     assert len(rows) == 4 and {kind for _, kind in rows} == {"c"}, "one counter per chunk"
     assert sum(value for value, _ in rows) == 2_000, "every row counted once"
-    times = _wait_for(statsd, base.format("chunk_time"), 4)
+    times = statsd.wait_for(base.format("chunk_time"), 4)
     assert len(times) == 4 and all(kind == "ms" and value > 0 for value, kind in times)
-    rates = _wait_for(statsd, base.format("rows_per_s"), 4)
+    rates = statsd.wait_for(base.format("rows_per_s"), 4)
     assert len(rates) == 4 and all(kind == "g" and value > 0 for value, kind in rates)
 
 
@@ -164,9 +118,7 @@ def test_full_sync_runs_with_metrics_off(airflow_db, airflow_conn_env, seekdb_da
         threading.Event().wait(1.0)
         assert not listener.lines, "metrics off: nothing sent"
     finally:
-        listener.stop.set()
-        listener.thread.join(5)
-        listener.sock.close()
+        listener.close()
 
 
 @pytest.mark.parametrize("source", ["mariadb"], indirect=True)
@@ -186,14 +138,14 @@ def test_incremental_ranges_send_rows_lag_and_cycle_time(airflow_db, airflow_con
     assert str(dag.test().state) == "success"
 
     base = f"airflow.obkafka.incremental.{{}}.{project.slug}"
-    rows = _wait_for(statsd, base.format("rows"), 1)
+    rows = statsd.wait_for(base.format("rows"), 1)
     assert sum(value for value, _ in rows) == 100 and {kind for _, kind in rows} == {"c"}, rows
-    lags = _wait_for(statsd, base.format("lag_s"), 1)
+    lags = statsd.wait_for(base.format("lag_s"), 1)
     assert lags and all(kind == "g" and 0 <= value < 600 for value, kind in lags), lags
-    assert [value for value, _ in _wait_for(statsd, base.format("checkpoint_age_s"), 1)][-1] == 0
-    cycles = _wait_for(statsd, base.format("cycle_time"), 1)
+    assert [value for value, _ in statsd.wait_for(base.format("checkpoint_age_s"), 1)][-1] == 0
+    cycles = statsd.wait_for(base.format("cycle_time"), 1)
     assert cycles and all(kind == "ms" and value > 0 for value, kind in cycles)
-    rates = _wait_for(statsd, base.format("rows_per_s"), 1)
+    rates = statsd.wait_for(base.format("rows_per_s"), 1)
     assert rates and all(kind == "g" for _, kind in rates)
 
 
@@ -244,10 +196,10 @@ def test_a_streaming_worker_logs_a_summary_not_a_line_per_transaction(
     assert not per_transaction, f"no INFO line per Kafka transaction: {per_transaction[:3]}"
 
     base = f"airflow.obkafka.incremental.{{}}.{project.slug}"
-    assert sum(value for value, _ in _wait_for(statsd, base.format("rows"), 3)) == 60
-    lags = [value for value, _ in _wait_for(statsd, base.format("lag_s"), 1)]
+    assert sum(value for value, _ in statsd.wait_for(base.format("rows"), 3)) == 60
+    lags = [value for value, _ in statsd.wait_for(base.format("lag_s"), 1)]
     # read to the end after the writer stopped: 0, or (other writers on a shared server) the age of a commit
     # read after ours, never older than our last one (commit times are whole seconds on MariaDB: + 1 s)
     assert lags[-1] <= time.time() - written[-1] + 1, lags
-    ages = [value for value, _ in _wait_for(statsd, base.format("checkpoint_age_s"), 2)]
+    ages = [value for value, _ in statsd.wait_for(base.format("checkpoint_age_s"), 2)]
     assert max(ages) > 0, "the checkpoint ages while the log is quiet"

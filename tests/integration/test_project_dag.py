@@ -12,8 +12,8 @@ import pendulum
 import yaml
 
 from airflow_provider_obkafka.dag_factory import dag_id_for
-from airflow_provider_obkafka.models.naming import broker_address
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
+from airflow_provider_obkafka.models.naming import broker_address
 
 if TYPE_CHECKING:
     from pathlib import Path

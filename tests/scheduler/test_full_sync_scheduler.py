@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
-from airflow_provider_obkafka.models.naming import broker_address
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
+from airflow_provider_obkafka.models.naming import broker_address
 from tests.scheduler.helpers import as_text, final_state, records_per_key, table_rows
+from tests.statsd_listener import StatsdListener
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 ROWS, CHUNK_SIZE = 12_000, 1_000  # 12 chunks: three waves on the harness' four task slots
 COLUMNS = ["id", "customer", "total"]
@@ -24,7 +30,17 @@ def orders(seekdb_database):
     return db, cur
 
 
-def test_parallel_chunks_under_the_scheduler_exactly_once(airflow_api, deploy_project, airflow_conn_env, orders):
+@pytest.fixture
+def statsd(airflow_harness) -> Iterator[StatsdListener]:
+    """A StatsD listener where the harness' components send their metrics (`[metrics] statsd_port`)."""
+    listener = StatsdListener(airflow_harness.ports["statsd"])
+    yield listener
+    listener.close()
+
+
+def test_parallel_chunks_under_the_scheduler_exactly_once(
+    airflow_api, deploy_project, airflow_conn_env, orders, statsd
+):
     db, cur = orders
     topic = f"{db}.orders"
     dag_id = deploy_project({
@@ -44,6 +60,9 @@ def test_parallel_chunks_under_the_scheduler_exactly_once(airflow_api, deploy_pr
     assert run["state"] == "success", (airflow_api.states(dag_id, run_id), logs)
     assert len(chunks) == ROWS // CHUNK_SIZE
     assert failed == {}, f"every chunk succeeds at its first try: {failed}, logs: {logs}"
+    rows = statsd.wait_for(f"airflow.obkafka.full.rows.{db}", len(chunks))
+    assert sum(value for value, _ in rows) == ROWS, "each chunk's task process sent its rows to StatsD"
+    assert len(statsd.wait_for(f"airflow.obkafka.full.chunk_time.{db}", len(chunks))) == len(chunks)
 
     per_key = records_per_key(KafkaHook(), topic)
     assert {key: len(records) for key, records in per_key.items() if len(records) != 1} == {}, "each row once"
