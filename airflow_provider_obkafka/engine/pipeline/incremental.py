@@ -8,6 +8,7 @@ reports and for backfill intervals.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -213,10 +214,16 @@ def _attempt(
     _copy(job, opened, committed, at, log)
 
 
+def _log_batch(log: Any, batch: CommittedBatch) -> None:
+    """A committed batch at DEBUG, when no observer was given (`RangeJob.observe`)."""
+    log.debug("%d changes committed up to %s:%s", batch.total, batch.position.file, batch.position.position)
+
+
 def _copy(job: RangeJob, opened: _Opened, committed: list[int], at: list[Any], log: Any) -> None:
     """Produce the range from the opened reader, a Kafka transaction per batch with its checkpoint."""
     router, reader, sink = opened.router, opened.reader, opened.sink
     pending: list[Any] = [0, None]  # changes sent in the open transaction, the last one's commit time
+    observe = job.observe or functools.partial(_log_batch, log)
 
     def send(change: RowChange) -> int:
         sent = router.send(change, sink)
@@ -228,13 +235,8 @@ def _copy(job: RangeJob, opened: _Opened, committed: list[int], at: list[Any], l
         sink.checkpoint(job.key, {**job.value_of(position, done), SEQUENCE_FIELD: router.sequence.last})
         sink.commit()
         committed[0] += pending[0]
-        batch = CommittedBatch(pending[0], committed[0], position, pending[1], time.time())
-        pending[0], pending[1] = 0, None
-        at[0] = position
-        if job.observe is not None:
-            job.observe(batch)
-        else:
-            log.debug("%d changes committed up to %s:%s", committed[0], position.file, position.position)
+        observe(CommittedBatch(pending[0], committed[0], position, pending[1], time.time()))
+        pending[0], pending[1], at[0] = 0, None, position
 
     def on_ddl(item: SchemaChange) -> None:
         log.warning("DDL on %s.%s at %s: %s", item.database, item.table, item.position, item.statement)
