@@ -48,7 +48,7 @@ class AirflowService(Service):
     """The four long-running Airflow components as one service; its port is the API server's."""
 
     name = "airflow"
-    port_names = ("port", "worker_logs", "trigger_logs", "scheduler_health")
+    port_names = ("port", "worker_logs", "trigger_logs", "scheduler_health", "statsd")
     start_timeout = 180.0
 
     @property

@@ -46,7 +46,8 @@ def component_env(folder: Path, ports: dict[str, int], database_url: str, connec
     The environment of every Airflow process of the harness.
 
     :param folder: the harness' state folder (Airflow home, DAGs folder, projects folder inside)
-    :param ports: ``port`` (API server), ``worker_logs``, ``trigger_logs``, ``scheduler_health``
+    :param ports: ``port`` (API server), ``worker_logs``, ``trigger_logs``, ``scheduler_health``, ``statsd`` (where
+        every component sends its metrics over UDP: a test listens there, nothing else needs to)
     :param database_url: the metadata database (PostgreSQL)
     :param connections: ``AIRFLOW_CONN_*`` and ``OBKAFKA_*`` variables of the services (devservices.airflow_env)
     """
@@ -75,6 +76,10 @@ def component_env(folder: Path, ports: dict[str, int], database_url: str, connec
             "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(ports["scheduler_health"]),
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": str(PARSE_INTERVAL_S),
             "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+            "AIRFLOW__METRICS__STATSD_ON": "True",
+            "AIRFLOW__METRICS__STATSD_HOST": HOST,
+            "AIRFLOW__METRICS__STATSD_PORT": str(ports["statsd"]),
+            "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
         }
     )
     env.update(secrets_file(folder))

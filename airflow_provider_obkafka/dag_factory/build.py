@@ -34,11 +34,12 @@ from airflow.sdk.exceptions import AirflowSkipException, AirflowTimetableInvalid
 from airflow_provider_obkafka.dag_factory.docs import dag_description, dag_doc_md
 from airflow_provider_obkafka.dag_factory.naming import (
     batch_alias,
+    broker_topic_assets,
     dag_id_for,
     full_sync_alias,
     pattern_entries,
-    topic_asset,
     topic_assets,
+    topics_alias,
 )
 from airflow_provider_obkafka.engine.kafka import checkpoints
 from airflow_provider_obkafka.exceptions import ConfigError
@@ -190,7 +191,7 @@ def _full_sync(project: SyncProject, plan: BaseOperator) -> Any:
         task_id="full_sync_report",
         results=chunks.output,  # after every chunk, through this dependency
         alias=alias.name,
-        asset_of=functools.partial(topic_asset, project.destination.conn_id),
+        asset_of=functools.partial(broker_topic_assets, project.destination.conn_id),
         outlets=[alias],
     )
 
@@ -204,11 +205,10 @@ def _full_sync_finish(project: SyncProject, plan: BaseOperator) -> BaseOperator:
 def _incremental_sync(project: SyncProject) -> BaseOperator:
     from airflow_provider_obkafka.operators.incremental_sync import IncrementalSyncOperator
 
-    outlets: list[Any] = list(topic_assets(project))
-    report = None
+    outlets: list[Any] = [*topic_assets(project), topics_alias(project)]
     if pattern_entries(project):
         outlets.append(batch_alias(project))
-        report = functools.partial(report_batch_topics, project_arg(project), batch_alias(project).name)
+    report = functools.partial(report_topics, project_arg(project))
     extra: dict[str, Any] = {}
     if SyncType.FULL not in project.sync_types:
         extra["start_timestamp"] = "{{ params.incremental_start_timestamp }}"
@@ -258,15 +258,30 @@ def skip_when_incremental_started(project: Mapping[str, Any], context: Context) 
         )
 
 
-def report_batch_topics(project: Mapping[str, Any], alias: str, context: Context, result: Any = None) -> None:
-    """`incremental_sync`'s post_execute: asset events for the batch topics of tables matched by patterns."""
-    from airflow.sdk import AssetAlias
-
-    from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
+def report_topics(project: Mapping[str, Any], context: Context, result: Any = None) -> None:
+    """
+    `incremental_sync`'s post_execute: asset events in the Kafka provider's broker form for the known topics
+    (alias `<dag id>/topics`; their connection-id form comes from the static outlets), and both forms for the
+    batch topics of tables matched by patterns (alias `<dag id>/batch_topics`).
+    """
     from airflow_provider_obkafka.operators._project import load_project
 
     parsed = load_project(project)
+    conn_id = parsed.destination.conn_id
+    for topic in sorted(parsed.known_topics()):
+        context["outlet_events"][topics_alias(parsed)].add(broker_topic_assets(conn_id, topic)[0])
+    for topic in sorted(_pattern_topics(parsed)):
+        for asset in broker_topic_assets(conn_id, topic):
+            context["outlet_events"][batch_alias(parsed)].add(asset)
+
+
+def _pattern_topics(parsed: SyncProject) -> set[str]:
+    """The batch topics of the tables that the project's patterns match in the source now."""
+    from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
+
     entries = pattern_entries(parsed)
+    if not entries:
+        return set()
     source = OceanBaseHook(ob_conn_id=parsed.source.conn_id)
     topics = set()
     for ref in source.list_tables(sorted({entry.database for entry in entries})):
@@ -276,5 +291,4 @@ def report_batch_topics(project: Mapping[str, Any], alias: str, context: Context
                 topics.add(entry.topic_for(ref.table))
         except ConfigError:
             continue  # a table two patterns claim, or a name no topic can carry: schema sync reports it
-    for topic in sorted(topics):
-        context["outlet_events"][AssetAlias(name=alias)].add(topic_asset(parsed.destination.conn_id, topic))
+    return topics

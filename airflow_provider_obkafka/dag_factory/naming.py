@@ -5,11 +5,13 @@ DAG ids are ASCII: `obkafka__` plus the project's slug (`models.naming.project_s
 a name with Chinese characters as `xn--` plus its punycode), the same slug the project's checkpoint topic and
 Kafka transactional ids use. The project name itself, Chinese characters included, is the DAG's display name.
 
-A topic's Asset URI is `kafka://<destination connection id>/<topic>`, the URI scheme of the Apache Kafka
-provider (`kafka://<server>/<topic>`) with the Airflow connection id in the server's place: a DAG file must
-not read connections while it is parsed (that reaches the metadata database or a secrets backend on every
-parse), and the id stays the same when the brokers behind it change. Downstream DAGs schedule on
-`Asset("kafka://kafka_default/shop.orders")`, or on `topic_asset("kafka_default", "shop.orders")`.
+A topic's Asset has the Apache Kafka provider's URI, `kafka://<broker host:port>/<topic>` (its
+`assets.kafka.create_asset`; OpenLineage names the topic the same way, namespace `kafka://<host:port>`): the
+first broker of the destination connection's `bootstrap.servers`. A DAG file must not read connections while
+it is parsed (that reaches the metadata database or a secrets backend on every parse), so these events are
+added at run time through asset aliases (`broker_topic_assets`). The URI of earlier versions,
+`kafka://<destination connection id>/<topic>` (`topic_asset`), is still emitted beside it, so DAGs scheduled
+on it keep running; docs/dags.md says how to move to the broker form.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from airflow.sdk import Asset, AssetAlias
 
-from airflow_provider_obkafka.models.naming import check_project_name, is_pattern, project_slug
+from airflow_provider_obkafka.models.naming import broker_address, check_project_name, is_pattern, project_slug
 from airflow_provider_obkafka.models.sections import BatchTopics
 
 if TYPE_CHECKING:
@@ -27,8 +29,8 @@ if TYPE_CHECKING:
     from airflow_provider_obkafka.models.sections import ObjectMapping
 
 __all__ = [
-    "DAG_ID_PREFIX", "batch_alias", "dag_id_for", "full_sync_alias", "invalid_dag_id", "pattern_entries",
-    "topic_asset", "topic_assets",
+    "DAG_ID_PREFIX", "batch_alias", "broker_topic_assets", "dag_id_for", "full_sync_alias",
+    "invalid_dag_id", "kafka_topic_asset", "pattern_entries", "topic_asset", "topic_assets", "topics_alias",
 ]  # fmt: skip
 
 DAG_ID_PREFIX = "obkafka__"
@@ -52,8 +54,24 @@ def invalid_dag_id(file_stem: str) -> str:
 
 
 def topic_asset(conn_id: str, topic: str) -> Asset:
-    """The Airflow Asset of a Kafka topic of the cluster behind connection `conn_id`."""
+    """The connection-id form of a topic's Asset (`kafka://<conn_id>/<topic>`), kept for existing DAGs."""
     return Asset(uri=f"kafka://{conn_id}/{topic}")
+
+
+def kafka_topic_asset(server: str, topic: str) -> Asset:
+    """The Asset of `topic` in the Apache Kafka provider's form: `kafka://<server>/<topic>`."""
+    return Asset(uri=f"kafka://{server}/{topic}")
+
+
+def broker_topic_assets(conn_id: str, topic: str) -> list[Asset]:
+    """
+    What a task adds an event to for `topic` (run time only: it reads the connection): the Kafka provider's
+    form with the first broker of the connection, then the connection-id form of earlier versions.
+    """
+    from airflow_provider_obkafka.hooks.kafka import KafkaHook
+
+    bootstrap = KafkaHook(kafka_config_id=conn_id).client_config().get("bootstrap.servers", "")
+    return [kafka_topic_asset(broker_address(bootstrap), topic), topic_asset(conn_id, topic)]
 
 
 def topic_assets(project: SyncProject) -> list[Asset]:
@@ -78,3 +96,8 @@ def batch_alias(project: SyncProject) -> AssetAlias:
 def full_sync_alias(project: SyncProject) -> AssetAlias:
     """The alias through which each full-sync chunk reports the topic it wrote (known at run time only)."""
     return AssetAlias(name=f"{dag_id_for(project.name)}/full_sync")
+
+
+def topics_alias(project: SyncProject) -> AssetAlias:
+    """The alias through which incremental sync reports its topics in the broker form (known at run time)."""
+    return AssetAlias(name=f"{dag_id_for(project.name)}/topics")

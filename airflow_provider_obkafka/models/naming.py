@@ -282,3 +282,17 @@ SerializationName = Annotated[
 ]
 PartitioningName = Annotated[Partitioning, BeforeValidator(enum_parser(Partitioning, PARTITIONING_RULE))]
 KeyChangeName = Annotated[KeyChange, BeforeValidator(enum_parser(KeyChange, KEY_CHANGE_RULE))]
+
+
+def broker_address(bootstrap_servers: str) -> str:
+    """
+    The broker a topic's Asset URI names: the first of `bootstrap.servers`, without a listener prefix
+    (`SASL_SSL://b1:9093,b2:9093` gives `b1:9093`).
+
+    :raises ValueError: no broker in `bootstrap_servers`
+    """
+    first = next((part.strip() for part in str(bootstrap_servers).split(",") if part.strip()), "")
+    first = first.split("://", 1)[-1].rstrip("/")
+    if not first:
+        raise ValueError(f"bootstrap.servers {bootstrap_servers!r} names no broker: set it on the Kafka connection")
+    return first

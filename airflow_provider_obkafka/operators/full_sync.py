@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,8 @@ from airflow_provider_obkafka.engine.snapshot.render_columns import probe_json_q
 from airflow_provider_obkafka.engine.snapshot.sql import qualified_name, select_chunk_sql
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
+from airflow_provider_obkafka.operators._lineage import sync_lineage
+from airflow_provider_obkafka.operators._metrics import ProjectMetrics
 from airflow_provider_obkafka.operators._project import checkpoint_state, fail_fast, load_project, project_arg
 from airflow_provider_obkafka.operators.full_sync_plan import work_chunks
 
@@ -83,6 +86,7 @@ class FullSyncOperator(BaseOperator):
 
     def _sync_chunk(self, project: SyncProject, item: Mapping[str, Any]) -> dict[str, Any]:
         """Skip a finished chunk, else sync it in one transaction; returns its row count and checksum."""
+        started = time.monotonic()
         work = dict(item)
         chunk = Chunk.from_dict(work["chunk"])
         source = OceanBaseHook(ob_conn_id=project.source.conn_id, session_time_zone="+00:00")
@@ -109,6 +113,8 @@ class FullSyncOperator(BaseOperator):
                 raise problem
         result = self._sync(project, source, sink, ctx, work, chunk, done_key, fast)
         self.log.info("%s: %d rows committed, checksum %d", chunk.describe(), result.rows, result.checksum)
+        ProjectMetrics(project.slug, "full").chunk(str(chunk.table), result.rows, time.monotonic() - started)
+        self._rows_written = getattr(self, "_rows_written", 0) + result.rows
         return self._record(work, chunk, result)
 
     def _context(self, project: SyncProject, source: OceanBaseHook, work: Mapping[str, Any]) -> TableContext:
@@ -176,6 +182,15 @@ class FullSyncOperator(BaseOperator):
                 return found
         self.log.info("%s: rendered in Python: %s", table, reason)
         return None
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage (when its provider is installed): the chunks' tables in, their topic out, rows written."""
+        items = work_chunks(self.work)
+        tables = sorted({f"{item['chunk']['database']}.{item['chunk']['table']}" for item in items})
+        topics = sorted({item["topic"] for item in items})
+        rows = getattr(self, "_rows_written", None)
+        written = None if rows is None or len(topics) != 1 else {topics[0]: rows}
+        return sync_lineage(load_project(self.project), tables, topics, written)
 
     @staticmethod
     def _record(work: Mapping[str, Any], chunk: Chunk, result: ChunkResult) -> dict[str, Any]:

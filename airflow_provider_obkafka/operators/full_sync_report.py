@@ -22,7 +22,8 @@ class FullSyncReportOperator(BaseOperator):
 
     :param results: the chunks' return values, `FullSyncOperator`'s mapped output (templated)
     :param alias: the name of the asset alias the events go through
-    :param asset_of: the Asset of a topic (`dag_factory.naming.topic_asset` with the destination connection)
+    :param asset_of: the Assets of a topic (`dag_factory.naming.broker_topic_assets` with the destination
+        connection: the Kafka provider's broker form, then the connection-id form); one Asset is taken too
     """
 
     template_fields: Sequence[str] = ("results",)
@@ -33,7 +34,7 @@ class FullSyncReportOperator(BaseOperator):
         *,
         results: Iterable[Mapping[str, Any]] | Any,
         alias: str,
-        asset_of: Callable[[str], Asset],
+        asset_of: Callable[[str], Asset | list[Asset]],
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -48,7 +49,9 @@ class FullSyncReportOperator(BaseOperator):
         for topic, total in sorted(totals.items()):
             self.log.info("topic %s: %d rows in %d chunks (%d already committed by an earlier try or run)",
                           topic, total["rows"], total["chunks"], total["skipped"])  # fmt: skip
-            events.add(self.asset_of(topic), extra={"rows": total["rows"], "chunks": total["chunks"]})
+            found = self.asset_of(topic)
+            for asset in found if isinstance(found, list) else [found]:
+                events.add(asset, extra={"rows": total["rows"], "chunks": total["chunks"]})
         return totals
 
 

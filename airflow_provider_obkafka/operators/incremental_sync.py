@@ -22,10 +22,17 @@ from airflow_provider_obkafka.engine.routing.router import in_scope
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.models.position import BinlogPosition
-from airflow_provider_obkafka.operators._incremental import (after_earlier_interval, fail_on_checkpoint,
-                                                             handoff_cutoff, is_backfill, record_start,
-                                                             wait_settled)  # fmt: skip
+from airflow_provider_obkafka.operators._incremental import (
+    Reporting,
+    after_earlier_interval,
+    fail_on_checkpoint,
+    handoff_cutoff,
+    interval_positions,
+    is_backfill,
+    record_start,
+)  # fmt: skip
 from airflow_provider_obkafka.operators._io import range_io, retrier
+from airflow_provider_obkafka.operators._lineage import incremental_lineage
 from airflow_provider_obkafka.operators._project import (
     checkpoint_state, ensure_checkpoint_topic, fail_fast, load_project, project_arg,
 )  # fmt: skip
@@ -84,6 +91,7 @@ class IncrementalSyncOperator(BaseOperator):
         factory sets it for projects without a schedule: a manual run's interval would end at its start)
     :param idle_before_defer_s: continuous only: seconds without a new committed change after which the worker
         defers to the trigger; 0 (the default) defers after every range
+    :param summary_every_s: seconds between INFO summary lines while producing (each transaction at DEBUG)
     """
 
     template_fields: Sequence[str] = ("start_timestamp",)
@@ -100,6 +108,7 @@ class IncrementalSyncOperator(BaseOperator):
         retry_for_s: float = 600.0,
         continuous: bool = False,
         idle_before_defer_s: float = 0.0,
+        summary_every_s: float = 60.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -111,6 +120,8 @@ class IncrementalSyncOperator(BaseOperator):
         self.retry_for_s = retry_for_s
         self.continuous = continuous
         self.idle_before_defer_s = idle_before_defer_s
+        self.summary_every_s = summary_every_s
+        self._reporting: Reporting | None = None
 
     def execute(self, context: Context) -> dict[str, Any] | None:
         """Find where to start, then wait for changes in the triggerer (or produce a backfill interval)."""
@@ -183,7 +194,7 @@ class IncrementalSyncOperator(BaseOperator):
         self.defer(trigger=self._trigger(project, start, end, cutoff), method_name="execute_complete")
 
     def _trigger(
-        self, project: SyncProject, start: BinlogPosition, end: Any, cutoff: int | None
+        self, project: SyncProject, start: BinlogPosition, end: Any, cutoff: int | None, server_id: int | None = None
     ) -> IncrementalSyncTrigger:
         """The trigger that waits for changes after `start` (its `scan` serves a streaming worker too)."""
         source = OceanBaseHook(ob_conn_id=project.source.conn_id)
@@ -192,7 +203,7 @@ class IncrementalSyncOperator(BaseOperator):
         tables = [str(ref) for ref in found if in_scope(project, ref.database, ref.table)]
         return IncrementalSyncTrigger(
             ob_conn_id=project.source.conn_id,
-            server_id=project.server_id,
+            server_id=server_id or project.server_id,
             position=start.model_dump(mode="json"),
             tables=tables,
             batch_size=self.batch_size,
@@ -213,6 +224,7 @@ class IncrementalSyncOperator(BaseOperator):
         start, end = BinlogPosition(**event["start"]), BinlogPosition(**event["end"])
         cutoff = event.get("skip_committed_before_us")
         produced = self._produce(project, start, end, cutoff)
+        self._report(project).summary.flush()
         if not event.get("reached_end"):
             by_gtid = project.incremental.resume_by == "gtid"
             position = end if at_or_after(end, start, by_gtid) else start
@@ -221,25 +233,37 @@ class IncrementalSyncOperator(BaseOperator):
             self._defer(project, position, context, cutoff)
         return {"position": end.model_dump(mode="json"), "changes": produced}
 
+    def _report(self, project: SyncProject) -> Reporting:
+        """This task run's summary lines and metrics (`Reporting`), made once."""
+        self._reporting = self._reporting or Reporting(project.slug, self.summary_every_s)
+        return self._reporting
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage (when its provider is installed): the tables in scope in, their topics out."""
+        return incremental_lineage(load_project(self.project))
+
     def _produce(self, project: SyncProject, start: BinlogPosition, end: BinlogPosition, cutoff: int | None) -> int:
         """Produce the changes of [start, end) in transactions with the checkpoint; the changes committed."""
+        began, report = time.monotonic(), self._report(project)
         kept = {} if cutoff is None else {"skip_committed_before_us": cutoff}  # the checkpoint keeps it
         job = RangeJob(
             start, end, checkpoints.INCREMENTAL_KEY, ("incremental",),
             value_of=lambda position, _done: {**position.model_dump(mode="json"), **kept},
             resume_of=lambda record: BinlogPosition(**record),
             server_id=project.server_id, batch_size=self.batch_size, skip_committed_before_us=cutoff,
-            by_gtid=project.incremental.resume_by == "gtid",
+            by_gtid=project.incremental.resume_by == "gtid", observe=report.summary.batch,
         )  # fmt: skip
         with fail_on_checkpoint():
-            return produce_range(project, job, range_io(project), retrier(project, self.retry_for_s), self.log)
+            produced = produce_range(project, job, range_io(project), retrier(project, self.retry_for_s), self.log)
+        report.range_done(produced, began)
+        return produced
 
     def _stream(self, project: SyncProject, position: BinlogPosition, cutoff: int | None) -> BinlogPosition:
         """
-        Keep producing on this worker while committed changes keep coming; return where to defer from once
-        none came for `idle_before_defer_s` (or the log could not be read: the trigger waits outages out).
+        Keep producing on this worker while changes come (the scan, open meanwhile, has a replica id of its
+        own); defer from there once none came for `idle_before_defer_s` (or the log failed: the trigger waits).
         """
-        scanner = self._trigger(project, position, None, cutoff)
+        scanner = self._trigger(project, position, None, cutoff, derived_server_id(project.server_id, "scan"))
         quiet_until = time.monotonic() + self.idle_before_defer_s
         try:
             while time.monotonic() < quiet_until:
@@ -251,8 +275,11 @@ class IncrementalSyncOperator(BaseOperator):
                 if scan.changes and scan.last_end is not None:
                     self._produce(project, position, scan.last_end, cutoff)
                     position, quiet_until = scan.last_end, time.monotonic() + self.idle_before_defer_s
+                else:  # nothing of the project's: as far behind as the last commit read, 0 when caught up
+                    self._report(project).quiet(None if scan.caught_up else scan.last_commit_us)
         finally:
             scanner.close_stream()
+        self._report(project).summary.flush(", idle")
         self.log.info("no change for %.0f s: deferring to the trigger at %s:%s", self.idle_before_defer_s,
                       position.file, position.position)  # fmt: skip
         return position
@@ -268,7 +295,7 @@ class IncrementalSyncOperator(BaseOperator):
             return {"interval": [begin.isoformat(), finish.isoformat()], "changes": 0, "already_done": True}
         server_id = derived_server_id(project.server_id, f"backfill/{label}")
         with fail_on_checkpoint(f"backfill of [{begin.isoformat()}, {finish.isoformat()}): "):
-            start, end = self._interval_positions(project, begin, finish, record, server_id)
+            start, end = interval_positions(project, (begin, finish), record, server_id, self.retry_for_s, self.log)
             self.log.info("backfill of [%s, %s) reads %s:%s to %s:%s", begin, finish, start.file,
                           start.position, end.file, end.position)  # fmt: skip
             job = RangeJob(
@@ -276,26 +303,9 @@ class IncrementalSyncOperator(BaseOperator):
                 value_of=lambda position, done: {"position": position.model_dump(mode="json"),
                                                  "end": end.model_dump(mode="json"), "done": done},
                 resume_of=lambda saved: BinlogPosition(**saved["position"]),
-                server_id=server_id, batch_size=self.batch_size,
+                server_id=server_id, batch_size=self.batch_size, observe=self._report(project).summary.batch,
             )  # fmt: skip
             produced = produce_range(project, job, range_io(project), retrier(project, self.retry_for_s), self.log)
+        self._report(project).summary.flush()
         interval = [begin.isoformat(), finish.isoformat()]
         return {"interval": interval, "changes": produced, "already_done": False}
-
-    def _interval_positions(
-        self,
-        project: SyncProject,
-        begin: datetime,
-        finish: datetime,
-        record: dict[str, Any] | None,
-        server_id: int,
-    ) -> tuple[BinlogPosition, BinlogPosition]:
-        """The interval's start and end positions: from an earlier try's record, else sought in the log."""
-        if record is not None:
-            return BinlogPosition(**record["position"]), BinlogPosition(**record["end"])
-        wait_settled(finish, self.log)
-        settings = OceanBaseHook(ob_conn_id=project.source.conn_id).binlog_connection_settings()
-        retry = retrier(project, self.retry_for_s)
-        start = retry_call(lambda: position_for_timestamp(settings, server_id, begin), retry, logger=self.log)
-        end = retry_call(lambda: position_for_timestamp(settings, server_id, finish), retry, logger=self.log)
-        return start, end

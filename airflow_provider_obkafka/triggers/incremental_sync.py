@@ -95,6 +95,7 @@ class Scan:
     caught_up: bool
     caught_up_s: float
     resume: BinlogPosition | None
+    last_commit_us: int | None = None  # the source commit time of the last transaction read (any table)
 
 
 class IncrementalSyncTrigger(BaseTrigger):
@@ -258,7 +259,7 @@ class IncrementalSyncTrigger(BaseTrigger):
         """
         end_us = self._args.end_us
         items = self._items or self._open(start)
-        changes, pending, last_end, resume, reading = 0, 0, None, None, False
+        changes, pending, last_end, resume, seen_us, reading = 0, 0, None, None, None, False
         for item in items:
             if not reading:  # time to read a backlog through and see the caught-up heartbeat
                 reading, until = True, max(until, time.monotonic()) + self._args.poll_interval_s
@@ -272,9 +273,9 @@ class IncrementalSyncTrigger(BaseTrigger):
                 if end_us is not None and item.commit_ts_us >= end_us:
                     return Scan(changes, last_end, True, False, 0.0, resume)
                 changes, pending, last_end = changes + pending, 0, item.end
-                resume = item.end
+                resume, seen_us = item.end, item.commit_ts_us
                 if changes >= budget or time.monotonic() >= until:
-                    return Scan(changes, last_end, False, False, 0.0, resume)
+                    return Scan(changes, last_end, False, False, 0.0, resume, seen_us)
         raise ConnectionError("the binlog server ended the blocking dump")  # retried as a lost connection
 
     def close_stream(self) -> None:

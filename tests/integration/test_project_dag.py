@@ -13,6 +13,7 @@ import yaml
 
 from airflow_provider_obkafka.dag_factory import dag_id_for
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
+from airflow_provider_obkafka.models.naming import broker_address
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -148,3 +149,6 @@ def test_generated_dag_runs_full_then_incremental_exactly_once(
     orders_uri, items_uri = f"kafka://kafka_default/{orders_topic}", f"kafka://kafka_default/{items_topic}"
     assert uris.count(orders_uri) == 4, "one full sync (full_sync_report), then each of the three incremental runs"
     assert uris.count(items_uri) == 5, "its 2 full syncs through the full_sync alias, 3 through batch_topics"
+    broker = broker_address(kafka.client_config()["bootstrap.servers"])
+    assert uris.count(f"kafka://{broker}/{orders_topic}") == 4, "the Kafka provider's form too: through aliases"
+    assert uris.count(f"kafka://{broker}/{items_topic}") == 5

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
+from airflow_provider_obkafka.models.naming import broker_address
 from tests.scheduler.helpers import as_text, final_state, records_per_key, table_rows
+from tests.statsd_listener import StatsdListener
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 ROWS, CHUNK_SIZE = 12_000, 1_000  # 12 chunks: three waves on the harness' four task slots
 COLUMNS = ["id", "customer", "total"]
@@ -23,7 +30,17 @@ def orders(seekdb_database):
     return db, cur
 
 
-def test_parallel_chunks_under_the_scheduler_exactly_once(airflow_api, deploy_project, airflow_conn_env, orders):
+@pytest.fixture
+def statsd(airflow_harness) -> Iterator[StatsdListener]:
+    """A StatsD listener where the harness' components send their metrics (`[metrics] statsd_port`)."""
+    listener = StatsdListener(airflow_harness.ports["statsd"])
+    yield listener
+    listener.close()
+
+
+def test_parallel_chunks_under_the_scheduler_exactly_once(
+    airflow_api, deploy_project, airflow_conn_env, orders, statsd
+):
     db, cur = orders
     topic = f"{db}.orders"
     dag_id = deploy_project({
@@ -43,11 +60,19 @@ def test_parallel_chunks_under_the_scheduler_exactly_once(airflow_api, deploy_pr
     assert run["state"] == "success", (airflow_api.states(dag_id, run_id), logs)
     assert len(chunks) == ROWS // CHUNK_SIZE
     assert failed == {}, f"every chunk succeeds at its first try: {failed}, logs: {logs}"
+    rows = statsd.wait_for(f"airflow.obkafka.full.rows.{db}", len(chunks))
+    assert sum(value for value, _ in rows) == ROWS, "each chunk's task process sent its rows to StatsD"
+    assert len(statsd.wait_for(f"airflow.obkafka.full.chunk_time.{db}", len(chunks))) == len(chunks)
 
     per_key = records_per_key(KafkaHook(), topic)
     assert {key: len(records) for key, records in per_key.items() if len(records) != 1} == {}, "each row once"
     assert as_text(final_state(per_key)) == table_rows(cur, db, "orders", COLUMNS)
     log = airflow_api.log_text(dag_id, run_id, "full_sync", 1, 0)
     assert "rows committed" in log, "the chunk's log, read through the API as the UI does"
-    events = [(e["uri"], e["source_task_id"], e["extra"]) for e in airflow_api.asset_events(dag_id, run_id)]
-    assert events == [(f"kafka://kafka_default/{topic}", "full_sync_report", {"rows": ROWS, "chunks": len(chunks)})]
+    events = sorted((e["uri"], e["source_task_id"], e["extra"]) for e in airflow_api.asset_events(dag_id, run_id))
+    broker = broker_address(KafkaHook().client_config()["bootstrap.servers"])
+    extra = {"rows": ROWS, "chunks": len(chunks)}
+    assert events == sorted([(f"kafka://{broker}/{topic}", "full_sync_report", extra),
+                             (f"kafka://kafka_default/{topic}", "full_sync_report", extra)]), (
+        "one event per topic from one task: the Kafka provider's broker form and the connection-id form"
+    )  # fmt: skip

@@ -127,8 +127,9 @@ def test_continuous_project_dag(projects: Path):
         Asset("kafka://kafka_main/Topic_shop_customers"),
         Asset("kafka://kafka_main/Topic_shop_products"),
         Asset("kafka://kafka_main/shop.orders"),
+        AssetAlias("obkafka__orders_sync/topics"),
         AssetAlias("obkafka__orders_sync/batch_topics"),
-    ]
+    ], "the connection-id form statically; the broker form (known at run time) through the topics alias"
     assert incremental.continuous, "no schedule: follows the log without end"
     assert incremental.idle_before_defer_s == 30, "streams while changes flow; defers after 30 s idle"
     assert dag.get_task("full_sync").partial_kwargs["outlets"] == [], (
@@ -155,7 +156,7 @@ def test_scheduled_incremental_project_dag(projects: Path):
     )
     assert (interval.start.minute, interval.end.minute) == (0, 5), "a run covers [start, end) of its interval"
     incremental = dag.get_task("incremental_sync")
-    assert incremental.outlets == [topic_asset("kafka_default", "crm.users")]
+    assert incremental.outlets == [topic_asset("kafka_default", "crm.users"), AssetAlias(f"{dag.dag_id}/topics")]
     assert not incremental.continuous, "scheduled runs end with their data interval"
     assert incremental.start_timestamp == "{{ params.incremental_start_timestamp }}"
     assert set(dag.params) == {"incremental_start_timestamp"}
@@ -269,8 +270,11 @@ def test_incremental_task_stops_at_the_interval_end_only_on_a_schedule(schedule,
     assert task.stream_end({"data_interval_end": NOW}) == (None if continuous else NOW)
 
 
-def test_full_sync_report_emits_one_event_per_topic_with_totals():
+def test_full_sync_report_emits_one_event_per_topic_with_totals(monkeypatch: pytest.MonkeyPatch):
     from airflow.sdk.execution_time.context import OutletEventAccessors
+
+    connection = {"conn_type": "kafka", "extra": {"bootstrap.servers": "SASL_SSL://b1.example:9093,b2.example:9093"}}
+    monkeypatch.setenv("AIRFLOW_CONN_KAFKA_DEFAULT", json.dumps(connection))
 
     project = parse_project(json.loads(json.dumps(FULL_ONLY)))
     report = build_dag(project).get_task("full_sync_report")
@@ -288,9 +292,11 @@ def test_full_sync_report_emits_one_event_per_topic_with_totals():
     }
     emitted = events[AssetAlias("obkafka__archive-full/full_sync")].asset_alias_events
     assert [(event.dest_asset_key.uri, event.extra) for event in emitted] == [
+        ("kafka://b1.example:9093/shop.orders", {"rows": 42, "chunks": 2}),
         ("kafka://kafka_default/shop.orders", {"rows": 42, "chunks": 2}),
+        ("kafka://b1.example:9093/shop.users", {"rows": 7, "chunks": 1}),
         ("kafka://kafka_default/shop.users", {"rows": 7, "chunks": 1}),
-    ], "one event per topic, not one per chunk"
+    ], "one event per topic (and URI form), not one per chunk: the Kafka provider's broker form, then the old one"
 
 
 def test_dag_file_reads_the_projects_beside_it_by_default(monkeypatch: pytest.MonkeyPatch):
@@ -350,3 +356,34 @@ def test_full_sync_report_counts_the_chunks_of_packed_work_items():
 
     results = [[{"topic": "t", "rows": 3}, {"topic": "t", "rows": 4, "skipped": True}], {"topic": "t", "rows": 1}]
     assert topic_totals(results) == {"t": {"rows": 8, "chunks": 3, "skipped": 1}}
+
+
+@pytest.mark.parametrize(
+    ("bootstrap", "server"),
+    [("b1:9092", "b1:9092"), (" b1:9092 , b2:9092", "b1:9092"), ("SASL_SSL://b1.example:9093,b2:9093", "b1.example:9093")],
+)
+def test_topic_assets_name_the_first_broker_as_the_kafka_provider_does(bootstrap, server):
+    from airflow_provider_obkafka.dag_factory.naming import kafka_topic_asset
+    from airflow_provider_obkafka.models.naming import broker_address
+
+    assert broker_address(bootstrap) == server
+    assert kafka_topic_asset(server, "shop.orders") == Asset(f"kafka://{server}/shop.orders")
+
+
+def test_a_connection_without_brokers_is_an_error_naming_the_setting():
+    from airflow_provider_obkafka.models.naming import broker_address
+
+    with pytest.raises(ValueError, match=r"bootstrap.servers ' , ' names no broker: set it on the Kafka connection"):
+        broker_address(" , ")
+
+
+def test_incremental_reports_its_topics_in_the_broker_form(projects: Path, monkeypatch: pytest.MonkeyPatch):
+    from airflow.sdk.execution_time.context import OutletEventAccessors
+
+    monkeypatch.setenv("AIRFLOW_CONN_KAFKA_DEFAULT", json.dumps({"conn_type": "kafka", "extra": {"bootstrap.servers": "k1:9092"}}))
+    dag = load_project_dags(projects, now=NOW)[dag_id_for("订单同步")]
+    incremental = dag.get_task("incremental_sync")
+    events = OutletEventAccessors()
+    incremental._post_execute_hook({"outlet_events": events}, None)  # what the task runner calls after execute
+    emitted = events[AssetAlias(f"{dag.dag_id}/topics")].asset_alias_events
+    assert [event.dest_asset_key.uri for event in emitted] == ["kafka://k1:9092/crm.users"]

@@ -8,7 +8,9 @@ reports and for backfill intervals.
 
 from __future__ import annotations
 
+import functools
 import itertools
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,6 +21,7 @@ from airflow_provider_obkafka.engine.binlog.reader import BinlogReader
 from airflow_provider_obkafka.engine.changes.change import DbType, RowChange
 from airflow_provider_obkafka.engine.kafka import checkpoints
 from airflow_provider_obkafka.engine.pipeline.copy_range import copy_range
+from airflow_provider_obkafka.engine.pipeline.report import CommittedBatch
 from airflow_provider_obkafka.engine.pipeline.retry import Retrier, retry_call
 from airflow_provider_obkafka.engine.routing.router import Router
 from airflow_provider_obkafka.engine.serializers.sequence import SEQUENCE_FIELD
@@ -106,6 +109,8 @@ class RangeJob:
     :param skip_committed_before_us: skip transactions with an exact OceanBase commit time before this (µs):
         the full sync's snapshot holds them (`engine/binlog/handoff.py`)
     :param by_gtid: read from a position's executed GTID set (when it has one), and order positions by it
+    :param observe: called after each Kafka transaction is committed (`engine.pipeline.report`: the summary
+        line and the metrics); None: each one is logged at DEBUG
     """
 
     start: BinlogPosition
@@ -118,6 +123,7 @@ class RangeJob:
     batch_size: int | None = None
     skip_committed_before_us: int | None = None
     by_gtid: bool = False
+    observe: Callable[[CommittedBatch], None] | None = None
 
 
 def produce_range(project: SyncProject, job: RangeJob, io: RangeIo, retry: Retrier, log: Any) -> int:
@@ -209,23 +215,29 @@ def _attempt(
     _copy(job, opened, committed, at, log)
 
 
+def _log_batch(log: Any, batch: CommittedBatch) -> None:
+    """A committed batch at DEBUG, when no observer was given (`RangeJob.observe`)."""
+    log.debug("%d changes committed up to %s:%s", batch.total, batch.position.file, batch.position.position)
+
+
 def _copy(job: RangeJob, opened: _Opened, committed: list[int], at: list[Any], log: Any) -> None:
     """Produce the range from the opened reader, a Kafka transaction per batch with its checkpoint."""
     router, reader, sink = opened.router, opened.reader, opened.sink
-    pending = [0]
+    pending: list[Any] = [0, None]  # changes sent in the open transaction, the last one's commit time
+    observe = job.observe or functools.partial(_log_batch, log)
 
     def send(change: RowChange) -> int:
         sent = router.send(change, sink)
         pending[0] += sent
+        pending[1] = change.commit_ts_us if change.commit_ts_us is not None else pending[1]
         return sent
 
     def commit(position: BinlogPosition, done: bool) -> None:  # the last sort sequence goes with the position
         sink.checkpoint(job.key, {**job.value_of(position, done), SEQUENCE_FIELD: router.sequence.last})
         sink.commit()
         committed[0] += pending[0]
-        pending[0] = 0
-        at[0] = position
-        log.info("%d changes committed up to %s:%s", committed[0], position.file, position.position)
+        observe(CommittedBatch(pending[0], committed[0], position, pending[1], time.time()))
+        pending[0], pending[1], at[0] = 0, None, position
 
     def on_ddl(item: SchemaChange) -> None:
         log.warning("DDL on %s.%s at %s: %s", item.database, item.table, item.position, item.statement)
