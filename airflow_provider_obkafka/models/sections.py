@@ -272,6 +272,10 @@ class Options(_Frozen):
         the same bytes (`FullSyncOperator`'s `render_on_server`); false: always render in Python
     :param idle_before_defer_s: continuous incremental sync: seconds without a new change after which the
         worker gives its slot back and waits in the triggerer, 0 to 3600; 0 defers after every range of changes
+    :param max_changes_per_kafka_transaction: incremental sync: a source transaction with more changes goes
+        out in several Kafka transactions of at most this many, each committed with a checkpoint inside the
+        source transaction (so it commits within `transaction_timeout_ms` and a crash resumes where it
+        stopped); 1 to 100,000,000; not an OMS option
     """
 
     serialization: SerializationName = Serialization.DEFAULT
@@ -286,6 +290,9 @@ class Options(_Frozen):
     chunk_size: Annotated[StrictInt, _between(1, 100_000_000, "chunk_size")] = 100_000
     render_on_server: StrictBool = True
     idle_before_defer_s: Annotated[StrictInt, _between(0, 3600, "idle_before_defer_s")] = 30
+    max_changes_per_kafka_transaction: Annotated[
+        StrictInt, _between(1, 100_000_000, "max_changes_per_kafka_transaction")
+    ] = 100_000
 
 
 class TopicDefaults(_Frozen):

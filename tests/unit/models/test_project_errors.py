@@ -501,6 +501,20 @@ CASES = [
     ("idle-negative", {"options.idle_before_defer_s": -1}, "options.idle_before_defer_s", "-1", ["0 to 3600"]),
     ("render-on-server-text", {"options.render_on_server": "no"}, "options.render_on_server", "'no'", ["true or false"]),
     (
+        "max-changes-per-kafka-transaction-zero",
+        {"options.max_changes_per_kafka_transaction": 0},
+        "options.max_changes_per_kafka_transaction",
+        "0",
+        ["1 to 100000000"],
+    ),
+    (
+        "max-changes-per-kafka-transaction-text",
+        {"options.max_changes_per_kafka_transaction": "100k"},
+        "options.max_changes_per_kafka_transaction",
+        "'100k'",
+        ["whole number"],
+    ),
+    (
         "transaction-timeout-low",
         {"options.transaction_timeout_ms": 999},
         "options.transaction_timeout_ms",
