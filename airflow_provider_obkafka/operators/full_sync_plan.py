@@ -13,7 +13,7 @@ from airflow_provider_obkafka.engine.snapshot.chunking import choose_chunk_key, 
 from airflow_provider_obkafka.engine.binlog.handoff import snapshot_scn
 from airflow_provider_obkafka.engine.routing.plan import TablePlan, resolve
 from airflow_provider_obkafka.engine.kafka.sink import TransactionalSink
-from airflow_provider_obkafka.engine.snapshot.sql import boundary_sql
+from airflow_provider_obkafka.engine.snapshot.sql import boundary_sql, count_sql
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.models.position import SnapshotPoint
@@ -133,7 +133,10 @@ class FullSyncPlanOperator(BaseOperator):
         def next_boundary(after: Any, offset: int) -> Any:
             return source.get_first(*boundary_sql(table.schema, key.columns, after, offset, snapshot.scn))
 
-        chunk_plan = plan_chunks(table.ref, key, self.chunk_size, next_boundary)
+        rows = None  # a table without a key, at a snapshot: read in slices of chunk_size rows
+        if not key.columns and snapshot.scn is not None:
+            rows = int(source.get_first(*count_sql(table.schema, snapshot.scn))[0])
+        chunk_plan = plan_chunks(table.ref, key, self.chunk_size, next_boundary, rows_at_snapshot=rows)
         last = len(chunk_plan.chunks) - 1
         return [
             {
