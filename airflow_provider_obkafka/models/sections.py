@@ -268,6 +268,8 @@ class Options(_Frozen):
         chunk, a batch of changes) may stay open before the broker aborts it; at most the brokers'
         `transaction.max.timeout.ms` (the precheck compares them)
     :param chunk_size: rows per full-sync chunk (one mapped `full_sync` task instance each), 1 to 100,000,000
+    :param chunk_max_bytes: full sync: a chunk also holds at most this many bytes of row values (the widest
+        row at the snapshot sets a table's rows per chunk), 1,024 to 2^40; None: `chunk_size` rows only
     :param render_on_server: full sync in Default format: let the source write each row's JSON when it gives
         the same bytes (`FullSyncOperator`'s `render_on_server`); false: always render in Python
     :param idle_before_defer_s: continuous incremental sync: seconds without a new change after which the
@@ -288,6 +290,7 @@ class Options(_Frozen):
         DEFAULT_TRANSACTION_TIMEOUT_MS
     )
     chunk_size: Annotated[StrictInt, _between(1, 100_000_000, "chunk_size")] = 100_000
+    chunk_max_bytes: Annotated[StrictInt, _between(1024, 2**40, "chunk_max_bytes")] | None = None
     render_on_server: StrictBool = True
     idle_before_defer_s: Annotated[StrictInt, _between(0, 3600, "idle_before_defer_s")] = 30
     max_changes_per_kafka_transaction: Annotated[

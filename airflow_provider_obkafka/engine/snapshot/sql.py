@@ -27,6 +27,7 @@ __all__ = [
     "qualified_name",
     "quote_ident",
     "range_condition",
+    "row_bytes_sql",
     "select_chunk_sql",
     "snapshot_clause",
     "Statement",
@@ -184,6 +185,12 @@ def _slice_order(table: TableRef | TableSchema, chunk: Chunk, snapshot_scn: int 
 def count_sql(table: TableRef | TableSchema, snapshot_scn: int | None = None) -> Statement:
     """`SELECT COUNT(*) FROM t [AS OF SNAPSHOT scn]`: a table's exact row count (at the snapshot)."""
     return _statement(f"SELECT COUNT(*) FROM {_table(table)}{snapshot_clause(snapshot_scn)}", ())
+
+
+def row_bytes_sql(table: TableSchema, snapshot_scn: int | None = None) -> Statement:
+    """The widest row's bytes: `MAX` of the sum of every column's `LENGTH` (its bytes as text; NULL: 0)."""
+    total = " + ".join(f"COALESCE(LENGTH({_ident(name)}), 0)" for name in table.column_names)
+    return _statement(f"SELECT MAX({total}) FROM {_table(table)}{snapshot_clause(snapshot_scn)}", ())
 
 
 def boundary_sql(

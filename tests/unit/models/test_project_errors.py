@@ -500,6 +500,8 @@ CASES = [
     ("chunk-size-text", {"options.chunk_size": "10k"}, "options.chunk_size", "'10k'", ["whole number"]),
     ("idle-negative", {"options.idle_before_defer_s": -1}, "options.idle_before_defer_s", "-1", ["0 to 3600"]),
     ("render-on-server-text", {"options.render_on_server": "no"}, "options.render_on_server", "'no'", ["true or false"]),
+    ("chunk-max-bytes-low", {"options.chunk_max_bytes": 1000}, "options.chunk_max_bytes", "1000", ["1024 to"]),
+    ("chunk-max-bytes-text", {"options.chunk_max_bytes": "1MB"}, "options.chunk_max_bytes", "'1MB'", ["whole number"]),
     (
         "max-changes-per-kafka-transaction-zero",
         {"options.max_changes_per_kafka_transaction": 0},
