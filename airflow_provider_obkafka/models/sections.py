@@ -268,6 +268,8 @@ class Options(_Frozen):
         chunk, a batch of changes) may stay open before the broker aborts it; at most the brokers'
         `transaction.max.timeout.ms` (the precheck compares them)
     :param chunk_size: rows per full-sync chunk (one mapped `full_sync` task instance each), 1 to 100,000,000
+    :param chunk_max_bytes: full sync: a chunk also holds at most this many bytes of row values (the widest
+        row at the snapshot sets a table's rows per chunk), 1,024 to 2^40; None: `chunk_size` rows only
     :param render_on_server: full sync in Default format: let the source write each row's JSON when it gives
         the same bytes (`FullSyncOperator`'s `render_on_server`); false: always render in Python
     :param idle_before_defer_s: continuous incremental sync: seconds without a new change after which the
@@ -276,6 +278,10 @@ class Options(_Frozen):
         checkpoint), and how many committed changes wake the trigger, 1 to 1,000,000
     :param retry_for_s: incremental sync: how long an outage of the source or Kafka is waited out (backoff
         up to 30 s between attempts) before the task fails, 0 to 604,800 (a week); 0 fails at the first error
+    :param max_changes_per_kafka_transaction: incremental sync: a source transaction with more changes goes
+        out in several Kafka transactions of at most this many, each committed with a checkpoint inside the
+        source transaction (so it commits within `transaction_timeout_ms` and a crash resumes where it
+        stopped); 1 to 100,000,000; not an OMS option
     """
 
     serialization: SerializationName = Serialization.DEFAULT
@@ -288,10 +294,14 @@ class Options(_Frozen):
         DEFAULT_TRANSACTION_TIMEOUT_MS
     )
     chunk_size: Annotated[StrictInt, _between(1, 100_000_000, "chunk_size")] = 100_000
+    chunk_max_bytes: Annotated[StrictInt, _between(1024, 2**40, "chunk_max_bytes")] | None = None
     render_on_server: StrictBool = True
     idle_before_defer_s: Annotated[StrictInt, _between(0, 3600, "idle_before_defer_s")] = 30
     batch_size: Annotated[StrictInt, _between(1, 1_000_000, "batch_size")] = 10_000
     retry_for_s: Annotated[StrictInt, _between(0, 604_800, "retry_for_s")] = 600
+    max_changes_per_kafka_transaction: Annotated[
+        StrictInt, _between(1, 100_000_000, "max_changes_per_kafka_transaction")
+    ] = 100_000
 
 
 class TopicDefaults(_Frozen):

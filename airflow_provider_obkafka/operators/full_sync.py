@@ -206,7 +206,8 @@ class FullSyncOperator(BaseOperator):
             "rows": result.rows,
             "checksum": result.checksum,
             "scn": work.get("scn"),
-            "range": {name: chunk.to_dict()[name] for name in ("key_columns", "lower", "upper")},
+            "range": {name: value for name, value in chunk.to_dict().items()
+                      if name in ("key_columns", "lower", "upper", "rows_slice")},  # fmt: skip
         }
 
 

@@ -14,7 +14,7 @@ from airflow_provider_obkafka.engine.snapshot.chunking import choose_chunk_key, 
 from airflow_provider_obkafka.engine.binlog.handoff import snapshot_scn
 from airflow_provider_obkafka.engine.routing.plan import TablePlan, resolve
 from airflow_provider_obkafka.engine.kafka.sink import TransactionalSink
-from airflow_provider_obkafka.engine.snapshot.sql import boundary_sql
+from airflow_provider_obkafka.engine.snapshot.sql import boundary_sql, count_sql, row_bytes_sql
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.models.position import SnapshotPoint
@@ -86,7 +86,8 @@ class FullSyncPlanOperator(BaseOperator):
         # are returned only once it is committed, so a retry of this task reuses the same snapshot.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="obkafka-snapshot") as pool:
             recorded = pool.submit(record) if record is not None else None
-            work = [item for table in plan.tables for item in self._chunks(source, table, sync_id, snapshot)]
+            work = [item for table in plan.tables
+                    for item in self._chunks(source, table, sync_id, snapshot, project.options.chunk_max_bytes)]
             if recorded is not None:
                 recorded.result()
         self.log.info("full sync %s: %d tables in %d chunks at %s", sync_id, len(plan.tables), len(work), snapshot)
@@ -136,8 +137,25 @@ class FullSyncPlanOperator(BaseOperator):
 
         return point, record
 
-    def _chunks(self, source: OceanBaseHook, table: TablePlan, sync_id: str, snapshot: SnapshotPoint) -> list[dict[str, Any]]:
+    def _chunk_rows(self, source: OceanBaseHook, table: TablePlan, snapshot: SnapshotPoint, max_bytes: int | None) -> int:
+        """
+        Rows per chunk of the table: `chunk_size`, fewer when `max_bytes` (`options.chunk_max_bytes`) would not
+        hold that many of its widest row at the snapshot (at least 1: a row wider than it is a chunk alone).
+        """
+        if max_bytes is None:
+            return self.chunk_size
+        widest = int(source.get_first(*row_bytes_sql(table.schema, snapshot.scn))[0] or 0)
+        rows = min(self.chunk_size, max(1, max_bytes // widest)) if widest else self.chunk_size
+        if rows < self.chunk_size:
+            self.log.info("%s: %d rows per chunk, not %d: its widest row has %d bytes and chunk_max_bytes is %d",
+                          table.ref, rows, self.chunk_size, widest, max_bytes)  # fmt: skip
+        return rows
+
+    def _chunks(
+        self, source: OceanBaseHook, table: TablePlan, sync_id: str, snapshot: SnapshotPoint, max_bytes: int | None
+    ) -> list[dict[str, Any]]:
         """The work items of one table's chunks, planned at the snapshot."""
+        size = self._chunk_rows(source, table, snapshot, max_bytes)
         key = choose_chunk_key(table.schema)
         if key.warning:
             self.log.warning("%s", key.warning)
@@ -145,7 +163,10 @@ class FullSyncPlanOperator(BaseOperator):
         def next_boundary(after: Any, offset: int) -> Any:
             return source.get_first(*boundary_sql(table.schema, key.columns, after, offset, snapshot.scn))
 
-        chunk_plan = plan_chunks(table.ref, key, self.chunk_size, next_boundary)
+        rows = None  # a table without a key, at a snapshot: read in slices of chunk_size rows
+        if not key.columns and snapshot.scn is not None:
+            rows = int(source.get_first(*count_sql(table.schema, snapshot.scn))[0])
+        chunk_plan = plan_chunks(table.ref, key, size, next_boundary, rows_at_snapshot=rows)
         last = len(chunk_plan.chunks) - 1
         return [
             {
@@ -154,7 +175,7 @@ class FullSyncPlanOperator(BaseOperator):
                 "topic": table.topic,
                 "columns": list(table.columns()),
                 "shard_columns": list(table.settings.shard_columns or ()),
-                "expected_rows": self.chunk_size if chunk.index < last else None,
+                "expected_rows": size if chunk.index < last else None,
                 "chunk": chunk.to_dict(),
             }
             for chunk in chunk_plan.chunks

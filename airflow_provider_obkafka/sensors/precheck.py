@@ -18,6 +18,7 @@ from airflow_provider_obkafka.engine.precheck.kafka import (
 )
 from airflow_provider_obkafka.engine.precheck.objects import issue_findings, name_findings, object_findings
 from airflow_provider_obkafka.engine.precheck.report import Check, Finding, Report, fail, ok
+from airflow_provider_obkafka.engine.precheck.row_size import PRODUCER_DEFAULT_MAX, RowLimits, row_size_findings
 from airflow_provider_obkafka.engine.precheck.source import (
     binlog_findings,
     gtid_findings,
@@ -245,6 +246,31 @@ def _broker_max_timeouts(kafka: KafkaHook, info: ClusterInfo) -> dict[int, int]:
     return {broker: int(configs[key]) for broker, configs in found.items() if key in configs}
 
 
+def _row_size_checks(
+    project: SyncProject, plan: SyncPlan | None, kafka: KafkaHook, info: ClusterInfo, present: dict[str, TopicState]
+) -> list[Finding]:
+    """Each table's largest possible row against the producer's, the brokers' and its topic's size limits."""
+    if plan is None:
+        return []
+    key = "message.max.bytes"
+    try:
+        found = kafka.broker_configs((key,), [broker.id for broker in info.brokers])
+        brokers = {broker: int(configs[key]) for broker, configs in found.items() if key in configs}
+    except Exception:  # no DESCRIBE_CONFIGS: the topics' and the producer's limits are still compared
+        brokers = {}
+    broker = min(brokers.items(), key=lambda item: (item[1], item[0])) if brokers else None
+    default = project.topic_defaults.configs.get("max.message.bytes") or (broker[1] if broker else None)
+    topics = {}
+    for table in plan.tables:
+        state = present.get(table.topic)
+        limit = state.configs.get("max.message.bytes") if state is not None and state.partitions else default
+        if limit is not None:
+            topics[table.topic] = int(limit)
+    producer = int(kafka.client_config().get("message.max.bytes") or PRODUCER_DEFAULT_MAX)
+    columns = [(str(t.ref), t.topic, [t.schema.column(name) for name in t.columns()]) for t in plan.tables]
+    return row_size_findings(columns, RowLimits(producer, broker, topics))
+
+
 def _destination_checks(project: SyncProject, plan: SyncPlan | None, timeout: float) -> list[Finding]:
     """Kafka answers, its version supports transactions, and the topics are as the project needs."""
     kafka = KafkaHook(kafka_config_id=project.destination.conn_id)
@@ -266,7 +292,7 @@ def _destination_checks(project: SyncProject, plan: SyncPlan | None, timeout: fl
     out += transaction_timeout_findings(project.options.transaction_timeout_ms, _broker_max_timeouts(kafka, info))
     topics = {**project.known_topics(), **(plan.topics() if plan is not None else {})}
     specs = created_specs(project, topics, len(info.brokers))
-    keys = tuple(sorted({key for spec in specs for key in spec.configs}))
+    keys = tuple(sorted({"max.message.bytes", *(key for spec in specs for key in spec.configs)}))
     try:
         names = sorted({*topics, project.checkpoint_topic})
         described = kafka.describe_topics(names, config_keys=keys)
@@ -278,6 +304,7 @@ def _destination_checks(project: SyncProject, plan: SyncPlan | None, timeout: fl
                 name, TopicState(0, 0, {})
             )  # other topics: only their names matter (collisions)
         out += topic_findings(project, topics, present, len(info.brokers))
+        out += _row_size_checks(project, plan, kafka, info, present)
     except Exception as exc:  # e.g. a missing ACL: the ACL checks below name it
         out.append(_error(Check.NEW_TOPICS, f"the topics of Kafka {project.destination.conn_id!r}", exc))
     try:

@@ -411,3 +411,21 @@ with DAG(dag_id="precheck_{db}", schedule=None, start_date=pendulum.datetime(202
     run = dag.test()
     states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
     assert states == {"good": "success", "bad": "failed"}  # failed at once, not retried or rescheduled
+
+
+def test_largest_possible_row_is_compared_with_the_message_size_limits(shop):
+    """A table whose row can outgrow one Kafka message is a WARN naming it, its size and every limit."""
+    db, conn = shop
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE {db}.files (id INT PRIMARY KEY, name VARCHAR(100), body LONGBLOB)")
+    report = run_precheck(_project(db, db, ["orders", "files"]))
+    findings = {f.found.split(":")[0]: f for f in _only(report, Check.ROW_SIZE)}
+    small = findings[f"{db}.orders"]
+    assert small.status is Status.OK, small
+    big = findings[f"{db}.files"]
+    assert big.status is Status.WARN, big
+    # id 11 + name 400 (utf8mb4) + body 4294967295 bytes; an UPDATE carries the row twice
+    assert "largest possible row 4294967706 bytes" in big.found
+    for limit in ("the producer's message.max.bytes 1000000", "broker", f"topic {db}.t's max.message.bytes"):
+        assert limit in big.found, big.found
+    assert "objects[].columns" in big.fix and "max.message.bytes" in big.fix

@@ -11,7 +11,9 @@ reader sees a checkpoint exactly when it sees the data. Keys are plain text path
 - `full/last-snapshot`: the snapshot point of the latest full synchronization; incremental sync starts there.
 - `incremental/position`: where the incremental synchronization resumes (the next event to read), and the
   last sort sequence it gave (`store_data_sequence`, `engine/serializers/sequence.py`): the resumed stream
-  numbers its messages above it.
+  numbers its messages above it. Inside a source transaction split across Kafka transactions
+  (`options.max_changes_per_kafka_transaction`), the position is the transaction's start and
+  `committed_in_transaction` how many of its changes are committed (`engine/pipeline/incremental.py`).
 - `incremental/backfill/<interval start>`: one backfill run's progress over its data interval: the next
   position to read, the interval's end position, `done` once the whole interval is committed, and its own
   last sort sequence. It never touches `incremental/position`.

@@ -20,7 +20,7 @@ from airflow_provider_obkafka.engine.binlog.gtid import covers
 from airflow_provider_obkafka.engine.binlog.reader import BinlogReader
 from airflow_provider_obkafka.engine.changes.change import DbType, RowChange
 from airflow_provider_obkafka.engine.kafka import checkpoints
-from airflow_provider_obkafka.engine.pipeline.copy_range import copy_range
+from airflow_provider_obkafka.engine.pipeline.copy_range import Slices, copy_range
 from airflow_provider_obkafka.engine.pipeline.report import CommittedBatch
 from airflow_provider_obkafka.engine.pipeline.retry import Retrier, retry_call
 from airflow_provider_obkafka.engine.routing.router import Router
@@ -40,6 +40,9 @@ START_FORMAT = "ISO 8601 with a time zone, e.g. 2024-05-01T08:00:00+08:00 or 202
 SKEW = timedelta(minutes=1)
 READ_AHEAD = 10_000  # changes read from the change log while the Kafka side is set up (bounded memory)
 RANGE_READ_TIMEOUT_S = 30.0  # a range's blocking dump hears a heartbeat every second when idle
+#: In a checkpoint value inside a source transaction: how many in-scope changes after its position (the
+#: transaction's start) are committed (`options.max_changes_per_kafka_transaction`); absent at a boundary.
+WITHIN_TRANSACTION_FIELD = "committed_in_transaction"
 
 
 def parse_start_timestamp(value: str | datetime | None, now: datetime | None = None) -> datetime | None:
@@ -197,9 +200,13 @@ def _attempt(
     opened = _open(project, job, io, guess)
     sink, record = opened.sink, opened.record
     opened.router.sequence.resume(record)
-    start = job.start
-    if record is not None and not at_or_after(start, job.resume_of(record), job.by_gtid):
-        start = job.resume_of(record)  # resume after what is already committed
+    start, skip = job.start, 0
+    if record is not None:
+        resume = job.resume_of(record)
+        if not at_or_after(start, resume, job.by_gtid):
+            start = resume  # resume after what is already committed
+        if _same(start, resume, job.by_gtid):  # inside a split source transaction: skip its committed part
+            skip = int(record.get(WITHIN_TRANSACTION_FIELD) or 0)
     at[0] = start
     if at_or_after(start, job.end, job.by_gtid):
         opened.reader.close()
@@ -212,7 +219,11 @@ def _attempt(
         opened.reader.close()
         opened.reader, opened.ahead = _reader(opened.source, opened.router, job, start), []
         opened.items = opened.reader.iter_changes()
-    _copy(job, opened, committed, at, log)
+    if skip:
+        log.info("resuming inside the transaction at %s:%s: its first %d changes are committed", start.file,
+                 start.position, skip)  # fmt: skip
+    slices = Slices(start, limit=project.options.max_changes_per_kafka_transaction, skip=skip)
+    _copy(job, opened, committed, at, log, slices)
 
 
 def _log_batch(log: Any, batch: CommittedBatch) -> None:
@@ -220,8 +231,13 @@ def _log_batch(log: Any, batch: CommittedBatch) -> None:
     log.debug("%d changes committed up to %s:%s", batch.total, batch.position.file, batch.position.position)
 
 
-def _copy(job: RangeJob, opened: _Opened, committed: list[int], at: list[Any], log: Any) -> None:
-    """Produce the range from the opened reader, a Kafka transaction per batch with its checkpoint."""
+def _copy(
+    job: RangeJob, opened: _Opened, committed: list[int], at: list[Any], log: Any, slices: Slices
+) -> None:
+    """
+    Produce the range from the opened reader, a Kafka transaction per batch with its checkpoint, and per
+    slice of a source transaction larger than `slices.limit` with a checkpoint inside it.
+    """
     router, reader, sink = opened.router, opened.reader, opened.sink
     pending: list[Any] = [0, None]  # changes sent in the open transaction, the last one's commit time
     observe = job.observe or functools.partial(_log_batch, log)
@@ -232,12 +248,16 @@ def _copy(job: RangeJob, opened: _Opened, committed: list[int], at: list[Any], l
         pending[1] = change.commit_ts_us if change.commit_ts_us is not None else pending[1]
         return sent
 
-    def commit(position: BinlogPosition, done: bool) -> None:  # the last sort sequence goes with the position
-        sink.checkpoint(job.key, {**job.value_of(position, done), SEQUENCE_FIELD: router.sequence.last})
+    def commit(position: BinlogPosition, done: bool, within: int = 0) -> None:  # with the last sort sequence
+        value = {**job.value_of(position, done), SEQUENCE_FIELD: router.sequence.last}
+        sink.checkpoint(job.key, {**value, WITHIN_TRANSACTION_FIELD: within} if within else value)
         sink.commit()
         committed[0] += pending[0]
         observe(CommittedBatch(pending[0], committed[0], position, pending[1], time.time()))
         pending[0], pending[1], at[0] = 0, None, position
+        if within:  # a source transaction too big for one Kafka transaction: a slice of it is committed
+            log.info("%d changes committed up to %s:%s and %d changes of the transaction there", committed[0],
+                     position.file, position.position, within)  # fmt: skip
 
     def on_ddl(item: SchemaChange) -> None:
         log.warning("DDL on %s.%s at %s: %s", item.database, item.table, item.position, item.statement)
@@ -247,10 +267,17 @@ def _copy(job: RangeJob, opened: _Opened, committed: list[int], at: list[Any], l
         commit(position, False)
         sink.begin()
 
+    def split(position: BinlogPosition, within: int) -> None:
+        commit(position, False, within)
+        sink.begin()
+
+    slices.on_split = split
+
     sink.begin()
     try:
         copy_range(itertools.chain(opened.ahead, opened.items), job.end, send=send, on_batch=batch,
-                   on_schema_change=on_ddl, batch_size=job.batch_size, position=lambda: reader.position)  # fmt: skip
+                   on_schema_change=on_ddl, batch_size=job.batch_size, position=lambda: reader.position,
+                   slices=slices)  # fmt: skip
         commit(job.end, True)
         if reader.skipped_changes:
             log.info("%d changes skipped: committed before the full sync's snapshot, which holds them",

@@ -43,6 +43,7 @@ class Check(StrEnum):
     KAFKA_VERSION = "Kafka version"
     TRANSACTIONS = "Kafka transactions"
     TRANSACTION_TIMEOUT = "Kafka transaction timeout"
+    ROW_SIZE = "Largest row and Kafka's message size limits"
     EXISTING_TOPICS = "Existing Topics"
     NEW_TOPICS = "New Topic"
     KAFKA_ACLS = "Kafka ACLs"

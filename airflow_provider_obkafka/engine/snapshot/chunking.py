@@ -89,9 +89,11 @@ class Chunk:
 
     :param table: the table
     :param index: 0-based position in the plan
-    :param key_columns: the chunk key columns; empty for a table read in one pass
+    :param key_columns: the chunk key columns; empty for a table without a key (read in one pass, or in slices)
     :param lower: inclusive lower key, or None from the start
     :param upper: exclusive upper key, or None to the end
+    :param rows_slice: a table without a key, read at a snapshot: `(offset, rows)`, this chunk's rows of the
+        table in a total order of all its columns (`rows` None: to the end)
     """
 
     table: TableRef
@@ -99,6 +101,7 @@ class Chunk:
     key_columns: tuple[str, ...]
     lower: Key | None
     upper: Key | None
+    rows_slice: tuple[int, int | None] | None = None
 
     def __post_init__(self) -> None:
         for name, bound in (("lower", self.lower), ("upper", self.upper)):
@@ -106,7 +109,10 @@ class Chunk:
                 raise ValueError(f"{self.describe()}: {name} does not match key {self.key_columns!r}")
 
     def describe(self) -> str:
-        """`db.t chunk 3 [(10,), (20,))` for logs and error messages."""
+        """`db.t chunk 3 [(10,), (20,))` (`db.t chunk 3 rows [300, 400)` for a slice) for logs and errors."""
+        if self.rows_slice is not None:
+            offset, rows = self.rows_slice
+            return f"{self.table} chunk {self.index} rows [{offset}, {'end' if rows is None else offset + rows})"
         lower = "start" if self.lower is None else repr(self.lower)
         upper = "end" if self.upper is None else repr(self.upper)
         return f"{self.table} chunk {self.index} [{lower}, {upper})"
@@ -119,17 +125,20 @@ class Chunk:
             "key_columns": list(self.key_columns),
             "lower": encode_key(self.lower),
             "upper": encode_key(self.upper),
+            **({} if self.rows_slice is None else {"rows_slice": list(self.rows_slice)}),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Chunk:
         """The chunk that `to_dict` wrote."""
+        found = data.get("rows_slice")
         return cls(
             table=TableRef(data["database"], data["table"]),
             index=int(data["index"]),
             key_columns=tuple(data["key_columns"]),
             lower=decode_key(data["lower"]),
             upper=decode_key(data["upper"]),
+            rows_slice=None if found is None else (int(found[0]), None if found[1] is None else int(found[1])),
         )
 
 
@@ -170,7 +179,8 @@ def choose_chunk_key(schema: TableSchema, columns: Sequence[str] | None = None) 
         return ChunkKey(
             key, f"{schema.ref} has no primary key: chunked on the NOT NULL unique key ({', '.join(key)})"
         )
-    return ChunkKey((), f"{schema.ref} has no primary key and no NOT NULL unique key: read in one pass")
+    return ChunkKey((), f"{schema.ref} has no primary key and no NOT NULL unique key: read in one pass (at an "
+                        "OceanBase snapshot: in slices of chunk_size rows, ordered by all its columns)")
 
 
 def _checked_key(schema: TableSchema, columns: tuple[str, ...]) -> tuple[str, ...]:
@@ -245,13 +255,15 @@ def _next_upper(next_boundary: NextBoundary, lower: Key | None, chunk_size: int)
 
 
 def iter_chunks(
-    table: TableRef, key_columns: Sequence[str], chunk_size: int, next_boundary: NextBoundary
-) -> Iterator[Chunk]:
+    table: TableRef, key_columns: Sequence[str], chunk_size: int, next_boundary: NextBoundary,
+    rows_at_snapshot: int | None = None,
+) -> Iterator[Chunk]:  # fmt: skip
     """
     Yield the chunks of a table in key order, asking `next_boundary` once per chunk (the last answer is None).
 
     :param table: the table
-    :param key_columns: the chunk key (see `choose_chunk_key`); empty yields one chunk without asking anything
+    :param key_columns: the chunk key (see `choose_chunk_key`); empty yields one chunk without asking anything,
+        or the slices of `slice_chunks` when `rows_at_snapshot` is given
     :param chunk_size: target rows per chunk, at least 1
     :param next_boundary: `(after, offset) -> key | None`: the key `offset` rows past the first row with
         key >= `after` (`after` None: from the first row), or None when there is no such row
@@ -259,6 +271,9 @@ def iter_chunks(
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"{table}: chunk_size must be an int >= 1, got {chunk_size!r}")
     columns = tuple(key_columns)
+    if not columns and rows_at_snapshot is not None:
+        yield from slice_chunks(table, chunk_size, rows_at_snapshot)
+        return
     lower: Key | None = None
     index = 0
     while True:
@@ -271,6 +286,19 @@ def iter_chunks(
         lower, index = upper, index + 1
 
 
+def slice_chunks(table: TableRef, chunk_size: int, rows_at_snapshot: int) -> Iterator[Chunk]:
+    """
+    The chunks of a table without a key read at a snapshot: `chunk_size` rows each, by offset in a total order
+    of all its columns (`engine.snapshot.sql.select_chunk_sql`); the last one reads to the end. The snapshot
+    fixes the rows, so every read of a slice gives the same rows (rows equal in every column are
+    interchangeable), and the slices hold each row once.
+    """
+    slices = max(1, -(-rows_at_snapshot // chunk_size))
+    for index in range(slices):
+        rows = chunk_size if index < slices - 1 else None
+        yield Chunk(table, index, (), None, None, (index * chunk_size, rows))
+
+
 def plan_chunks(
     table: TableRef,
     key: ChunkKey | Sequence[str],
@@ -278,6 +306,7 @@ def plan_chunks(
     next_boundary: NextBoundary,
     *,
     count_rows: CountRows | None = None,
+    rows_at_snapshot: int | None = None,
 ) -> ChunkPlan:
     """
     Plan a table's chunks; memory holds one key per chunk, never the table's keys.
@@ -287,9 +316,11 @@ def plan_chunks(
     :param chunk_size: target rows per chunk, at least 1
     :param next_boundary: see `iter_chunks`; run it against the same snapshot the chunks will be read at
     :param count_rows: optional row count or statistics estimate, for progress reporting only
+    :param rows_at_snapshot: a table without a key: its exact row count at the snapshot the chunks are read at,
+        to read it in slices (`slice_chunks`); None reads it in one pass
     """
     chunk_key = key if isinstance(key, ChunkKey) else ChunkKey(tuple(key))
-    chunks = tuple(iter_chunks(table, chunk_key.columns, chunk_size, next_boundary))
+    chunks = tuple(iter_chunks(table, chunk_key.columns, chunk_size, next_boundary, rows_at_snapshot))
     estimated = count_rows() if count_rows is not None else None
     log.info("planned %d chunk(s) of up to %d rows for %s", len(chunks), chunk_size, table)
     return ChunkPlan(table, chunk_key.columns, chunk_size, chunks, chunk_key.warning, estimated)

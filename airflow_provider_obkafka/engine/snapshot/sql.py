@@ -22,10 +22,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "boundary_sql",
+    "count_sql",
     "key_condition",
     "qualified_name",
     "quote_ident",
     "range_condition",
+    "row_bytes_sql",
     "select_chunk_sql",
     "snapshot_clause",
     "Statement",
@@ -156,11 +158,39 @@ def select_chunk_sql(
         )
     where, params = range_condition(key_columns, chunk.lower, chunk.upper)
     select = ", ".join(expressions) if expressions else _select_list(table, columns)
-    sql = (
-        f"SELECT {select} FROM {_table(table)}{snapshot_clause(snapshot_scn)}"
-        f"{where}{_order_by(key_columns)}"
-    )
+    order = _order_by(key_columns) if chunk.rows_slice is None else _slice_order(table, chunk, snapshot_scn)
+    sql = f"SELECT {select} FROM {_table(table)}{snapshot_clause(snapshot_scn)}{where}{order}"
     return _statement(sql, params)
+
+
+MAX_ROWS = 2**62  # "to the end" after an OFFSET: OceanBase adds LIMIT and OFFSET as a signed BIGINT
+
+
+def _slice_order(table: TableRef | TableSchema, chunk: Chunk, snapshot_scn: int | None) -> str:
+    """
+    ` ORDER BY <every column, as bytes> LIMIT n OFFSET m`: a slice of a table without a key (`slice_chunks`).
+    The order is total up to rows equal in every column's bytes (interchangeable), and at a snapshot every
+    read gives the same rows: bytes first, not the collation, so 'a' and 'A' never tie; then the value, so two
+    numbers written alike (FLOAT) do not either.
+    """
+    if snapshot_scn is None:
+        raise ValueError(f"{chunk.describe()} is a slice of a table without a key: it needs a snapshot")
+    if not isinstance(table, TableSchema):
+        raise ValueError(f"{chunk.describe()}: a slice is ordered by every column: give the TableSchema")
+    offset, rows = chunk.rows_slice or (0, None)
+    order = ", ".join(f"CAST({_ident(name)} AS BINARY), {_ident(name)}" for name in table.column_names)
+    return f" ORDER BY {order} LIMIT {int(MAX_ROWS if rows is None else rows)} OFFSET {int(offset)}"
+
+
+def count_sql(table: TableRef | TableSchema, snapshot_scn: int | None = None) -> Statement:
+    """`SELECT COUNT(*) FROM t [AS OF SNAPSHOT scn]`: a table's exact row count (at the snapshot)."""
+    return _statement(f"SELECT COUNT(*) FROM {_table(table)}{snapshot_clause(snapshot_scn)}", ())
+
+
+def row_bytes_sql(table: TableSchema, snapshot_scn: int | None = None) -> Statement:
+    """The widest row's bytes: `MAX` of the sum of every column's `LENGTH` (its bytes as text; NULL: 0)."""
+    total = " + ".join(f"COALESCE(LENGTH({_ident(name)}), 0)" for name in table.column_names)
+    return _statement(f"SELECT MAX({total}) FROM {_table(table)}{snapshot_clause(snapshot_scn)}", ())
 
 
 def boundary_sql(

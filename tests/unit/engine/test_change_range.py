@@ -6,7 +6,7 @@ import pytest
 
 from airflow_provider_obkafka.engine.binlog.transactions import Commit, SchemaChange
 from airflow_provider_obkafka.engine.changes.change import RecordType, RowChange
-from airflow_provider_obkafka.engine.pipeline.copy_range import copy_range, transaction_start
+from airflow_provider_obkafka.engine.pipeline.copy_range import Slices, copy_range, transaction_start
 from airflow_provider_obkafka.exceptions import CheckpointError
 from airflow_provider_obkafka.models.position import BinlogPosition
 
@@ -76,3 +76,46 @@ def test_log_ending_before_end_is_an_error_unless_the_reader_reached_it():
         _copy(iter(LOG), _pos(500))
     # a statement of another table moved the reader to 500 without an item: the range is complete
     assert _copy(iter(LOG), _pos(500), position=lambda: _pos(500))[0] == 9
+
+
+def _numbered_txn(start: BinlogPosition, end: BinlogPosition, rows: int) -> list:
+    where = f"{start.file}:{start.position}"
+    changes = [RowChange("shop", "orders", RecordType.INSERT, ("id",), None, (start.position + n,),
+                         checkpoint=where, sequence=n) for n in range(1, rows + 1)]  # fmt: skip
+    return [*changes, Commit(f"t{start.position}", 1, 0, start, end, rows)]
+
+
+BIG_LOG = _numbered_txn(_pos(100), _pos(200), 2) + _numbered_txn(_pos(200), _pos(300), 7)
+
+
+def _sliced(items, end, slices, **kwargs):
+    sent: list[int] = []
+    splits: list[tuple[int, int]] = []
+    slices.on_split = lambda at, changes: splits.append((at.position, changes))
+    copy_range(items, end, send=lambda c: sent.append(c.after[0]) or 1,
+               on_batch=lambda p: splits.append(p.position), slices=slices, **kwargs)  # fmt: skip
+    return sent, splits
+
+
+def test_a_source_transaction_over_the_limit_is_split_with_its_start_and_the_changes_sent():
+    sent, splits = _sliced(iter(BIG_LOG), _pos(300), Slices(_pos(100), limit=3), batch_size=1)
+    assert sent == [101, 102, 201, 202, 203, 204, 205, 206, 207]
+    # the first transaction fits (a batch at its commit), the second is cut every 3 changes
+    assert splits == [200, (200, 3), (200, 6)]
+
+
+def test_a_slice_counts_the_changes_since_the_last_commit_of_a_kafka_transaction():
+    sent, splits = _sliced(iter(BIG_LOG), _pos(300), Slices(_pos(100), limit=4))
+    assert splits == [(200, 2), (200, 6)], "no batch at the first commit: its 2 changes count toward it"
+
+
+def test_a_resume_inside_the_transaction_skips_exactly_what_was_committed():
+    items = _numbered_txn(_pos(200), _pos(300), 7)
+    sent, splits = _sliced(iter(items), _pos(300), Slices(_pos(200), limit=3, skip=3))
+    assert sent == [204, 205, 206, 207]
+    assert splits == [(200, 6)], "the checkpoints go on counting from the transaction's start"
+
+
+def test_the_skip_ends_at_the_transactions_commit():
+    sent, _ = _sliced(iter(BIG_LOG), _pos(300), Slices(_pos(100), skip=2))
+    assert sent == [201, 202, 203, 204, 205, 206, 207]

@@ -261,3 +261,23 @@ def test_chunk_and_plan_round_trip_through_json():
 def test_chunk_bounds_must_match_the_key():
     with pytest.raises(ValueError, match="does not match key"):
         Chunk(REF, 0, ("a", "b"), (1,), None)
+
+
+def test_a_table_without_a_key_at_a_snapshot_is_planned_in_slices_of_chunk_size_rows():
+    def never(after, offset):
+        raise AssertionError("a table without a key needs no boundary query")
+
+    plan = plan_chunks(REF_NO_KEY, ChunkKey(()), 40, never, rows_at_snapshot=100)
+    assert [c.rows_slice for c in plan.chunks] == [(0, 40), (40, 40), (80, None)], "the last one to the end"
+    assert [c.index for c in plan.chunks] == [0, 1, 2]
+    assert plan.chunks[1].describe() == "shop.heap chunk 1 rows [40, 80)"
+    assert plan.chunks[2].describe() == "shop.heap chunk 2 rows [80, end)"
+    assert all(Chunk.from_dict(c.to_dict()) == c for c in plan.chunks)
+    assert [c.rows_slice for c in plan_chunks(REF_NO_KEY, ChunkKey(()), 40, never, rows_at_snapshot=0).chunks] == [
+        (0, None)
+    ], "an empty table is one slice"
+    whole = plan_chunks(REF_NO_KEY, ChunkKey(()), 40, never).chunks
+    assert [(c.rows_slice, "rows_slice" in c.to_dict()) for c in whole] == [(None, False)], "no snapshot: one pass"
+
+
+REF_NO_KEY = TableRef("shop", "heap")

@@ -260,3 +260,16 @@ def test_planned_sql_reads_every_row_once_on_a_real_engine(sqlite_table, size):
     assert all(len(part) == size for part in read[:-1])
     assert 0 < len(read[-1]) <= size
     assert all(part == sorted(part) for part in read), "each chunk comes ordered by the key"
+
+
+def test_a_slice_of_a_table_without_a_key_is_ordered_by_every_column_as_bytes_then_value():
+    heap = SCHEMA.model_copy(update={"primary_key": ()})
+    chunk = Chunk(REF, 1, (), None, None, (40, 40))
+    sql, params = select_chunk_sql(heap, ["v"], (), chunk, 123)
+    order = ", ".join(f"CAST(`{c}` AS BINARY), `{c}`" for c in ("a", "b", "v"))
+    assert sql == f"SELECT `v` FROM `shop`.`orders` AS OF SNAPSHOT 123 ORDER BY {order} LIMIT 40 OFFSET 40"
+    assert params is None
+    last, _ = select_chunk_sql(heap, ["v"], (), Chunk(REF, 2, (), None, None, (80, None)), 123)
+    assert last.endswith(f"LIMIT {2**62} OFFSET 80")
+    with pytest.raises(ValueError, match="needs a snapshot"):
+        select_chunk_sql(heap, ["v"], (), chunk, None)

@@ -504,6 +504,22 @@ CASES = [
     ("retry-for-negative", {"options.retry_for_s": -5}, "options.retry_for_s", "-5", ["0 to 604800"]),
     ("retry-for-float", {"options.retry_for_s": 1.5}, "options.retry_for_s", "1.5", ["whole number"]),
     ("render-on-server-text", {"options.render_on_server": "no"}, "options.render_on_server", "'no'", ["true or false"]),
+    ("chunk-max-bytes-low", {"options.chunk_max_bytes": 1000}, "options.chunk_max_bytes", "1000", ["1024 to"]),
+    ("chunk-max-bytes-text", {"options.chunk_max_bytes": "1MB"}, "options.chunk_max_bytes", "'1MB'", ["whole number"]),
+    (
+        "max-changes-per-kafka-transaction-zero",
+        {"options.max_changes_per_kafka_transaction": 0},
+        "options.max_changes_per_kafka_transaction",
+        "0",
+        ["1 to 100000000"],
+    ),
+    (
+        "max-changes-per-kafka-transaction-text",
+        {"options.max_changes_per_kafka_transaction": "100k"},
+        "options.max_changes_per_kafka_transaction",
+        "'100k'",
+        ["whole number"],
+    ),
     (
         "transaction-timeout-low",
         {"options.transaction_timeout_ms": 999},
