@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_obkafka.engine.binlog.gtid import covers
 from airflow_provider_obkafka.engine.binlog.reader import BinlogReader
+from airflow_provider_obkafka.engine.binlog.schema_history import HistoryCursor, SchemaHistory
 from airflow_provider_obkafka.engine.changes.change import DbType, RowChange
 from airflow_provider_obkafka.engine.kafka import checkpoints
 from airflow_provider_obkafka.engine.pipeline.copy_range import copy_range
@@ -128,11 +129,11 @@ def produce_range(project: SyncProject, job: RangeJob, io: RangeIo, retry: Retri
     return committed[0]
 
 
-def _kafka_side(project: SyncProject, job: RangeJob, io: RangeIo) -> tuple[TransactionalSink, dict[str, Any] | None]:
-    """The sink of a transactional producer (fencing any earlier try of this unit), then the checkpoint."""
+def _kafka_side(project: SyncProject, job: RangeJob, io: RangeIo) -> tuple[TransactionalSink, Mapping[str, Any]]:
+    """The sink of a transactional producer (fencing any earlier try of this unit), then the checkpoints."""
     sink = io.sink(checkpoints.transactional_id(project.slug, *job.txn_parts))
     # the producer fenced any earlier try of this unit before the checkpoint is read
-    return sink, io.checkpoints().get(job.key)
+    return sink, io.checkpoints()
 
 
 def _read_ahead(items: Iterator[StreamItem], until: Future[Any], limit: int) -> list[StreamItem]:
@@ -148,7 +149,10 @@ def _read_ahead(items: Iterator[StreamItem], until: Future[Any], limit: int) -> 
 
 @dataclass
 class _Opened:
-    """A try's two sides, set up side by side: the source's (router, reader, what was read ahead), Kafka's."""
+    """
+    A try's two sides, set up side by side: the source's (router, reader, what was read ahead), Kafka's. The
+    schema history is read by two cursors: the reader's (decoding) and the router's (rendering).
+    """
 
     source: Source
     router: Router
@@ -157,6 +161,8 @@ class _Opened:
     ahead: list[StreamItem]
     sink: TransactionalSink
     record: dict[str, Any] | None
+    history: SchemaHistory
+    rendering: HistoryCursor
 
 
 def _open(project: SyncProject, job: RangeJob, io: RangeIo, guess: BinlogPosition) -> _Opened:
@@ -167,16 +173,17 @@ def _open(project: SyncProject, job: RangeJob, io: RangeIo, guess: BinlogPositio
     with ThreadPoolExecutor(1, thread_name_prefix="obkafka-fence") as pool:
         kafka_side = pool.submit(_kafka_side, project, job, io)
         source = io.source()
-        router = Router(project, source.describe, source.db_type, source.tenant)
-        reader = _reader(source, router, job, guess)
+        history = SchemaHistory(source.describe, lambda: checkpoints.schema_records(kafka_side.result()[1]))
+        rendering = history.cursor(guess)
+        router = Router(project, rendering.describe, source.db_type, source.tenant)
+        reader, items = _reader(source, router, job, guess, history)
         try:
-            items = reader.iter_changes()
             ahead = [] if at_or_after(guess, job.end, job.by_gtid) else _read_ahead(items, kafka_side, READ_AHEAD)
-            sink, record = kafka_side.result()
+            sink, state = kafka_side.result()
         except BaseException:
             reader.close()
             raise
-    return _Opened(source, router, reader, items, ahead, sink, record)
+    return _Opened(source, router, reader, items, ahead, sink, state.get(job.key), history, rendering)
 
 
 def _attempt(
@@ -193,7 +200,7 @@ def _attempt(
     start = job.start
     if record is not None and not at_or_after(start, job.resume_of(record), job.by_gtid):
         start = job.resume_of(record)  # resume after what is already committed
-    at[0] = start
+    at[0] = opened.rendering.position = start
     if at_or_after(start, job.end, job.by_gtid):
         opened.reader.close()
         if record is None:  # nothing to read: record where the next range starts
@@ -203,8 +210,8 @@ def _attempt(
         return
     if not _same(start, guess, job.by_gtid):  # the read-ahead started elsewhere: read again from the start
         opened.reader.close()
-        opened.reader, opened.ahead = _reader(opened.source, opened.router, job, start), []
-        opened.items = opened.reader.iter_changes()
+        opened.reader, opened.items = _reader(opened.source, opened.router, job, start, opened.history)
+        opened.ahead = []
     _copy(job, opened, committed, at, log)
 
 
@@ -219,6 +226,8 @@ def _copy(job: RangeJob, opened: _Opened, committed: list[int], at: list[Any], l
         return sent
 
     def commit(position: BinlogPosition, done: bool) -> None:  # the last sort sequence goes with the position
+        for ref, record in opened.history.records().items():  # the schema history, with the rows it decoded
+            sink.checkpoint(checkpoints.schema_key(*ref), record)
         sink.checkpoint(job.key, {**job.value_of(position, done), SEQUENCE_FIELD: router.sequence.last})
         sink.commit()
         committed[0] += pending[0]
@@ -228,7 +237,10 @@ def _copy(job: RangeJob, opened: _Opened, committed: list[int], at: list[Any], l
 
     def on_ddl(item: SchemaChange) -> None:
         log.warning("DDL on %s.%s at %s: %s", item.database, item.table, item.position, item.statement)
+        opened.rendering.position = item.position  # the rows after it: the definition it left
         router.forget(item.database, item.table)
+        if item.renamed_to is not None:
+            router.forget(*item.renamed_to)
 
     def batch(position: BinlogPosition) -> None:
         commit(position, False)
@@ -249,12 +261,17 @@ def _copy(job: RangeJob, opened: _Opened, committed: list[int], at: list[Any], l
         reader.close()
 
 
-def _reader(source: Source, router: Router, job: RangeJob, start: BinlogPosition) -> BinlogReader:
-    return BinlogReader(source.binlog_settings, job.server_id, start, router.in_scope,
-                        describe=source.describe, blocking=False,
-                        oceanbase_commit_ts=source.db_type is DbType.OB_MYSQL,
-                        skip_committed_before_us=job.skip_committed_before_us,
-                        by_gtid=job.by_gtid and start.gtid_set is not None)  # fmt: skip
+def _reader(
+    source: Source, router: Router, job: RangeJob, start: BinlogPosition, history: SchemaHistory
+) -> tuple[BinlogReader, Iterator[StreamItem]]:
+    """A reader from `start` and its items, decoded with the schema history's definitions as it reads on."""
+    decoding = history.cursor(start)
+    reader = BinlogReader(source.binlog_settings, job.server_id, start, router.in_scope,
+                          describe=decoding.describe, blocking=False,
+                          oceanbase_commit_ts=source.db_type is DbType.OB_MYSQL,
+                          skip_committed_before_us=job.skip_committed_before_us,
+                          by_gtid=job.by_gtid and start.gtid_set is not None)  # fmt: skip
+    return reader, decoding.follow(reader.iter_changes())
 
 
 def at_or_after(a: BinlogPosition, b: BinlogPosition, by_gtid: bool) -> bool:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from airflow_provider_obkafka.models.project import SyncProject
     from airflow_provider_obkafka.models.schema import TableSchema
 
-__all__ = ["POLL_EVERY", "Router", "in_scope"]
+__all__ = ["POLL_EVERY", "Router", "fit_to_images", "in_scope"]
 
 
 def in_scope(project: SyncProject, database: str, table: str) -> bool:
@@ -34,6 +34,22 @@ def in_scope(project: SyncProject, database: str, table: str) -> bool:
         return project.match(database, table) is not None
     except ConfigError:
         return False
+
+
+def fit_to_images(schema: TableSchema, image_columns: tuple[str, ...]) -> TableSchema:
+    """
+    `schema` narrowed to the columns the change log names for a row (`binlog_row_metadata=FULL`), when the
+    definition has them all and more: a row written before an ADD COLUMN the definition already shows.
+    """
+    names = schema.column_names
+    if not image_columns or image_columns == names or not set(image_columns) < set(names):
+        return schema
+    kept = set(image_columns)
+    return schema.model_copy(update={
+        "columns": tuple(col for col in schema.columns if col.name in kept),
+        "primary_key": schema.primary_key if kept.issuperset(schema.primary_key) else (),
+        "unique_keys": tuple(key for key in schema.unique_keys if kept.issuperset(key.columns)),
+    })  # fmt: skip
 
 
 POLL_EVERY = 10_000  # messages between two polls of the producer
@@ -93,7 +109,7 @@ class Router:
         if found is None or found[1].image_columns != change.columns:
             entry = self.project.match(*ref)
             settings = entry.settings_for(change.table)
-            schema = self.describe(*ref)
+            schema = fit_to_images(self.describe(*ref), change.columns)
             ctx = build_table_context(
                 schema, columns=settings.columns, shard_columns=settings.shard_columns,
                 image_columns=change.columns, db_type=self.db_type, tenant=self.tenant,

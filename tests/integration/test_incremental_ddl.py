@@ -1,0 +1,121 @@
+"""
+Schema changes under lag, on each source (MariaDB's binlog with `binlog_row_metadata=FULL`, and the obbinlog
+double, whose TABLE_MAPs carry no column names): rows written before a DDL and still unsent when it commits are
+rendered with the columns they were written under, rows after it with the new ones, each exactly once.
+
+Each test syncs a first range (the table's definition goes into the checkpoint topic's schema history), then
+writes rows, the DDL and more rows before the worker runs again (through `execute_complete` of a fresh
+operator, as after a restart: its only state is the checkpoint topic).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from airflow_provider_obkafka.hooks.kafka import KafkaHook
+from airflow_provider_obkafka.operators.incremental_sync import IncrementalSyncOperator
+from airflow_provider_obkafka.operators.schema_sync import SchemaSyncOperator
+from tests.integration.incremental_helpers import incremental_project
+
+
+def _produce(project: Any, start: Any, end: Any) -> dict[str, Any]:
+    event = {"status": "ready", "start": start.model_dump(mode="json"), "end": end.model_dump(mode="json"),
+             "changes": 0, "reached_end": True}  # fmt: skip
+    return IncrementalSyncOperator(task_id="incremental_sync", project=project).execute_complete({}, event)
+
+
+def _rows(topic: str, expected: int) -> list[dict[str, Any]]:
+    """The committed DML messages of `topic` (Default format), their after (else before) images, in order."""
+    messages = KafkaHook().read_committed(topic, timeout=60)
+    values = [json.loads(m.value()) for m in sorted(messages, key=lambda m: (m.partition(), m.offset()))]
+    dml = [v for v in values if v.get("recordType") in ("INSERT", "UPDATE", "DELETE")]
+    assert len(dml) == expected, f"every change once: {dml}"
+    return [v["postStruct"] if v["recordType"] != "DELETE" else v["prevStruct"] for v in dml]
+
+
+def _run(source: Any, db: str, conn: Any, before: list[str], ddl: list[str], after: list[str]) -> Any:
+    """Table t synced once (id 1), then `before`, `ddl`, `after` written with nothing sent, then a second range."""
+    cur = conn.cursor()
+    cur.execute(f"CREATE TABLE {db}.t (id INT PRIMARY KEY, a VARCHAR(10), n INT)")
+    project = incremental_project(db, conn_id=source.conn_id)
+    SchemaSyncOperator(task_id="schema_sync", project=project).execute({})
+    start = source.position()
+    cur.execute(f"INSERT INTO {db}.t VALUES (1, 'one', 1)")
+    middle = source.position()
+    _produce(project, start, middle)
+    for statement in [*before, *ddl, *after]:
+        cur.execute(statement.format(db=db))
+    _produce(project, middle, source.position())
+    return project
+
+
+@pytest.mark.timeout(600)
+def test_add_column_with_rows_unsent(airflow_conn_env, source, mariadb_database):
+    """The issue's run: INSERT, then ALTER ADD COLUMN before the INSERT was produced."""
+    db, conn = mariadb_database
+    _run(source, db, conn, [f"INSERT INTO {{db}}.t VALUES (2, 'two', 2)"],
+         ["ALTER TABLE {db}.t ADD COLUMN note2 INT NULL"], ["INSERT INTO {db}.t VALUES (3, 'three', 3, 33)"])
+    rows = _rows(f"{db}.t", 3)
+    assert rows[1] == {"id": 2, "a": "two", "n": 2}, "written before the ALTER: its own columns"
+    assert rows[2] == {"id": 3, "a": "three", "n": 3, "note2": 33}
+
+
+@pytest.mark.timeout(600)
+def test_drop_column_with_rows_unsent(airflow_conn_env, source, mariadb_database):
+    db, conn = mariadb_database
+    _run(source, db, conn, ["INSERT INTO {db}.t VALUES (2, 'two', 2)"], ["ALTER TABLE {db}.t DROP COLUMN n"],
+         ["INSERT INTO {db}.t VALUES (3, 'three')"])  # fmt: skip
+    rows = _rows(f"{db}.t", 3)
+    assert rows[1] == {"id": 2, "a": "two", "n": 2}
+    assert rows[2] == {"id": 3, "a": "three"}
+
+
+@pytest.mark.timeout(600)
+def test_modify_column_with_rows_unsent(airflow_conn_env, source, mariadb_database):
+    """INT to INT UNSIGNED: a negative value written before keeps its sign, a big one after is not negative."""
+    db, conn = mariadb_database
+    _run(source, db, conn, ["INSERT INTO {db}.t VALUES (2, 'two', -5)", "UPDATE {db}.t SET n = 5 WHERE id = 2"],
+         ["ALTER TABLE {db}.t MODIFY COLUMN n INT UNSIGNED"], ["INSERT INTO {db}.t VALUES (3, 'three', 4000000000)"])
+    rows = _rows(f"{db}.t", 4)
+    assert [row["n"] for row in rows[1:]] == [-5, 5, 4000000000]
+
+
+@pytest.mark.timeout(600)
+def test_rename_column_same_count_is_not_mislabelled(airflow_conn_env, source, mariadb_database):
+    db, conn = mariadb_database
+    _run(source, db, conn, ["INSERT INTO {db}.t VALUES (2, 'two', 2)"],
+         ["ALTER TABLE {db}.t RENAME COLUMN a TO b"], ["INSERT INTO {db}.t VALUES (3, 'three', 3)"])
+    rows = _rows(f"{db}.t", 3)
+    assert rows[1] == {"id": 2, "a": "two", "n": 2}, "written as `a`: labelled `a`"
+    assert rows[2] == {"id": 3, "b": "three", "n": 3}
+
+
+@pytest.mark.timeout(600)
+def test_drop_table_with_rows_unsent(airflow_conn_env, source, mariadb_database):
+    db, conn = mariadb_database
+    _run(source, db, conn, ["INSERT INTO {db}.t VALUES (2, 'two', 2)", "UPDATE {db}.t SET n = 3 WHERE id = 2"],
+         ["DROP TABLE {db}.t"], [])  # fmt: skip
+    rows = _rows(f"{db}.t", 3)
+    assert rows[1:] == [{"id": 2, "a": "two", "n": 2}, {"id": 2, "a": "two", "n": 3}]
+
+
+@pytest.mark.timeout(600)
+def test_rename_table_out_of_scope_with_rows_unsent(airflow_conn_env, source, mariadb_database):
+    """Renamed to a name outside the project: the earlier rows go out, nothing after."""
+    db, conn = mariadb_database
+    _run(source, db, conn, ["INSERT INTO {db}.t VALUES (2, 'two', 2)"], ["RENAME TABLE {db}.t TO {db}.t_old"],
+         ["INSERT INTO {db}.t_old VALUES (3, 'three', 3)"])  # fmt: skip
+    rows = _rows(f"{db}.t", 2)
+    assert rows[1] == {"id": 2, "a": "two", "n": 2}
+
+
+@pytest.mark.timeout(600)
+def test_truncate_table_with_rows_unsent(airflow_conn_env, source, mariadb_database):
+    db, conn = mariadb_database
+    _run(source, db, conn, ["INSERT INTO {db}.t VALUES (2, 'two', 2)"], ["TRUNCATE TABLE {db}.t"],
+         ["INSERT INTO {db}.t VALUES (3, 'three', 3)"])  # fmt: skip
+    rows = _rows(f"{db}.t", 3)
+    assert [row["id"] for row in rows] == [1, 2, 3]
