@@ -33,20 +33,23 @@ def _rows(topic: str, expected: int) -> list[dict[str, Any]]:
     values = [json.loads(m.value()) for m in sorted(messages, key=lambda m: (m.partition(), m.offset()))]
     dml = [v for v in values if v.get("recordType") in ("INSERT", "UPDATE", "DELETE")]
     assert len(dml) == expected, f"every change once: {dml}"
+    assert len(values) == len(dml), "DDL synchronization is off by default: no DDL message"
     return [v["postStruct"] if v["recordType"] != "DELETE" else v["prevStruct"] for v in dml]
 
 
-def _run(source: Any, db: str, conn: Any, before: list[str], ddl: list[str], after: list[str]) -> Any:
-    """Table t synced once (id 1), then `before`, `ddl`, `after` written with nothing sent, then a second range."""
+def _run(
+    source: Any, db: str, conn: Any, before: list[str], changes: list[str], after: list[str], **settings: Any
+) -> Any:
+    """Table t synced once (id 1), then `before`, `changes` (DDL), `after` written with nothing sent, then a second range."""
     cur = conn.cursor()
     cur.execute(f"CREATE TABLE {db}.t (id INT PRIMARY KEY, a VARCHAR(10), n INT)")
-    project = incremental_project(db, conn_id=source.conn_id)
+    project = incremental_project(db, conn_id=source.conn_id, **settings)
     SchemaSyncOperator(task_id="schema_sync", project=project).execute({})
     start = source.position()
     cur.execute(f"INSERT INTO {db}.t VALUES (1, 'one', 1)")
     middle = source.position()
     _produce(project, start, middle)
-    for statement in [*before, *ddl, *after]:
+    for statement in [*before, *changes, *after]:
         cur.execute(statement.format(db=db))
     _produce(project, middle, source.position())
     return project
@@ -119,3 +122,52 @@ def test_truncate_table_with_rows_unsent(airflow_conn_env, source, mariadb_datab
          ["INSERT INTO {db}.t VALUES (3, 'three', 3)"])  # fmt: skip
     rows = _rows(f"{db}.t", 3)
     assert [row["id"] for row in rows] == [1, 2, 3]
+
+
+METHODS = ["Default", "Canal", "DataWorks", "SharePlex", "DefaultExtendColumnType", "Debezium"]
+DDL_OF = {  # a message -> the DDL statement it carries, None for a row change
+    "Default": lambda m: m["postStruct"]["ddl"] if m["recordType"] == "DDL" else None,
+    "DefaultExtendColumnType": lambda m: m["postStruct"]["ddl"] if m["recordType"] == "DDL" else None,
+    "Canal": lambda m: m["sql"] if m["isDdl"] else None,
+    "DataWorks": lambda m: (m["payload"].get("ddl") or {}).get("text"),
+    "SharePlex": lambda m: m["sql"]["ddl"] if m["meta"]["op"] == "ddl" else None,
+    "Debezium": lambda m: m["payload"].get("ddl"),
+}
+KIND_OF = {
+    "Default": lambda m: m["allMetaData"]["ddlType"], "DefaultExtendColumnType": lambda m: m["allMetaData"]["ddlType"],
+    "Canal": lambda m: m["type"], "DataWorks": lambda m: m["payload"]["op"], "SharePlex": lambda m: m["meta"]["op"],
+    "Debezium": lambda m: "ddl",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.timeout(600)
+def test_ddl_synchronization_delivers_each_ddl_to_every_partition(method, airflow_conn_env, source, mariadb_database):
+    """
+    `incremental.ddl: true` (OMS DDL Synchronization): an ALTER and a TRUNCATE, between rows, reach every
+    partition of the table's Hash-partitioned topic once, each after the rows logged before it in that
+    partition and before the rows after it; the rows keep their own columns.
+    """
+    db, conn = mariadb_database
+    alter, truncate = f"ALTER TABLE {db}.t ADD COLUMN note2 INT NULL", f"TRUNCATE TABLE {db}.t"
+    _run(source, db, conn, ["INSERT INTO {db}.t VALUES (2, 'two', 2)", "INSERT INTO {db}.t VALUES (4, 'four', 4)"],
+         [alter, truncate], ["INSERT INTO {db}.t VALUES (3, 'three', 3, 33)"], ddl=True,
+         options={"serialization": method})  # fmt: skip
+    messages = KafkaHook().read_committed(f"{db}.t", timeout=60)
+    by_partition: dict[int, list[Any]] = {}
+    for message in sorted(messages, key=lambda m: (m.partition(), m.offset())):
+        by_partition.setdefault(message.partition(), []).append(json.loads(message.value()))
+    assert sorted(by_partition) == [0, 1, 2], "a DDL in every partition of the 3"
+    rows = 0
+    for values in by_partition.values():
+        ddl = [DDL_OF[method](v) for v in values]
+        statements = [d for d in ddl if d is not None]
+        assert statements == [alter, truncate], "each DDL once per partition, in log order"
+        first, last = ddl.index(alter), ddl.index(truncate)
+        assert all(d is None for d in ddl[:first]) and first + 1 == last and all(d is None for d in ddl[last + 1:])
+        rows += len(ddl) - 2
+        if method in ("Default", "DefaultExtendColumnType"):
+            assert [KIND_OF[method](values[i]) for i in (first, last)] == ["ALTER_TABLE", "TRUNCATE_TABLE"]
+            assert all(v["postStruct"].get("note2") is None for v in values[:first])
+            assert all("note2" in v["postStruct"] for v in values[last + 1:])
+    assert rows == 4, "every row change once"

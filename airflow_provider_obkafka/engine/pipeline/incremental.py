@@ -218,6 +218,7 @@ def _attempt(
 def _copy(job: RangeJob, opened: _Opened, committed: list[int], at: list[Any], log: Any) -> None:
     """Produce the range from the opened reader, a Kafka transaction per batch with its checkpoint."""
     router, reader, sink = opened.router, opened.reader, opened.sink
+    ddl_sync = router.project.incremental.ddl
     pending = [0]
 
     def send(change: RowChange) -> int:
@@ -241,6 +242,8 @@ def _copy(job: RangeJob, opened: _Opened, committed: list[int], at: list[Any], l
         router.forget(item.database, item.table)
         if item.renamed_to is not None:
             router.forget(*item.renamed_to)
+        if ddl_sync:  # OMS DDL Synchronization: the statement itself, in this batch's transaction
+            router.send_ddl(item, sink)
 
     def batch(position: BinlogPosition) -> None:
         commit(position, False)

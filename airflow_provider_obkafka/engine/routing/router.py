@@ -11,6 +11,7 @@ from airflow_provider_obkafka.engine.changes.change import DbType, RecordType, R
 from airflow_provider_obkafka.engine.changes.compile import build_table_context
 from airflow_provider_obkafka.engine.routing.partitioning import partition_rule
 from airflow_provider_obkafka.engine.serializers import record_function, serializer_for
+from airflow_provider_obkafka.engine.serializers.ddl import DdlEvent, ddl_value
 from airflow_provider_obkafka.engine.serializers.key_change import messages_function
 from airflow_provider_obkafka.engine.serializers.sequence import StoreSequence
 from airflow_provider_obkafka.exceptions import ConfigError
@@ -19,6 +20,7 @@ from airflow_provider_obkafka.models.naming import KeyChange
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from airflow_provider_obkafka.engine.binlog.transactions import SchemaChange
     from airflow_provider_obkafka.engine.kafka.sink import Send, TransactionalSink
     from airflow_provider_obkafka.engine.serializers import Record
     from airflow_provider_obkafka.engine.serializers.key_change import Messages
@@ -94,6 +96,7 @@ class Router:
         self.tables: dict[tuple[str, str], tuple[str, TableContext, Record, Messages | None]] = {}
         self._lanes: dict[tuple[str, str], _Lane] = {}
         self._unpolled = 0
+        self._partitions: dict[str, int] = {}
 
     def in_scope(self, database: str, table: str) -> bool:
         return in_scope(self.project, database, table)
@@ -150,3 +153,31 @@ class Router:
             self._unpolled = 0
             sink.producer.poll(0)
         return 1
+
+    def send_ddl(self, change: SchemaChange, sink: TransactionalSink) -> int:
+        """
+        Produce a DDL into the table's topic (OMS DDL synchronization, `engine/serializers/ddl.py`): with Hash
+        partitioning into every partition, so a consumer of any partition sees it before the rows after it
+        (the evidence of reference §2.3); with One into partition 0. A rename out of scope gives none (OMS
+        synchronizes a RENAME TABLE only when its target is in scope). The messages produced.
+        """
+        if change.out_of_scope:
+            return 0
+        ref = (change.database, change.table)
+        if not self.in_scope(*ref) and change.renamed_to is not None:
+            ref = tuple(change.renamed_to)  # type: ignore[assignment]
+        topic = self.project.topic_for(*ref, self.project.match(*ref))
+        position = f"{change.position.file}@{change.position.position}"
+        event = DdlEvent(change.database, change.table, change.kind, change.statement, change.commit_ts_us,
+                         self.db_type.value, position)  # fmt: skip
+        value = ddl_value(self.serializer.name, event)
+        if self.rule.fixed_partition is not None:
+            targets: Any = (self.rule.fixed_partition,)
+        else:
+            if topic not in self._partitions:
+                metadata = sink.producer.list_topics(topic, timeout=30).topics[topic]
+                self._partitions[topic] = len(metadata.partitions)
+            targets = range(self._partitions[topic])
+        for partition in targets:
+            sink.send(topic, value, None, partition)
+        return len(targets)
