@@ -15,9 +15,13 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_obkafka.engine.precheck.report import Check, Status
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
+from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
+from airflow_provider_obkafka.models.loader import parse_project
 from airflow_provider_obkafka.operators.incremental_sync import IncrementalSyncOperator
 from airflow_provider_obkafka.operators.schema_sync import SchemaSyncOperator
+from airflow_provider_obkafka.sensors.precheck import run_precheck
 from tests.integration.incremental_helpers import incremental_project
 
 
@@ -25,6 +29,10 @@ def _produce(project: Any, start: Any, end: Any) -> dict[str, Any]:
     event = {"status": "ready", "start": start.model_dump(mode="json"), "end": end.model_dump(mode="json"),
              "changes": 0, "reached_end": True}  # fmt: skip
     return IncrementalSyncOperator(task_id="incremental_sync", project=project).execute_complete({}, event)
+
+
+def _position() -> Any:
+    return OceanBaseHook(ob_conn_id="mariadb_binlog").binlog_position()
 
 
 def _rows(topic: str, expected: int) -> list[dict[str, Any]]:
@@ -171,3 +179,42 @@ def test_ddl_synchronization_delivers_each_ddl_to_every_partition(method, airflo
             assert all(v["postStruct"].get("note2") is None for v in values[:first])
             assert all("note2" in v["postStruct"] for v in values[last + 1:])
     assert rows == 4, "every row change once"
+
+
+@pytest.mark.parametrize("how", ["DROP TABLE {db}.t", "RENAME TABLE {db}.t TO {db}.t_old"])
+@pytest.mark.timeout(600)
+def test_table_gone_is_a_warning_and_the_rest_runs_on(how, airflow_conn_env, mariadb_database):
+    """
+    A table dropped or renamed out of scope under lag: its earlier rows go out, then the precheck WARNs (no
+    FAIL) naming it and the DDL's position, schema synchronization goes through, and the other table's rows
+    keep flowing.
+    """
+    db, conn = mariadb_database
+    cur = conn.cursor()
+    for table in ("t", "u"):
+        cur.execute(f"CREATE TABLE {db}.{table} (id INT PRIMARY KEY, a VARCHAR(10))")
+    data = {"name": db, "sync_types": ["schema", "incremental"], "source": {"conn_id": "mariadb_binlog"},
+            "objects": [{"database": db, "tables": [table], "topic": {"mode": "new", "name": f"{db}.{table}"}}
+                        for table in ("t", "u")]}  # fmt: skip
+    project = parse_project(data)
+    SchemaSyncOperator(task_id="schema_sync", project=project).execute({})
+    start = _position()
+    cur.execute(f"INSERT INTO {db}.t VALUES (1, 'one')")
+    cur.execute(f"INSERT INTO {db}.u VALUES (1, 'one')")
+    middle = _position()
+    _produce(project, start, middle)
+    cur.execute(f"INSERT INTO {db}.t VALUES (2, 'two')")
+    cur.execute(how.format(db=db))
+    cur.execute(f"INSERT INTO {db}.u VALUES (2, 'two')")
+    end = _position()
+    _produce(project, middle, end)
+    report = run_precheck(data)
+    tables = [f for f in report.findings if f.check is Check.TABLES]
+    assert not report.failures, [str(f) for f in report.failures]
+    gone = [f for f in tables if f.status is Status.WARN]
+    assert len(gone) == 1 and f"table {db}.t was dropped or renamed at {end.file}:" in gone[0].found
+    SchemaSyncOperator(task_id="schema_sync", project=project).execute({})
+    cur.execute(f"INSERT INTO {db}.u VALUES (3, 'three')")
+    _produce(project, end, _position())
+    assert [row["id"] for row in _rows(f"{db}.t", 2)] == [1, 2]
+    assert [row["id"] for row in _rows(f"{db}.u", 3)] == [1, 2, 3]

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_obkafka.engine.binlog.transactions import StreamItem
 
-__all__ = ["KEEP_VERSIONS", "HistoryCursor", "SchemaHistory", "Version"]
+__all__ = ["KEEP_VERSIONS", "HistoryCursor", "SchemaHistory", "Version", "gone_tables"]
 
 KEEP_VERSIONS = 50  # versions kept per table in the checkpoint record (the oldest are dropped first)
 Ref = tuple[str, str]
@@ -155,6 +155,20 @@ class SchemaHistory:
     def cursor(self, start: BinlogPosition) -> HistoryCursor:
         """A reader of the history from `start` on."""
         return HistoryCursor(self, start)
+
+
+def gone_tables(records: Mapping[Ref, Mapping[str, Any]]) -> dict[str, str]:
+    """
+    The tables whose last recorded version says they are gone (dropped, or renamed away), as `database.table`,
+    with the position of the DDL as `file:offset`.
+    """
+    gone = {}
+    for (database, table), record in records.items():
+        versions = record.get("versions") or ()
+        last = versions[-1] if versions else None
+        if last is not None and last.get("schema") is None and last.get("position"):
+            gone[f"{database}.{table}"] = f"{last['position']['file']}:{last['position']['position']}"
+    return gone
 
 
 @dataclass
