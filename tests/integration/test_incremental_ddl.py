@@ -218,3 +218,29 @@ def test_table_gone_is_a_warning_and_the_rest_runs_on(how, airflow_conn_env, mar
     _produce(project, end, _position())
     assert [row["id"] for row in _rows(f"{db}.t", 2)] == [1, 2]
     assert [row["id"] for row in _rows(f"{db}.u", 3)] == [1, 2, 3]
+
+
+@pytest.mark.timeout(600)
+def test_new_table_of_a_batch_pattern_gets_its_topic_before_its_first_row(airflow_conn_env, mariadb_database):
+    """
+    A table created under incremental sync that matches a batch entry's pattern: its topic is created by the
+    project (its partitions and configs, not the broker's auto-creation) before its first row is produced.
+    """
+    db, conn = mariadb_database
+    cur = conn.cursor()
+    cur.execute(f"CREATE TABLE {db}.o_a (id INT PRIMARY KEY)")
+    data = {"name": db, "sync_types": ["schema", "incremental"], "source": {"conn_id": "mariadb_binlog"},
+            "objects": [{"database": db, "tables": ["o_*"], "topic": {"mode": "batch"}}],
+            "topic_defaults": {"partitions": 2}}  # fmt: skip
+    project = parse_project(data)
+    SchemaSyncOperator(task_id="schema_sync", project=project).execute({})
+    start = _position()
+    cur.execute(f"INSERT INTO {db}.o_a VALUES (1)")
+    middle = _position()
+    _produce(project, start, middle)
+    cur.execute(f"CREATE TABLE {db}.o_b (id INT PRIMARY KEY, v INT)")
+    cur.execute(f"INSERT INTO {db}.o_b VALUES (1, 10), (2, 20)")
+    _produce(project, middle, _position())
+    topic = project.topic_for(db, "o_b")
+    assert KafkaHook().describe_topics([topic])[topic].partitions == 2, "created by the project, as configured"
+    assert sorted(row["id"] for row in _rows(topic, 2)) == [1, 2]

@@ -85,11 +85,13 @@ class RangeIo:
     :param source: connect to the source
     :param sink: a transactional sink for a transactional.id, fenced (any earlier producer of it aborted)
     :param checkpoints: the project's committed checkpoints, the latest value per key
+    :param create_topic: create a topic the project maps a new table to (idempotent), before its first row
     """
 
     source: Callable[[], Source]
     sink: Callable[[str], TransactionalSink]
     checkpoints: Callable[[], Mapping[str, Any]]
+    create_topic: Callable[[str], None] | None = None
 
 
 @dataclass
@@ -163,6 +165,7 @@ class _Opened:
     record: dict[str, Any] | None
     history: SchemaHistory
     rendering: HistoryCursor
+    create_topic: Callable[[str], None] | None = None
 
 
 def _open(project: SyncProject, job: RangeJob, io: RangeIo, guess: BinlogPosition) -> _Opened:
@@ -183,7 +186,7 @@ def _open(project: SyncProject, job: RangeJob, io: RangeIo, guess: BinlogPositio
         except BaseException:
             reader.close()
             raise
-    return _Opened(source, router, reader, items, ahead, sink, state.get(job.key), history, rendering)
+    return _Opened(source, router, reader, items, ahead, sink, state.get(job.key), history, rendering, io.create_topic)
 
 
 def _attempt(
@@ -242,6 +245,10 @@ def _copy(job: RangeJob, opened: _Opened, committed: list[int], at: list[Any], l
         router.forget(item.database, item.table)
         if item.renamed_to is not None:
             router.forget(*item.renamed_to)
+        topic = router.new_table_topic(item) if opened.create_topic is not None else None
+        if topic is not None:  # a table come into scope: its topic before its first row
+            opened.create_topic(topic)  # type: ignore[misc]
+            log.info("a table came into scope at %s: topic %s ready", item.position, topic)
         if ddl_sync:  # OMS DDL Synchronization: the statement itself, in this batch's transaction
             router.send_ddl(item, sink)
 

@@ -181,3 +181,13 @@ class Router:
         for partition in targets:
             sink.send(topic, value, None, partition)
         return len(targets)
+
+    def new_table_topic(self, change: SchemaChange) -> str | None:
+        """The new or batch topic of a table a CREATE or RENAME brings into scope (to create), else None."""
+        if change.kind not in ("CREATE", "RENAME") or change.out_of_scope:
+            return None
+        ref = tuple(change.renamed_to) if change.renamed_to is not None else (change.database, change.table)
+        entry = self.project.match(*ref) if self.in_scope(*ref) else None
+        if entry is None or entry.topic.mode not in ("new", "batch"):
+            return None
+        return self.project.topic_for(*ref, entry)
