@@ -26,6 +26,7 @@ from airflow_provider_obkafka.operators._incremental import (
     fail_on_checkpoint,
     handoff_cutoff,
     is_backfill,
+    skip_to_position,
     wait_settled,
 )  # fmt: skip
 from airflow_provider_obkafka.operators._io import range_io, retrier
@@ -51,6 +52,7 @@ class IncrementalSyncOperator(BaseOperator):
     (one per `batch_size` changes), and defers again until the run's data interval end. A `continuous` task
     keeps reading and producing on the worker while changes flow, and defers only once the log has been
     quiet for `idle_before_defer_s` (each deferral costs a trigger start and a worker start, seconds).
+    `skip_to` (`file:offset`, DAG param `incremental_skip_to`) first skips forward, recorded (docs/ddl.md).
 
     Where it starts, first match wins:
 
@@ -87,7 +89,7 @@ class IncrementalSyncOperator(BaseOperator):
         defers to the trigger; 0 (the default) defers after every range
     """
 
-    template_fields: Sequence[str] = ("start_timestamp",)
+    template_fields: Sequence[str] = ("start_timestamp", "skip_to")
     ui_color = "#f9e79f"
 
     def __init__(
@@ -101,6 +103,7 @@ class IncrementalSyncOperator(BaseOperator):
         retry_for_s: float = 600.0,
         continuous: bool = False,
         idle_before_defer_s: float = 0.0,
+        skip_to: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -112,6 +115,7 @@ class IncrementalSyncOperator(BaseOperator):
         self.retry_for_s = retry_for_s
         self.continuous = continuous
         self.idle_before_defer_s = idle_before_defer_s
+        self.skip_to = skip_to
 
     def execute(self, context: Context) -> dict[str, Any] | None:
         """Find where to start, then wait for changes in the triggerer (or produce a backfill interval)."""
@@ -122,6 +126,7 @@ class IncrementalSyncOperator(BaseOperator):
         self.log.info("checkpoint topic %s: %s", project.checkpoint_topic, ensure_checkpoint_topic(project, kafka))
         if is_backfill(context):
             return self._backfill(project, context)
+        skip_to_position(project, self.skip_to, self.log)
         state = self._checkpoints(project)
         with fail_on_checkpoint():
             retry = retrier(project, self.retry_for_s)

@@ -11,14 +11,18 @@ operator, as after a restart: its only state is the checkpoint topic).
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
+from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_obkafka.engine.precheck.report import Check, Status
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.models.loader import parse_project
+from airflow_provider_obkafka.operators._incremental import skip_to_position
+from airflow_provider_obkafka.operators._project import checkpoint_state
 from airflow_provider_obkafka.operators.incremental_sync import IncrementalSyncOperator
 from airflow_provider_obkafka.operators.schema_sync import SchemaSyncOperator
 from airflow_provider_obkafka.sensors.precheck import run_precheck
@@ -244,3 +248,43 @@ def test_new_table_of_a_batch_pattern_gets_its_topic_before_its_first_row(airflo
     topic = project.topic_for(db, "o_b")
     assert KafkaHook().describe_topics([topic])[topic].partitions == 2, "created by the project, as configured"
     assert sorted(row["id"] for row in _rows(topic, 2)) == [1, 2]
+
+
+@pytest.mark.timeout(600)
+def test_a_change_that_cannot_be_processed_names_the_way_out(airflow_conn_env, source, mariadb_database):
+    """
+    The documented limit: a table first seen after an ALTER that followed its unsent rows (no history yet).
+    MariaDB's binlog names the columns, so the rows go out; the obbinlog double's does not, so the first row
+    cannot be decoded: the error names the table, the position, the cause and the recovery, and the
+    `incremental_skip_to` way out moves past it (recorded in the checkpoint topic) and the stream goes on.
+    """
+    db, conn = mariadb_database
+    cur = conn.cursor()
+    cur.execute(f"CREATE TABLE {db}.t (id INT PRIMARY KEY, a VARCHAR(10))")
+    project = incremental_project(db, conn_id=source.conn_id)
+    SchemaSyncOperator(task_id="schema_sync", project=project).execute({})
+    start = source.position()
+    cur.execute(f"INSERT INTO {db}.t VALUES (1, 'one')")
+    skip_to = source.position()
+    cur.execute(f"ALTER TABLE {db}.t ADD COLUMN note2 INT NULL")
+    cur.execute(f"INSERT INTO {db}.t VALUES (2, 'two', 22)")
+    end = source.position()
+    if not source.is_obbinlog:
+        _produce(project, start, end)
+        assert _rows(f"{db}.t", 2)[0] == {"id": 1, "a": "one"}, "the binlog's column names win"
+        return
+    with pytest.raises(AirflowFailException) as failed:
+        _produce(project, start, end)
+    message = str(failed.value)
+    for part in (f"table {db}.t", f"{start.file}:{start.position}", "has 2 columns, the table has 3",
+                 "incremental_skip_to", "docs/ddl.md"):  # fmt: skip
+        assert part in message, message
+    skip = f"{skip_to.file}:{skip_to.position}"
+    skip_to_position(project, skip, logging.getLogger("test"))
+    skip_to_position(project, skip, logging.getLogger("test"))  # a retried run: recorded once, nothing more
+    _produce(project, start, end)
+    assert _rows(f"{db}.t", 1) == [{"id": 2, "a": "two", "note2": 22}]
+    state = checkpoint_state(project, KafkaHook())
+    assert state[f"incremental/skip/{skip}"]["to"]["position"] == skip_to.position
+    with pytest.raises(AirflowFailException, match="a skip only goes forward"):
+        skip_to_position(project, f"{start.file}:{start.position}", logging.getLogger("test"))

@@ -32,8 +32,9 @@ if TYPE_CHECKING:
 
     from airflow_provider_obkafka.engine.binlog.transactions import StreamItem
 
-__all__ = ["KEEP_VERSIONS", "HistoryCursor", "SchemaHistory", "Version", "gone_tables"]
+__all__ = ["KEEP_VERSIONS", "HistoryCursor", "SchemaHistory", "Version", "gone_tables", "unprocessable"]
 
+UNPROCESSABLE = "cannot be processed; the checkpoint stays before it"
 KEEP_VERSIONS = 50  # versions kept per table in the checkpoint record (the oldest are dropped first)
 Ref = tuple[str, str]
 
@@ -186,12 +187,27 @@ class HistoryCursor:
         `items` passed through as they are read, recording each DDL and moving to each resume point before
         the reader goes on (so the TABLE_MAPs after a DDL are decoded with the definition it left).
         """
-        for item in items:
-            if isinstance(item, SchemaChange):
-                self.history.record(item)
-                self.position = item.position
-            elif isinstance(item, Commit):
-                self.position = item.end
-            elif isinstance(item, Resume):
-                self.position = item.position
-            yield item
+        try:
+            for item in items:
+                if isinstance(item, SchemaChange):
+                    self.history.record(item)
+                    self.position = item.position
+                elif isinstance(item, Commit):
+                    self.position = item.end
+                elif isinstance(item, Resume):
+                    self.position = item.position
+                yield item
+        except SchemaError as exc:  # a change the reader cannot decode: where, why, and the way out
+            raise SchemaError(unprocessable(exc, self.position)) from exc
+
+
+def unprocessable(exc: Exception, position: BinlogPosition) -> str:
+    """The error of a change that cannot be processed: the cause, its transaction's position, the recovery."""
+    if UNPROCESSABLE in str(exc):  # said already
+        return str(exc)
+    where = f"{position.file}:{position.position}"
+    return (f"{exc} [the transaction at {where} {UNPROCESSABLE}]. Recovery "
+            f"(docs/ddl.md): correct the cause and run the task again, or skip the transaction: trigger the DAG "
+            f"with the param incremental_skip_to set to the position after it (SHOW BINLOG EVENTS IN "
+            f"'{position.file}' FROM {position.position} shows where it ends); the skip is recorded in the "
+            "checkpoint topic")  # fmt: skip

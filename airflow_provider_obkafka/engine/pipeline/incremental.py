@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_obkafka.engine.binlog.gtid import covers
 from airflow_provider_obkafka.engine.binlog.reader import BinlogReader
-from airflow_provider_obkafka.engine.binlog.schema_history import HistoryCursor, SchemaHistory
+from airflow_provider_obkafka.engine.binlog.schema_history import HistoryCursor, SchemaHistory, unprocessable
 from airflow_provider_obkafka.engine.changes.change import DbType, RowChange
 from airflow_provider_obkafka.engine.kafka import checkpoints
 from airflow_provider_obkafka.engine.pipeline.copy_range import copy_range
 from airflow_provider_obkafka.engine.pipeline.retry import Retrier, retry_call
 from airflow_provider_obkafka.engine.routing.router import Router
 from airflow_provider_obkafka.engine.serializers.sequence import SEQUENCE_FIELD
-from airflow_provider_obkafka.exceptions import ConfigError
+from airflow_provider_obkafka.exceptions import ConfigError, SchemaError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -138,23 +138,28 @@ def _kafka_side(project: SyncProject, job: RangeJob, io: RangeIo) -> tuple[Trans
     return sink, io.checkpoints()
 
 
-def _read_ahead(items: Iterator[StreamItem], until: Future[Any], limit: int) -> list[StreamItem]:
-    """Up to `limit` items read while `until` runs (the Kafka side releases the GIL while it waits)."""
+def _read_ahead(items: Iterator[StreamItem], until: Future[Any], limit: int) -> tuple[list[StreamItem], Any]:
+    """
+    Up to `limit` items read while `until` runs (the Kafka side releases the GIL while it waits), then the rest:
+    a change that cannot be processed fails once reached, never if the checkpoint says to start elsewhere.
+    """
     ahead: list[StreamItem] = []
-    while not until.done() and len(ahead) < limit:
-        item = next(items, None)
-        if item is None:
-            break
-        ahead.append(item)
-    return ahead
+    try:
+        while not until.done() and len(ahead) < limit and (item := next(items, None)) is not None:
+            ahead.append(item)
+    except SchemaError as exc:
+        return ahead, _failing(exc)
+    return ahead, items
+
+
+def _failing(exc: Exception) -> Iterator[StreamItem]:
+    raise exc
+    yield  # a generator that raises when read
 
 
 @dataclass
 class _Opened:
-    """
-    A try's two sides, set up side by side: the source's (router, reader, what was read ahead), Kafka's. The
-    schema history is read by two cursors: the reader's (decoding) and the router's (rendering).
-    """
+    """A try's two sides, set up side by side: the source's (router, reader, read ahead, schema history), Kafka's."""
 
     source: Source
     router: Router
@@ -180,8 +185,10 @@ def _open(project: SyncProject, job: RangeJob, io: RangeIo, guess: BinlogPositio
         rendering = history.cursor(guess)
         router = Router(project, rendering.describe, source.db_type, source.tenant)
         reader, items = _reader(source, router, job, guess, history)
+        ahead: list[StreamItem] = []
         try:
-            ahead = [] if at_or_after(guess, job.end, job.by_gtid) else _read_ahead(items, kafka_side, READ_AHEAD)
+            if not at_or_after(guess, job.end, job.by_gtid):
+                ahead, items = _read_ahead(items, kafka_side, READ_AHEAD)
             sink, state = kafka_side.result()
         except BaseException:
             reader.close()
@@ -221,7 +228,6 @@ def _attempt(
 def _copy(job: RangeJob, opened: _Opened, committed: list[int], at: list[Any], log: Any) -> None:
     """Produce the range from the opened reader, a Kafka transaction per batch with its checkpoint."""
     router, reader, sink = opened.router, opened.reader, opened.sink
-    ddl_sync = router.project.incremental.ddl
     pending = [0]
 
     def send(change: RowChange) -> int:
@@ -242,15 +248,7 @@ def _copy(job: RangeJob, opened: _Opened, committed: list[int], at: list[Any], l
     def on_ddl(item: SchemaChange) -> None:
         log.warning("DDL on %s.%s at %s: %s", item.database, item.table, item.position, item.statement)
         opened.rendering.position = item.position  # the rows after it: the definition it left
-        router.forget(item.database, item.table)
-        if item.renamed_to is not None:
-            router.forget(*item.renamed_to)
-        topic = router.new_table_topic(item) if opened.create_topic is not None else None
-        if topic is not None:  # a table come into scope: its topic before its first row
-            opened.create_topic(topic)  # type: ignore[misc]
-            log.info("a table came into scope at %s: topic %s ready", item.position, topic)
-        if ddl_sync:  # OMS DDL Synchronization: the statement itself, in this batch's transaction
-            router.send_ddl(item, sink)
+        router.schema_changed(item, sink, opened.create_topic, log)
 
     def batch(position: BinlogPosition) -> None:
         commit(position, False)
@@ -264,6 +262,9 @@ def _copy(job: RangeJob, opened: _Opened, committed: list[int], at: list[Any], l
         if reader.skipped_changes:
             log.info("%d changes skipped: committed before the full sync's snapshot, which holds them",
                      reader.skipped_changes)  # fmt: skip
+    except SchemaError as exc:  # a change that cannot be processed: where, why, and the way out
+        sink.abort()
+        raise SchemaError(unprocessable(exc, reader.position)) from exc
     except BaseException:
         sink.abort()
         raise

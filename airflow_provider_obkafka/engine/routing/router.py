@@ -182,6 +182,24 @@ class Router:
             sink.send(topic, value, None, partition)
         return len(targets)
 
+    def schema_changed(
+        self, change: SchemaChange, sink: TransactionalSink, create_topic: Callable[[str], None] | None, log: Any
+    ) -> None:  # fmt: skip
+        """
+        A DDL reached in the stream: the tables' lanes rebuilt from the definition after it; the topic of a
+        table it brings into scope created (before its first row); with `incremental.ddl` (OMS DDL
+        Synchronization), the statement produced in the open transaction.
+        """
+        self.forget(change.database, change.table)
+        if change.renamed_to is not None:
+            self.forget(*change.renamed_to)
+        topic = self.new_table_topic(change) if create_topic is not None else None
+        if topic is not None:
+            create_topic(topic)  # type: ignore[misc]
+            log.info("a table came into scope at %s: topic %s ready", change.position, topic)
+        if self.project.incremental.ddl:
+            self.send_ddl(change, sink)
+
     def new_table_topic(self, change: SchemaChange) -> str | None:
         """The new or batch topic of a table a CREATE or RENAME brings into scope (to create), else None."""
         if change.kind not in ("CREATE", "RENAME") or change.out_of_scope:
