@@ -160,7 +160,9 @@ def _source_checks(project: SyncProject) -> tuple[SyncPlan | None, list[Finding]
     if SyncType.FULL in project.sync_types:
         out += snapshot_findings(facts)
     try:
-        plan = resolve(project, hook.list_tables, hook.describe_table, gone=_gone(project))
+        plan = resolve(project, hook.list_tables, hook.describe_table)
+        gone = _gone(project) if plan.problems else {}  # Kafka read only when a table is missing
+        plan = resolve(project, hook.list_tables, hook.describe_table, gone=gone) if gone else plan
     except Exception as exc:
         return None, [*out, _error(Check.TABLES, what, exc)]
     out += object_findings(plan)
