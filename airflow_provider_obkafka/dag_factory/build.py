@@ -148,6 +148,18 @@ def _params(project: SyncProject) -> dict[str, Param]:
                 "else now."
             ),
         )
+    if SyncType.INCREMENTAL in project.sync_types:
+        params["incremental_skip_to"] = Param(
+            "",
+            type="string",
+            pattern=r"^$|^\S+:[0-9]+$",
+            title="Incremental synchronization: skip to position",
+            description=(
+                "Only to get past a change that cannot be processed (the task's error names its position): "
+                "file:offset of the change log to move the checkpoint forward to; the changes in between are not "
+                "synchronized, and the skip is recorded in the checkpoint topic (docs/ddl.md). Empty: no skip."
+            ),
+        )
     return params
 
 
@@ -212,6 +224,7 @@ def _incremental_sync(project: SyncProject) -> BaseOperator:
     extra: dict[str, Any] = {}
     if SyncType.FULL not in project.sync_types:
         extra["start_timestamp"] = "{{ params.incremental_start_timestamp }}"
+    extra["skip_to"] = "{{ params.incremental_skip_to }}"
     return IncrementalSyncOperator(
         task_id="incremental_sync",
         project=project,

@@ -262,7 +262,9 @@ def enum_parser(enum: type[_E], rule: str, aliases: Mapping[str, _E] | None = No
 
 
 SYNC_TYPE_RULE = "must be one of schema, full, incremental, verify"
-DML_RULE = "incremental synchronization carries DML only: must be one of INSERT, UPDATE, DELETE"
+DML_RULE = (
+    "must be one of INSERT, UPDATE, DELETE (DDL is `incremental.ddl: true`, OMS DDL Synchronization)"
+)
 SERIALIZATION_RULE = (
     "must be one of Default, Canal, DataWorks, SharePlex, DefaultExtendColumnType, Debezium "
     "(any case; the OMS API names DEFAULT, CANAL, DATAWORKS_V2, SHAREPLEX, DEFAULT_WITH_SCHEMA, DEBEZIUM "

@@ -97,9 +97,12 @@ class IncrementalSpec(_Frozen):
     :param resume_by: `position` resumes at the checkpoint's binlog file and offset; `gtid` at the first
         transaction after its executed GTID set (where the checkpoint has one), which survives a Binlog
         Service rebuilt with other file names (reference notes §3.3, §6)
+    :param ddl: OMS DDL Synchronization (V4.1.1+): each DDL on an in-scope table (TRUNCATE included) is also
+        written to the table's topic as a DDL message (docs/ddl.md); off by default, as OMS
     """
 
     dml: DmlTypes = (Dml.INSERT, Dml.UPDATE, Dml.DELETE)
+    ddl: StrictBool = False
     start_timestamp: datetime | None = None
     schedule: str | None = None
     resume_by: Literal["position", "gtid"] = "position"

@@ -18,12 +18,13 @@ from airflow_provider_obkafka.engine.binlog.seek import position_for_timestamp
 from airflow_provider_obkafka.engine.kafka import checkpoints
 from airflow_provider_obkafka.engine.pipeline.report import StreamSummary
 from airflow_provider_obkafka.engine.pipeline.retry import retry_call
-from airflow_provider_obkafka.exceptions import CheckpointError
+from airflow_provider_obkafka.exceptions import CheckpointError, ConfigError
+from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.models.position import BinlogPosition
 from airflow_provider_obkafka.operators._io import range_io, retrier
 from airflow_provider_obkafka.operators._metrics import ProjectMetrics
-from airflow_provider_obkafka.operators._project import fail_fast
+from airflow_provider_obkafka.operators._project import checkpoint_state, fail_fast
 from airflow_provider_obkafka.triggers.incremental_sync import SETTLE_S
 
 if TYPE_CHECKING:
@@ -167,3 +168,49 @@ class Reporting:
         """A read found none of the project's changes: the lag (`last_commit_us`: of the last commit read, any
         table; None when the log was read to its end) and the checkpoint's age."""
         self.metrics.quiet(last_commit_us)
+
+
+SKIP_PARAM = "incremental_skip_to"
+SKIP_RULE = "give a change-log position as file:offset, e.g. mysql-bin.000042:1234 (docs/ddl.md)"
+
+
+def skip_to_position(project: SyncProject, text: str | None, log: Any) -> BinlogPosition | None:
+    """`_skip_to` with its errors failing the task (no retry: the param must be corrected)."""
+    with fail_fast():
+        return _skip_to(project, text, log)
+
+
+def _skip_to(project: SyncProject, text: str | None, log: Any) -> BinlogPosition | None:
+    """
+    The way out of a change that cannot be processed (the `incremental_skip_to` DAG param): move the
+    checkpoint `incremental/position` forward to `text` (`file:offset`) and record the skip as
+    `incremental/skip/<file>:<offset>` (from, to, when) in the same Kafka transaction, fencing any running
+    worker of the project. Again for a skip already recorded: nothing. None when `text` is empty.
+
+    :raises ConfigError: not a position, or one before the checkpoint (a skip never goes back)
+    """
+    value = (text or "").strip()
+    if value in ("", "None"):
+        return None
+    file, _, offset = value.rpartition(":")
+    if not file or not offset.isdigit() or int(offset) < 4:
+        raise ConfigError(f"{SKIP_PARAM} {value!r} is not a change-log position: {SKIP_RULE}")
+    target = BinlogPosition(file=file, position=int(offset))
+    key = f"incremental/skip/{target.file}:{target.position}"
+    sink = range_io(project).sink(checkpoints.transactional_id(project.slug, "incremental"))
+    state = checkpoint_state(project, KafkaHook(kafka_config_id=project.destination.conn_id))
+    current = state.get(checkpoints.INCREMENTAL_KEY)
+    if key in state:
+        log.info("skip to %s already recorded: nothing to do", value)
+        return target
+    if current is not None and BinlogPosition(**current).sort_key() > target.sort_key():
+        raise ConfigError(f"{SKIP_PARAM} {value!r} is before the checkpoint {current['file']}:{current['position']}: "
+                          "a skip only goes forward; give a later position, or leave the param empty")  # fmt: skip
+    moved = {k: v for k, v in (current or {}).items() if k not in ("file", "position", "gtid_set", "gtid_flavor")}
+    sink.begin()
+    sink.checkpoint(checkpoints.INCREMENTAL_KEY, {**moved, **target.model_dump(mode="json")})
+    sink.checkpoint(key, {"from": current, "to": target.model_dump(mode="json"), "at": time.time()})
+    sink.commit()
+    log.warning("incremental sync skipped from %s to %s: the changes between are not synchronized (%s)",
+                current, value, key)  # fmt: skip
+    return target

@@ -13,6 +13,7 @@ from airflow_provider_obkafka.engine.pipeline.incremental import RangeIo, Source
 from airflow_provider_obkafka.engine.pipeline.retry import Backoff, Retrier
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
+from airflow_provider_obkafka.models.topic import TopicSpec
 from airflow_provider_obkafka.operators._project import checkpoint_state
 
 if TYPE_CHECKING:
@@ -48,4 +49,9 @@ def range_io(project: SyncProject) -> RangeIo:
     def checkpoints() -> dict[str, dict]:
         return checkpoint_state(project, KafkaHook(kafka_config_id=project.destination.conn_id))
 
-    return RangeIo(source, sink, checkpoints)
+    def create_topic(topic: str) -> None:
+        defaults = project.topic_defaults
+        spec = TopicSpec(topic, defaults.partitions, defaults.replication_factor, dict(defaults.configs))
+        KafkaHook(kafka_config_id=project.destination.conn_id).create_topics([spec])
+
+    return RangeIo(source, sink, checkpoints, create_topic)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_obkafka.engine.binlog.schema_history import gone_tables
 from airflow_provider_obkafka.engine.kafka import checkpoints
 from airflow_provider_obkafka.exceptions import CapabilityError, ConfigError, SchemaError, TopicError
 from airflow_provider_obkafka.models.loader import parse_project
@@ -78,3 +79,13 @@ def checkpoint_state(project: SyncProject, kafka: KafkaHook, **read: float) -> d
     """
     messages = kafka.iter_committed(project.checkpoint_topic, **read)
     return checkpoints.latest((m.key(), m.value()) for m in messages)
+
+
+def gone_tables_of(project: SyncProject, kafka: KafkaHook) -> dict[str, str]:
+    """
+    The project's tables the change log saw dropped or renamed away (`database.table` -> the DDL's position),
+    from the schema history in its checkpoint topic; none before the topic exists.
+    """
+    if not kafka.describe_topics([project.checkpoint_topic]):
+        return {}
+    return gone_tables(checkpoints.schema_records(checkpoint_state(project, kafka)))

@@ -30,6 +30,7 @@ from airflow_provider_obkafka.operators._incremental import (
     interval_positions,
     is_backfill,
     record_start,
+    skip_to_position,
 )  # fmt: skip
 from airflow_provider_obkafka.operators._io import range_io, retrier
 from airflow_provider_obkafka.operators._lineage import incremental_lineage
@@ -55,6 +56,7 @@ class IncrementalSyncOperator(BaseOperator):
     (one per `batch_size` changes), and defers again until the run's data interval end. A `continuous` task
     keeps reading and producing on the worker while changes flow, and defers only once the log has been
     quiet for `idle_before_defer_s` (each deferral costs a trigger start and a worker start, seconds).
+    `skip_to` (`file:offset`, DAG param `incremental_skip_to`) first skips forward, recorded (docs/ddl.md).
 
     Where it starts, first match wins:
 
@@ -94,7 +96,7 @@ class IncrementalSyncOperator(BaseOperator):
     :param summary_every_s: seconds between INFO summary lines while producing (each transaction at DEBUG)
     """
 
-    template_fields: Sequence[str] = ("start_timestamp",)
+    template_fields: Sequence[str] = ("start_timestamp", "skip_to")
     ui_color = "#f9e79f"
 
     def __init__(
@@ -109,6 +111,7 @@ class IncrementalSyncOperator(BaseOperator):
         continuous: bool = False,
         idle_before_defer_s: float = 0.0,
         summary_every_s: float = 60.0,
+        skip_to: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -122,6 +125,7 @@ class IncrementalSyncOperator(BaseOperator):
         self.idle_before_defer_s = idle_before_defer_s
         self.summary_every_s = summary_every_s
         self._reporting: Reporting | None = None
+        self.skip_to = skip_to
 
     def execute(self, context: Context) -> dict[str, Any] | None:
         """Find where to start, then wait for changes in the triggerer (or produce a backfill interval)."""
@@ -133,6 +137,7 @@ class IncrementalSyncOperator(BaseOperator):
         if is_backfill(context):  # one interval at a time, oldest first
             after_earlier_interval(self, context, "execute_after_wait")
             return self._backfill(project, context)
+        skip_to_position(project, self.skip_to, self.log)
         state = self._checkpoints(project)
         with fail_on_checkpoint():
             retry = retrier(project, self.retry_for_s)

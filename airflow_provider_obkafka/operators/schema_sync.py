@@ -11,7 +11,13 @@ from airflow_provider_obkafka.engine.routing.plan import resolve, topic_specs
 from airflow_provider_obkafka.exceptions import TopicError
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
-from airflow_provider_obkafka.operators._project import ensure_checkpoint_topic, fail_fast, load_project, project_arg
+from airflow_provider_obkafka.operators._project import (
+    ensure_checkpoint_topic,
+    fail_fast,
+    gone_tables_of,
+    load_project,
+    project_arg,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -42,8 +48,8 @@ class SchemaSyncOperator(BaseOperator):
         source = OceanBaseHook(ob_conn_id=project.source.conn_id)
         kafka = KafkaHook(kafka_config_id=project.destination.conn_id)
         with fail_fast():
-            plan = resolve(project, source.list_tables, source.describe_table)
-            for warning in plan.warnings:
+            plan = resolve(project, source.list_tables, source.describe_table, gone=gone_tables_of(project, kafka))
+            for warning in (*plan.warnings, *plan.gone):
                 self.log.warning("%s", warning)
             existing = kafka.describe_topics(sorted(plan.topics()))
             specs, missing = topic_specs(project, plan, existing)

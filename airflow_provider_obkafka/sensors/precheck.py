@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +35,7 @@ from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.models.loader import parse_project
 from airflow_provider_obkafka.models.naming import SyncType, is_pattern
 from airflow_provider_obkafka.models.project_issues import ProjectValidationError
-from airflow_provider_obkafka.operators._project import project_arg
+from airflow_provider_obkafka.operators._project import gone_tables_of, project_arg
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     from airflow_provider_obkafka.hooks.kafka import ClusterInfo
 
     from airflow_provider_obkafka.models.project import SyncProject
+
+log = logging.getLogger(__name__)
 
 XCOM_KEY = "precheck"
 _RETRY_FIX = "start the service or open the network path; the precheck tries again (poke_interval)"
@@ -161,6 +164,8 @@ def _source_checks(project: SyncProject) -> tuple[SyncPlan | None, list[Finding]
         out += snapshot_findings(facts)
     try:
         plan = resolve(project, hook.list_tables, hook.describe_table)
+        gone = _gone(project) if plan.problems else {}  # Kafka read only when a table is missing
+        plan = resolve(project, hook.list_tables, hook.describe_table, gone=gone) if gone else plan
     except Exception as exc:
         return None, [*out, _error(Check.TABLES, what, exc)]
     out += object_findings(plan)
@@ -168,6 +173,15 @@ def _source_checks(project: SyncProject) -> tuple[SyncPlan | None, list[Finding]
     if SyncType.INCREMENTAL in project.sync_types:
         out += _binlog_checks(project, hook, facts.user)
     return plan, out
+
+
+def _gone(project: SyncProject) -> dict[str, str]:
+    """The tables the change log saw dropped or renamed away (WARN, not FAIL); none when Kafka cannot tell."""
+    try:
+        return gone_tables_of(project, KafkaHook(kafka_config_id=project.destination.conn_id))
+    except Exception as exc:  # the destination checks report an unreachable Kafka
+        log.info("schema history not read (%s): a missing table is a failure", exc)
+        return {}
 
 
 def _mapped(project: SyncProject, plan: SyncPlan) -> tuple[dict[str, set[str]], set[str]]:

@@ -136,7 +136,8 @@ def test_continuous_project_dag(projects: Path):
         "chunks emit no asset event: concurrent chunks raced to register the topic's Asset"
     )
     assert dag.get_task("full_sync_report").outlets == [AssetAlias("obkafka__orders_sync/full_sync")]
-    assert set(dag.params) == {"tables"}, "no start timestamp with full sync (OMS: the project start)"
+    assert set(dag.params) == {"tables", "incremental_skip_to"}, "no start timestamp with full sync (OMS: the project start)"
+    assert incremental.skip_to == "{{ params.incremental_skip_to }}"
     assert dag.params.get_param("tables").schema["type"] == "array"
 
 
@@ -159,7 +160,9 @@ def test_scheduled_incremental_project_dag(projects: Path):
     assert incremental.outlets == [topic_asset("kafka_default", "crm.users"), AssetAlias(f"{dag.dag_id}/topics")]
     assert not incremental.continuous, "scheduled runs end with their data interval"
     assert incremental.start_timestamp == "{{ params.incremental_start_timestamp }}"
-    assert set(dag.params) == {"incremental_start_timestamp"}
+    assert set(dag.params) == {"incremental_start_timestamp", "incremental_skip_to"}
+    skip = dag.params.get_param("incremental_skip_to")
+    assert skip.value == "" and skip.schema["pattern"] == r"^$|^\S+:[0-9]+$", "empty: no skip; else file:offset"
     dag.params.validate()  # the default "" is valid
     param = dag.params.get_param("incremental_start_timestamp")
     assert param.resolve("2025-05-01T08:00:00+08:00") == "2025-05-01T08:00:00+08:00"

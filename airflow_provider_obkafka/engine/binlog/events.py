@@ -249,6 +249,8 @@ class ChangeGrouper:
         self._reset(event.end)
 
     def _schema_changes(self, event: LogQuery) -> Iterator[SchemaChange]:
+        ob = self.oceanbase_commit_ts and self._ob_ts is not None
+        commit_us = self._ob_ts if ob else header_commit_ts_us(event.timestamp)
         for target in parse_ddl(event.statement, event.schema):
             new = target.new_ref
             old_in, new_in = self.scope(*target.ref), new is not None and self.scope(*new)
@@ -258,7 +260,7 @@ class ChangeGrouper:
                 log.warning("table %s was renamed to %s, which is out of scope: no longer synced", target.ref, new)
             yield SchemaChange(
                 target.ref.database, target.ref.table, target.kind, event.statement, event.end, new,
-                out_of_scope=new is not None and not new_in,
+                out_of_scope=new is not None and not new_in, commit_ts_us=commit_us,  # type: ignore[arg-type]
             )  # fmt: skip
 
 

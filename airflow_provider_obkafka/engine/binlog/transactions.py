@@ -71,6 +71,7 @@ class SchemaChange:
     :param position: the position after the statement
     :param renamed_to: the new name of a RENAME, else None
     :param out_of_scope: the table left the scope (renamed to an out-of-scope name)
+    :param commit_ts_us: when the statement committed (µs; as a `Commit`'s), 0 when unknown
     """
 
     database: str
@@ -80,6 +81,7 @@ class SchemaChange:
     position: BinlogPosition
     renamed_to: TableRef | None = None
     out_of_scope: bool = False
+    commit_ts_us: int = 0
 
 
 @dataclass(frozen=True, slots=True)

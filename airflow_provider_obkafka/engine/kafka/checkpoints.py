@@ -17,6 +17,8 @@ reader sees a checkpoint exactly when it sees the data. Keys are plain text path
 - `incremental/backfill/<interval start>`: one backfill run's progress over its data interval: the next
   position to read, the interval's end position, `done` once the whole interval is committed, and its own
   last sort sequence. It never touches `incremental/position`.
+- `schema/<database>.<table>`: the table's schema history (`engine/binlog/schema_history.py`): its definition
+  from each DDL position on, written in the same transaction as the rows after the DDL.
 """
 
 from __future__ import annotations
@@ -131,6 +133,18 @@ def backfill_key(interval_start: str) -> str:
 
 
 LAST_FULL_SYNC_KEY = "full/last-snapshot"
+SCHEMA_PREFIX = "schema/"
+
+
+def schema_key(database: str, table: str) -> str:
+    """Key of a table's schema history record (the record names its database and table too)."""
+    return f"{SCHEMA_PREFIX}{database}.{table}"
+
+
+def schema_records(state: Mapping[str, Any]) -> dict[tuple[str, str], Mapping[str, Any]]:
+    """The schema history records of a checkpoint state, by database and table."""
+    return {(value["database"], value["table"]): value for key, value in state.items()
+            if key.startswith(SCHEMA_PREFIX) and value}  # fmt: skip
 
 
 def encode(value: Mapping[str, Any]) -> bytes:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_obkafka.engine.binlog.gtid import covers
 from airflow_provider_obkafka.engine.binlog.reader import BinlogReader
+from airflow_provider_obkafka.engine.binlog.schema_history import HistoryCursor, SchemaHistory, unprocessable
 from airflow_provider_obkafka.engine.changes.change import DbType, RowChange
 from airflow_provider_obkafka.engine.kafka import checkpoints
 from airflow_provider_obkafka.engine.pipeline.copy_range import Slices, copy_range
@@ -25,7 +26,7 @@ from airflow_provider_obkafka.engine.pipeline.report import CommittedBatch
 from airflow_provider_obkafka.engine.pipeline.retry import Retrier, retry_call
 from airflow_provider_obkafka.engine.routing.router import Router
 from airflow_provider_obkafka.engine.serializers.sequence import SEQUENCE_FIELD
-from airflow_provider_obkafka.exceptions import ConfigError
+from airflow_provider_obkafka.exceptions import ConfigError, SchemaError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -91,11 +92,13 @@ class RangeIo:
     :param source: connect to the source
     :param sink: a transactional sink for a transactional.id, fenced (any earlier producer of it aborted)
     :param checkpoints: the project's committed checkpoints, the latest value per key
+    :param create_topic: create a topic the project maps a new table to (idempotent), before its first row
     """
 
     source: Callable[[], Source]
     sink: Callable[[str], TransactionalSink]
     checkpoints: Callable[[], Mapping[str, Any]]
+    create_topic: Callable[[str], None] | None = None
 
 
 @dataclass
@@ -138,27 +141,35 @@ def produce_range(project: SyncProject, job: RangeJob, io: RangeIo, retry: Retri
     return committed[0]
 
 
-def _kafka_side(project: SyncProject, job: RangeJob, io: RangeIo) -> tuple[TransactionalSink, dict[str, Any] | None]:
-    """The sink of a transactional producer (fencing any earlier try of this unit), then the checkpoint."""
+def _kafka_side(project: SyncProject, job: RangeJob, io: RangeIo) -> tuple[TransactionalSink, Mapping[str, Any]]:
+    """The sink of a transactional producer (fencing any earlier try of this unit), then the checkpoints."""
     sink = io.sink(checkpoints.transactional_id(project.slug, *job.txn_parts))
     # the producer fenced any earlier try of this unit before the checkpoint is read
-    return sink, io.checkpoints().get(job.key)
+    return sink, io.checkpoints()
 
 
-def _read_ahead(items: Iterator[StreamItem], until: Future[Any], limit: int) -> list[StreamItem]:
-    """Up to `limit` items read while `until` runs (the Kafka side releases the GIL while it waits)."""
+def _read_ahead(items: Iterator[StreamItem], until: Future[Any], limit: int) -> tuple[list[StreamItem], Any]:
+    """
+    Up to `limit` items read while `until` runs (the Kafka side releases the GIL while it waits), then the rest:
+    a change that cannot be processed fails once reached, never if the checkpoint says to start elsewhere.
+    """
     ahead: list[StreamItem] = []
-    while not until.done() and len(ahead) < limit:
-        item = next(items, None)
-        if item is None:
-            break
-        ahead.append(item)
-    return ahead
+    try:
+        while not until.done() and len(ahead) < limit and (item := next(items, None)) is not None:
+            ahead.append(item)
+    except SchemaError as exc:
+        return ahead, _failing(exc)
+    return ahead, items
+
+
+def _failing(exc: Exception) -> Iterator[StreamItem]:
+    raise exc
+    yield  # a generator that raises when read
 
 
 @dataclass
 class _Opened:
-    """A try's two sides, set up side by side: the source's (router, reader, what was read ahead), Kafka's."""
+    """A try's two sides, set up side by side: the source's (router, reader, read ahead, schema history), Kafka's."""
 
     source: Source
     router: Router
@@ -167,6 +178,9 @@ class _Opened:
     ahead: list[StreamItem]
     sink: TransactionalSink
     record: dict[str, Any] | None
+    history: SchemaHistory
+    rendering: HistoryCursor
+    create_topic: Callable[[str], None] | None = None
 
 
 def _open(project: SyncProject, job: RangeJob, io: RangeIo, guess: BinlogPosition) -> _Opened:
@@ -177,16 +191,19 @@ def _open(project: SyncProject, job: RangeJob, io: RangeIo, guess: BinlogPositio
     with ThreadPoolExecutor(1, thread_name_prefix="obkafka-fence") as pool:
         kafka_side = pool.submit(_kafka_side, project, job, io)
         source = io.source()
-        router = Router(project, source.describe, source.db_type, source.tenant)
-        reader = _reader(source, router, job, guess)
+        history = SchemaHistory(source.describe, lambda: checkpoints.schema_records(kafka_side.result()[1]))
+        rendering = history.cursor(guess)
+        router = Router(project, rendering.describe, source.db_type, source.tenant)
+        reader, items = _reader(source, router, job, guess, history)
+        ahead: list[StreamItem] = []
         try:
-            items = reader.iter_changes()
-            ahead = [] if at_or_after(guess, job.end, job.by_gtid) else _read_ahead(items, kafka_side, READ_AHEAD)
-            sink, record = kafka_side.result()
+            if not at_or_after(guess, job.end, job.by_gtid):
+                ahead, items = _read_ahead(items, kafka_side, READ_AHEAD)
+            sink, state = kafka_side.result()
         except BaseException:
             reader.close()
             raise
-    return _Opened(source, router, reader, items, ahead, sink, record)
+    return _Opened(source, router, reader, items, ahead, sink, state.get(job.key), history, rendering, io.create_topic)
 
 
 def _attempt(
@@ -207,7 +224,7 @@ def _attempt(
             start = resume  # resume after what is already committed
         if _same(start, resume, job.by_gtid):  # inside a split source transaction: skip its committed part
             skip = int(record.get(WITHIN_TRANSACTION_FIELD) or 0)
-    at[0] = start
+    at[0] = opened.rendering.position = start
     if at_or_after(start, job.end, job.by_gtid):
         opened.reader.close()
         if record is None:  # nothing to read: record where the next range starts
@@ -217,8 +234,8 @@ def _attempt(
         return
     if not _same(start, guess, job.by_gtid):  # the read-ahead started elsewhere: read again from the start
         opened.reader.close()
-        opened.reader, opened.ahead = _reader(opened.source, opened.router, job, start), []
-        opened.items = opened.reader.iter_changes()
+        opened.reader, opened.items = _reader(opened.source, opened.router, job, start, opened.history)
+        opened.ahead = []
     if skip:
         log.info("resuming inside the transaction at %s:%s: its first %d changes are committed", start.file,
                  start.position, skip)  # fmt: skip
@@ -249,6 +266,8 @@ def _copy(
         return sent
 
     def commit(position: BinlogPosition, done: bool, within: int = 0) -> None:  # with the last sort sequence
+        for ref, record in opened.history.records().items():  # the schema history, with the rows it decoded
+            sink.checkpoint(checkpoints.schema_key(*ref), record)
         value = {**job.value_of(position, done), SEQUENCE_FIELD: router.sequence.last}
         sink.checkpoint(job.key, {**value, WITHIN_TRANSACTION_FIELD: within} if within else value)
         sink.commit()
@@ -261,7 +280,8 @@ def _copy(
 
     def on_ddl(item: SchemaChange) -> None:
         log.warning("DDL on %s.%s at %s: %s", item.database, item.table, item.position, item.statement)
-        router.forget(item.database, item.table)
+        opened.rendering.position = item.position  # the rows after it: the definition it left
+        router.schema_changed(item, sink, opened.create_topic, log)
 
     def batch(position: BinlogPosition) -> None:
         commit(position, False)
@@ -282,6 +302,9 @@ def _copy(
         if reader.skipped_changes:
             log.info("%d changes skipped: committed before the full sync's snapshot, which holds them",
                      reader.skipped_changes)  # fmt: skip
+    except SchemaError as exc:  # a change that cannot be processed: where, why, and the way out
+        sink.abort()
+        raise SchemaError(unprocessable(exc, reader.position)) from exc
     except BaseException:
         sink.abort()
         raise
@@ -289,17 +312,22 @@ def _copy(
         reader.close()
 
 
-def _reader(source: Source, router: Router, job: RangeJob, start: BinlogPosition) -> BinlogReader:
+def _reader(
+    source: Source, router: Router, job: RangeJob, start: BinlogPosition, history: SchemaHistory
+) -> tuple[BinlogReader, Iterator[StreamItem]]:
     """
-    The range's reader: ONE blocking dump that ends at the range's end. obbinlog answers a non-blocking dump
-    with one file, then EOF (`BinlogDumper::run`), so a non-blocking read would open a dump per file.
+    The range's reader from `start` and its items, decoded with the schema history's definitions as it reads
+    on: ONE blocking dump that ends at the range's end. obbinlog answers a non-blocking dump with one file,
+    then EOF (`BinlogDumper::run`), so a non-blocking read would open a dump per file.
     """
+    decoding = history.cursor(start)
     settings = {"read_timeout": RANGE_READ_TIMEOUT_S, **source.binlog_settings}  # a silent server: lost
-    return BinlogReader(settings, job.server_id, start, router.in_scope,
-                        describe=source.describe, blocking=True, stop_at=job.end,
-                        oceanbase_commit_ts=source.db_type is DbType.OB_MYSQL,
-                        skip_committed_before_us=job.skip_committed_before_us,
-                        by_gtid=job.by_gtid and start.gtid_set is not None)  # fmt: skip
+    reader = BinlogReader(settings, job.server_id, start, router.in_scope,
+                          describe=decoding.describe, blocking=True, stop_at=job.end,
+                          oceanbase_commit_ts=source.db_type is DbType.OB_MYSQL,
+                          skip_committed_before_us=job.skip_committed_before_us,
+                          by_gtid=job.by_gtid and start.gtid_set is not None)  # fmt: skip
+    return reader, decoding.follow(reader.iter_changes())
 
 
 def at_or_after(a: BinlogPosition, b: BinlogPosition, by_gtid: bool) -> bool:

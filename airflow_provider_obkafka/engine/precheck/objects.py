@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_obkafka.engine.precheck.report import Check, Finding, fail, ok, warn
+from airflow_provider_obkafka.engine.precheck.report import Check, Finding, Status, fail, ok, warn
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -27,6 +27,10 @@ _FIXES = {
         "user cannot read is invisible to it)"
     ),
     "ambiguous": "list the table by name in one entry, or exclude it from the other entries",
+    "gone": (
+        "nothing is required; remove the table from the project, or re-create it (or rename it back) and run a "
+        "full synchronization of it (docs/ddl.md)"
+    ),
     Check.SHARD_COLUMNS: (
         "name existing columns in shard_columns (OMS Shard Columns), or leave shard_columns out to use the "
         "primary key"
@@ -72,7 +76,8 @@ def object_findings(plan: SyncPlan) -> list[Finding]:
     for problem in plan.problems:
         check, fix = classify(problem)
         out.append(fail(check, problem, fix))
-    failed = {finding.check for finding in out}
+    out += [warn(Check.TABLES, text, _FIXES["gone"]) for text in plan.gone]
+    failed = {finding.check for finding in out if finding.status is not Status.WARN}
     refs = [str(table.ref) for table in plan.tables]
     if Check.TABLES not in failed:
         out.append(ok(Check.TABLES, f"{len(refs)} physical table(s): {listed(refs)}"))

@@ -5,7 +5,7 @@ Every problem is collected and reported at once, before anything is written.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from fnmatch import fnmatchcase
 from typing import NamedTuple
 
@@ -44,11 +44,15 @@ class TablePlan(NamedTuple):
 
 
 class SyncPlan(NamedTuple):
-    """The resolved tables of a project and every problem found while resolving them."""
+    """
+    The resolved tables of a project and every problem found while resolving them; `gone`: the listed tables
+    the change log saw dropped or renamed away (no longer synchronized, the rest runs on).
+    """
 
     tables: list[TablePlan]
     problems: list[str]
     warnings: list[str]
+    gone: tuple[str, ...] = ()
 
     def raise_for_problems(self, project: SyncProject) -> None:
         """Raise one ConfigError listing every problem, when there is any."""
@@ -62,18 +66,22 @@ class SyncPlan(NamedTuple):
 
 
 def resolve(
-    project: SyncProject, list_tables: ListTables, describe: DescribeTable, only: Iterable[str] | None = None
-) -> SyncPlan:
+    project: SyncProject, list_tables: ListTables, describe: DescribeTable, only: Iterable[str] | None = None,
+    gone: Mapping[str, str] | None = None,
+) -> SyncPlan:  # fmt: skip
     """
     The physical tables of `project` (or of `only`, a subset given as `db.table`), with schemas, topics
-    and settings. Views and missing tables, unknown columns and topic names Kafka refuses are problems.
+    and settings. Views and missing tables, unknown columns and topic names Kafka refuses are problems; a
+    missing table in `gone` (`database.table` -> the position of the DDL that dropped or renamed it, from the
+    schema history) is reported in `SyncPlan.gone` instead: OMS stops syncing that table only.
     """
     problems: list[str] = []
     warnings: list[str] = []
     plans: list[TablePlan] = []
+    left: list[str] = []
     found = set(list_tables(sorted({entry.database for entry in project.objects})))
     for index, entry in enumerate(project.objects):
-        refs = _entry_tables(index, entry, found, describe, problems)
+        refs = _entry_tables(index, entry, found, describe, problems, gone or {}, left)
         for ref in refs:
             plan = _table_plan(project, index, entry, ref, describe, problems)
             if plan is not None:
@@ -81,16 +89,25 @@ def resolve(
                 warnings += _key_warnings(plan.schema)
     if only is not None:
         plans = _subset(plans, set(only), problems)
-    return SyncPlan(plans, problems, warnings)
+    return SyncPlan(plans, problems, warnings, tuple(left))
 
 
 def _entry_tables(
-    index: int, entry: ObjectMapping, found: set[TableRef], describe: DescribeTable, problems: list[str]
-) -> list[TableRef]:
-    """The physical tables one entry matches; a listed name that is missing or not a table is a problem."""
+    index: int, entry: ObjectMapping, found: set[TableRef], describe: DescribeTable, problems: list[str],
+    gone: Mapping[str, str], left: list[str],
+) -> list[TableRef]:  # fmt: skip
+    """
+    The physical tables one entry matches; a listed name that is missing or not a table is a problem, unless
+    the change log saw it dropped or renamed away (`gone`: then it is `left`).
+    """
     refs = sorted(ref for ref in found if ref.database == entry.database and entry.matches(ref.table))
     for name in entry.tables:
         if is_pattern(name) or TableRef(entry.database, name) in found or entry.excluded_by(name):
+            continue
+        where = gone.get(f"{entry.database}.{name}")
+        if where is not None:
+            left.append(f"table {entry.database}.{name} was dropped or renamed at {where} (change log): it is no "
+                        "longer synchronized, the other tables are")  # fmt: skip
             continue
         try:
             describe(entry.database, name)

@@ -11,6 +11,7 @@ from airflow_provider_obkafka.engine.changes.change import DbType, RecordType, R
 from airflow_provider_obkafka.engine.changes.compile import build_table_context
 from airflow_provider_obkafka.engine.routing.partitioning import partition_rule
 from airflow_provider_obkafka.engine.serializers import record_function, serializer_for
+from airflow_provider_obkafka.engine.serializers.ddl import DdlEvent, ddl_value
 from airflow_provider_obkafka.engine.serializers.key_change import messages_function
 from airflow_provider_obkafka.engine.serializers.sequence import StoreSequence
 from airflow_provider_obkafka.exceptions import ConfigError
@@ -19,13 +20,14 @@ from airflow_provider_obkafka.models.naming import KeyChange
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from airflow_provider_obkafka.engine.binlog.transactions import SchemaChange
     from airflow_provider_obkafka.engine.kafka.sink import Send, TransactionalSink
     from airflow_provider_obkafka.engine.serializers import Record
     from airflow_provider_obkafka.engine.serializers.key_change import Messages
     from airflow_provider_obkafka.models.project import SyncProject
     from airflow_provider_obkafka.models.schema import TableSchema
 
-__all__ = ["POLL_EVERY", "Router", "in_scope"]
+__all__ = ["POLL_EVERY", "Router", "fit_to_images", "in_scope"]
 
 
 def in_scope(project: SyncProject, database: str, table: str) -> bool:
@@ -34,6 +36,22 @@ def in_scope(project: SyncProject, database: str, table: str) -> bool:
         return project.match(database, table) is not None
     except ConfigError:
         return False
+
+
+def fit_to_images(schema: TableSchema, image_columns: tuple[str, ...]) -> TableSchema:
+    """
+    `schema` narrowed to the columns the change log names for a row (`binlog_row_metadata=FULL`), when the
+    definition has them all and more: a row written before an ADD COLUMN the definition already shows.
+    """
+    names = schema.column_names
+    if not image_columns or image_columns == names or not set(image_columns) < set(names):
+        return schema
+    kept = set(image_columns)
+    return schema.model_copy(update={
+        "columns": tuple(col for col in schema.columns if col.name in kept),
+        "primary_key": schema.primary_key if kept.issuperset(schema.primary_key) else (),
+        "unique_keys": tuple(key for key in schema.unique_keys if kept.issuperset(key.columns)),
+    })  # fmt: skip
 
 
 POLL_EVERY = 10_000  # messages between two polls of the producer
@@ -78,6 +96,7 @@ class Router:
         self.tables: dict[tuple[str, str], tuple[str, TableContext, Record, Messages | None]] = {}
         self._lanes: dict[tuple[str, str], _Lane] = {}
         self._unpolled = 0
+        self._partitions: dict[str, int] = {}
 
     def in_scope(self, database: str, table: str) -> bool:
         return in_scope(self.project, database, table)
@@ -93,7 +112,7 @@ class Router:
         if found is None or found[1].image_columns != change.columns:
             entry = self.project.match(*ref)
             settings = entry.settings_for(change.table)
-            schema = self.describe(*ref)
+            schema = fit_to_images(self.describe(*ref), change.columns)
             ctx = build_table_context(
                 schema, columns=settings.columns, shard_columns=settings.shard_columns,
                 image_columns=change.columns, db_type=self.db_type, tenant=self.tenant,
@@ -134,3 +153,59 @@ class Router:
             self._unpolled = 0
             sink.producer.poll(0)
         return 1
+
+    def send_ddl(self, change: SchemaChange, sink: TransactionalSink) -> int:
+        """
+        Produce a DDL into the table's topic (OMS DDL synchronization, `engine/serializers/ddl.py`): with Hash
+        partitioning into every partition, so a consumer of any partition sees it before the rows after it
+        (the evidence of reference §2.3); with One into partition 0. A rename out of scope gives none (OMS
+        synchronizes a RENAME TABLE only when its target is in scope). The messages produced.
+        """
+        if change.out_of_scope:
+            return 0
+        ref = (change.database, change.table)
+        if not self.in_scope(*ref) and change.renamed_to is not None:
+            ref = tuple(change.renamed_to)  # type: ignore[assignment]
+        topic = self.project.topic_for(*ref, self.project.match(*ref))
+        position = f"{change.position.file}@{change.position.position}"
+        event = DdlEvent(change.database, change.table, change.kind, change.statement, change.commit_ts_us,
+                         self.db_type.value, position)  # fmt: skip
+        value = ddl_value(self.serializer.name, event)
+        if self.rule.fixed_partition is not None:
+            targets: Any = (self.rule.fixed_partition,)
+        else:
+            if topic not in self._partitions:
+                metadata = sink.producer.list_topics(topic, timeout=30).topics[topic]
+                self._partitions[topic] = len(metadata.partitions)
+            targets = range(self._partitions[topic])
+        for partition in targets:
+            sink.send(topic, value, None, partition)
+        return len(targets)
+
+    def schema_changed(
+        self, change: SchemaChange, sink: TransactionalSink, create_topic: Callable[[str], None] | None, log: Any
+    ) -> None:  # fmt: skip
+        """
+        A DDL reached in the stream: the tables' lanes rebuilt from the definition after it; the topic of a
+        table it brings into scope created (before its first row); with `incremental.ddl` (OMS DDL
+        Synchronization), the statement produced in the open transaction.
+        """
+        self.forget(change.database, change.table)
+        if change.renamed_to is not None:
+            self.forget(*change.renamed_to)
+        topic = self.new_table_topic(change) if create_topic is not None else None
+        if topic is not None:
+            create_topic(topic)  # type: ignore[misc]
+            log.info("a table came into scope at %s: topic %s ready", change.position, topic)
+        if self.project.incremental.ddl:
+            self.send_ddl(change, sink)
+
+    def new_table_topic(self, change: SchemaChange) -> str | None:
+        """The new or batch topic of a table a CREATE or RENAME brings into scope (to create), else None."""
+        if change.kind not in ("CREATE", "RENAME") or change.out_of_scope:
+            return None
+        ref = tuple(change.renamed_to) if change.renamed_to is not None else (change.database, change.table)
+        entry = self.project.match(*ref) if self.in_scope(*ref) else None
+        if entry is None or entry.topic.mode not in ("new", "batch"):
+            return None
+        return self.project.topic_for(*ref, entry)

@@ -100,7 +100,7 @@ def test_stream_numbers_changes_and_marks_commits():
     assert [c.sequence for c in first] == [1, 2, 3]
     assert {c.transaction_id for c in first} == {"u:1"} and {c.checkpoint for c in first} == {"bin.000001:100"}
     assert items[3] == Commit("u:1", 77, 60_000_000, START, pos(300), 3)
-    assert items[4] == SchemaChange("db", "a", "ALTER", "ALTER TABLE a ADD c INT", pos(400))
+    assert items[4] == SchemaChange("db", "a", "ALTER", "ALTER TABLE a ADD c INT", pos(400), commit_ts_us=62_000_000)
     assert items[5].sequence == 1 and items[5].checkpoint == "bin.000001:450"
     assert items[6].start == pos(450) and items[6].end == pos(500)
 

@@ -74,7 +74,7 @@ CASES = [
         {"incremental.dml": ["DDL"]},
         "incremental.dml[0]",
         "'DDL'",
-        ["DML only", "INSERT, UPDATE, DELETE"],
+        ["incremental.ddl: true", "INSERT, UPDATE, DELETE"],
     ),
     (
         "dml-empty",
@@ -159,7 +159,7 @@ CASES = [
         {"incremental.start": 1},
         "incremental.start",
         "1",
-        ["dml, start_timestamp, schedule"],
+        ["dml, ddl, start_timestamp, schedule"],
     ),
     # The object mapping
     ("objects-empty", {"objects": []}, "objects", "[]", ["at least one entry"]),
