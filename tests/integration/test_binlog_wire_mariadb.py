@@ -19,6 +19,7 @@ from airflow_provider_obkafka.engine.binlog.wire import DumpStream
 from airflow_provider_obkafka.engine.changes.change import RowChange
 from airflow_provider_obkafka.exceptions import ConfigError, UnsupportedEventError
 from airflow_provider_obkafka.models.position import BinlogPosition
+from tests.integration.private_services import private_mariadb  # noqa: F401 (a fixture)
 
 SERVER_ID = 4747
 
@@ -132,9 +133,23 @@ def test_a_corrupt_event_fails_its_checksum(table, mariadb_service, monkeypatch,
     assert [change.after[0] for change in seen] == ([] if corrupt == "rows event" else [1])  # up to the bad one
 
 
-def test_heartbeats_are_counted_and_never_move_the_position(table, mariadb_service):
-    """A blocking reader on an idle log gets heartbeats; the position moves only at the commit."""
-    name, conn = table
+@pytest.fixture
+def quiet_table(private_mariadb, unique_name):
+    """A table on a PRIVATE MariaDB: no other test writes to its log, which stays idle between our writes."""
+    info = private_mariadb.info
+    conn = pymysql.connect(host=info.host, port=info.port, user="root", autocommit=True)
+    name = unique_name("db")
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {name}")
+        cur.execute(f"CREATE TABLE {name}.t (id INT PRIMARY KEY, v VARCHAR(40), b LONGBLOB)")
+    yield name, conn, info
+    conn.close()
+
+
+def test_heartbeats_are_counted_and_never_move_the_position(quiet_table):
+    """A blocking reader on an idle log gets heartbeats; the position moves only at the commit. (The server
+    sends heartbeats only while its log is idle: on the shared MariaDB, other tests' writes kept it busy.)"""
+    name, conn, service = quiet_table
     with conn.cursor() as cur:
         start = _position(cur)
 
@@ -146,15 +161,14 @@ def test_heartbeats_are_counted_and_never_move_the_position(table, mariadb_servi
     writer = threading.Thread(target=write_later)
     writer.start()
     try:
-        with BinlogReader(_settings(mariadb_service), SERVER_ID, start, {(name, "t")}, blocking=True,
+        with BinlogReader(_settings(service), SERVER_ID, start, {(name, "t")}, blocking=True,
                           heartbeat_s=0.2) as reader:  # fmt: skip
             for item in reader.iter_changes():
-                if isinstance(item, RowChange):  # other tests' commits may move it past `start`, not this one
-                    assert reader.heartbeats >= 2 and reader.position.sort_key() >= start.sort_key()
+                if isinstance(item, RowChange):
+                    assert reader.heartbeats >= 2 and reader.position == start
                     assert item.after[:2] == (7, "late")
-                    at_row = reader.position
                 if isinstance(item, Commit):
-                    assert item.start == at_row and reader.position == item.end
+                    assert item.start == start and reader.position == item.end
                     break
     finally:
         writer.join()
