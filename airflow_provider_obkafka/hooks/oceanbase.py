@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator, Sequence
 from fnmatch import fnmatchcase
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -22,11 +21,14 @@ from airflow_provider_obkafka.hooks.oceanbase_stream import (
 from airflow_provider_obkafka.hooks.raw_rows import read_bytes_rows
 from airflow_provider_obkafka.models.extras import ObConnExtras, ObLogin
 from airflow_provider_obkafka.models.position import BinlogPosition, SnapshotPoint
-from airflow_provider_obkafka.models.schema import TableRef, TableSchema
 from airflow_provider_obkafka.models.tls import connect_mysql
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Sequence
+
     from pymysql.connections import Connection
+
+    from airflow_provider_obkafka.models.schema import TableRef, TableSchema
 
 __all__ = ["OceanBaseHook"]
 

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_obkafka.engine.kafka import checkpoints
-from airflow_provider_obkafka.engine.snapshot.chunking import choose_chunk_key, plan_chunks
 from airflow_provider_obkafka.engine.binlog.handoff import snapshot_scn
-from airflow_provider_obkafka.engine.routing.plan import TablePlan, resolve
+from airflow_provider_obkafka.engine.kafka import checkpoints
 from airflow_provider_obkafka.engine.kafka.sink import TransactionalSink
+from airflow_provider_obkafka.engine.routing.plan import TablePlan, resolve
+from airflow_provider_obkafka.engine.snapshot.chunking import choose_chunk_key, plan_chunks
 from airflow_provider_obkafka.engine.snapshot.sql import boundary_sql
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
@@ -26,6 +25,8 @@ from airflow_provider_obkafka.operators._project import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
     from airflow.sdk import Context
 
     from airflow_provider_obkafka.models.project import SyncProject
@@ -124,7 +125,9 @@ class FullSyncPlanOperator(BaseOperator):
 
         return point, record
 
-    def _chunks(self, source: OceanBaseHook, table: TablePlan, sync_id: str, snapshot: SnapshotPoint) -> list[dict[str, Any]]:
+    def _chunks(
+        self, source: OceanBaseHook, table: TablePlan, sync_id: str, snapshot: SnapshotPoint
+    ) -> list[dict[str, Any]]:
         """The work items of one table's chunks, planned at the snapshot."""
         key = choose_chunk_key(table.schema)
         if key.warning:

@@ -30,7 +30,11 @@ from airflow_provider_obkafka.operators._incremental import (
 )  # fmt: skip
 from airflow_provider_obkafka.operators._io import range_io, retrier
 from airflow_provider_obkafka.operators._project import (
-    checkpoint_state, ensure_checkpoint_topic, fail_fast, load_project, project_arg,
+    checkpoint_state,
+    ensure_checkpoint_topic,
+    fail_fast,
+    load_project,
+    project_arg,
 )  # fmt: skip
 from airflow_provider_obkafka.triggers.incremental_sync import IncrementalSyncTrigger
 

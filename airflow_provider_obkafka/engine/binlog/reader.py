@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import logging
 import zlib
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+# Packed imports (`fmt: skip`) keep their layout: isort would write one name a line.
+# isort: off
 from airflow_provider_obkafka.engine.binlog.events import ChangeGrouper, LogBegin, LogCommit, LogEvent, LogQuery, Scope
 from airflow_provider_obkafka.engine.binlog.gtid import GtidTracker, executed_in
 from airflow_provider_obkafka.engine.binlog.parse import (
@@ -38,6 +39,10 @@ from airflow_provider_obkafka.engine.binlog.transactions import (
 from airflow_provider_obkafka.engine.binlog.wire import DumpStream
 from airflow_provider_obkafka.exceptions import UnsupportedEventError
 from airflow_provider_obkafka.models.position import BinlogPosition
+# isort: on
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
 
 __all__ = ["BinlogReader"]
 

@@ -22,18 +22,22 @@ from __future__ import annotations
 
 import logging
 import struct
-from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pymysql
 from pymysql.constants import CR
 from pymysql.err import OperationalError
 from pymysql.protocol import MysqlPacket
 
 from airflow_provider_obkafka.engine.binlog.gtid import flavor_of, mysql_gtid_set_payload
 from airflow_provider_obkafka.exceptions import ConfigError
-from airflow_provider_obkafka.models.position import BinlogPosition
 from airflow_provider_obkafka.models.tls import connect_mysql
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import pymysql
+
+    from airflow_provider_obkafka.models.position import BinlogPosition
 
 __all__ = ["DumpStream", "connect_with_checksum"]
 
