@@ -63,7 +63,7 @@ class KafkaHook(KafkaBaseHook):
     """
 
     def __init__(self, kafka_config_id: str = KafkaBaseHook.default_conn_name) -> None:
-        super().__init__(kafka_config_id=kafka_config_id)
+        super().__init__(kafka_config_id=kafka_config_id)  # type: ignore[no-untyped-call]  # unannotated upstream
 
     def client_config(self, **overrides: Any) -> dict[str, Any]:
         """A fresh librdkafka configuration from the connection, with `overrides` applied."""

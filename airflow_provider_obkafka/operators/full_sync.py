@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow.sdk import BaseOperator
 
@@ -89,7 +89,7 @@ class FullSyncOperator(BaseOperator):
             sink, state = fenced.result()
         finished = state.get(checkpoints.finished_key(work["sync_id"]))
         if done_key in state or finished is not None:
-            record = state.get(done_key, finished)
+            record = cast("dict[str, Any]", state.get(done_key, finished))  # one of them is there
             self.log.info("%s is already synchronized (%s): skipped", chunk.describe(), record)
             return {**record, "skipped": True}
         if problem is not None:
@@ -185,7 +185,7 @@ class FullSyncOperator(BaseOperator):
 
 def _fence_and_read(
     project: SyncProject, kafka: KafkaHook, transactional_id: str
-) -> tuple[TransactionalSink, dict]:
+) -> tuple[TransactionalSink, dict[str, Any]]:
     """
     The sink of the chunk's transactional producer, and the project's checkpoints read after it:
     `init_transactions()` fences (and aborts) an earlier try of this chunk before its done-record is looked for.

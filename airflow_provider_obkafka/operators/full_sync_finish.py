@@ -34,7 +34,7 @@ class FullSyncFinishOperator(BaseOperator):
     ui_color = "#abebc6"
 
     def __init__(
-        self, *, project: SyncProject | Mapping[str, Any], work: Sequence[Mapping[str, Any]], **kwargs: Any
+        self, *, project: SyncProject | Mapping[str, Any], work: Sequence[Mapping[str, Any]] | Any, **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
         self.project = project_arg(project)

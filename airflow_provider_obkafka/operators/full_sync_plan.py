@@ -51,7 +51,7 @@ class FullSyncPlanOperator(BaseOperator):
         self,
         *,
         project: SyncProject | Mapping[str, Any],
-        tables: Sequence[str] | None = None,
+        tables: Sequence[str] | Any | None = None,  # Any: a DagParam, resolved when rendered
         chunk_size: int = 100_000,
         **kwargs: Any,
     ) -> None:

@@ -258,6 +258,8 @@ class IncrementalSyncOperator(BaseOperator):
     def _backfill(self, project: SyncProject, context: Context) -> dict[str, Any]:
         """Re-produce exactly the changes of the run's data interval, under the interval's own checkpoint."""
         begin, finish = context["data_interval_start"], context["data_interval_end"]
+        assert begin is not None  # a backfill run has a data interval (is_backfill)
+        assert finish is not None
         label = begin.astimezone(UTC).isoformat()
         key = checkpoints.backfill_key(label)
         record = self._checkpoints(project).get(key)

@@ -44,7 +44,9 @@ class VerifyOperator(BaseOperator):
         super().__init__(**kwargs)
         self.project = project_arg(project)
         self.tables = tables
-        self.settings = {"mode": mode, "max_keys": max_keys, "rechecks": rechecks, "settle_timeout_s": settle_timeout_s}
+        self.settings: dict[str, Any] = {
+            "mode": mode, "max_keys": max_keys, "rechecks": rechecks, "settle_timeout_s": settle_timeout_s
+        }
         VerifySettings(**self.settings)  # a bad argument fails when the DAG is parsed
 
     def execute(self, context: Context) -> list[dict[str, Any]]:

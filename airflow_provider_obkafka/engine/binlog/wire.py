@@ -88,7 +88,9 @@ class DumpStream:
         checksum: bool = True,
         by_gtid: bool = False,
     ) -> None:
-        self.conn = connect_with_checksum(**settings)
+        # A pymysql connection, None once closed; packets() reads its private socket, reader and timeouts,
+        # which pymysql's stubs do not declare.
+        self.conn: Any = connect_with_checksum(**settings)
         try:
             self.server_info = str(self.conn.get_server_info())
             self.checksum = checksum and self._server_checksum()
@@ -102,7 +104,7 @@ class DumpStream:
                 cur.execute("SET @mariadb_slave_capability = 4")
             self.is_mariadb = "mariadb" in self.server_info.lower()
             request = self._dump_request(start, server_id, blocking, by_gtid)
-            self.conn._next_seq_id = 0
+            self.conn._next_seq_id = 0  # type: ignore[attr-defined]  # private: not in pymysql's stubs
             self.conn.write_packet(request)
         except BaseException:
             self.conn.close()

@@ -205,7 +205,7 @@ class TableContext:
 
     def _shared_key_text(self, image: Image) -> str:
         """The key text when the row key is also the Kafka key: a serializer asks for both of one image."""
-        last = self.cache.get(_LAST_KEY)
+        last: tuple[Image, str] | None = self.cache.get(_LAST_KEY)
         if last is not None and last[0] is image:  # the cache holds the image, so its identity is not reused
             return last[1]
         text = _joined_text(image, self._key_plan)
