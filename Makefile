@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help setup system-deps venv floors-venv kafka-jars browser-deps services services-stop services-status test test-unit \
+.PHONY: help setup system-deps venv floors-venv kafka-jars browser-deps services services-stop services-status lint test test-unit \
 	test-floors test-compat demo ui clean
 
 help:
@@ -15,6 +15,7 @@ help:
 	@echo "make services        start Kafka (KRaft), seekdb, MariaDB (binlog) and the obbinlog double on loopback ports"
 	@echo "make services-stop   stop them; nothing is left running"
 	@echo "make test-unit       the tests that need no services"
+	@echo "make lint            ruff and mypy --strict on the package (make test runs it first)"
 	@echo "make test-floors     unit tests + an end-to-end smoke test with every dependency at its floor (.venv-floors)"
 	@echo "make test-compat     the broker compatibility suite against Kafka 2.8 (ZooKeeper), 3.9 and 4.1 (KRaft)"
 
@@ -66,7 +67,13 @@ services-status: venv
 test-unit: venv
 	$(PY) -m pytest tests/unit -q
 
-test: setup browser-deps
+# ruff and mypy --strict on the package (settings in pyproject.toml); a finding fails `make test` before
+# any service starts.
+lint: venv
+	$(VENV)/bin/ruff check airflow_provider_obkafka
+	$(VENV)/bin/mypy
+
+test: setup lint browser-deps
 	bash scripts/run-tests.sh
 
 test-floors: setup $(FLOORS_STAMP)

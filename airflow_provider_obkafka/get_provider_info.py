@@ -14,7 +14,9 @@ def _field(label: str, kind: str, description: str, **schema: Any) -> dict[str, 
 
 OCEANBASE_FIELDS = {
     "binlog_host": _field(
-        "Binlog Service host", "string", "Host of the OceanBase Binlog Service (ODP or obbinlog). Empty: this connection's host."
+        "Binlog Service host",
+        "string",
+        "Host of the OceanBase Binlog Service (ODP or obbinlog). Empty: this connection's host.",
     ),
     "binlog_port": _field(
         "Binlog Service port", "integer", "Port of the Binlog Service (ODP: 2883). Empty: this connection's port."
@@ -24,7 +26,9 @@ OCEANBASE_FIELDS = {
     "ssl_ca": _field("SSL CA file", "string", "Path of the CA certificate that signs the server certificate."),
     "ssl_cert": _field("SSL client certificate", "string", "Path of the client certificate (mutual TLS)."),
     "ssl_key": _field("SSL client key", "string", "Path of the client key (mutual TLS)."),
-    "ssl_verify_cert": _field("Verify server certificate", "boolean", "Check the server certificate and host name.", default=True),
+    "ssl_verify_cert": _field(
+        "Verify server certificate", "boolean", "Check the server certificate and host name.", default=True
+    ),
     "connect_timeout": _field("Connect timeout (s)", "integer", "Seconds to wait for the connection.", default=10),
     "read_timeout": _field("Read timeout (s)", "integer", "Seconds to wait for one read. Empty: no limit."),
 }

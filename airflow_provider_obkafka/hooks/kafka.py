@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from airflow.providers.apache.kafka.hooks.base import KafkaBaseHook
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
@@ -13,7 +12,11 @@ from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, C
 from airflow_provider_obkafka.exceptions import CapabilityError, TopicError
 from airflow_provider_obkafka.hooks.kafka_log import ClientLog
 from airflow_provider_obkafka.hooks.kafka_read import drain_to_ends, partitions_of, watermarks
-from airflow_provider_obkafka.models.topic import TopicSpec
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from airflow_provider_obkafka.models.topic import TopicSpec
 
 # librdkafka's own errors for a cluster it cannot reach (yet): which of them, or Python's future timeout,
 # comes first depends on the load, and all mean the same.
@@ -61,7 +64,7 @@ class KafkaHook(KafkaBaseHook):
     """
 
     def __init__(self, kafka_config_id: str = KafkaBaseHook.default_conn_name) -> None:
-        super().__init__(kafka_config_id=kafka_config_id)
+        super().__init__(kafka_config_id=kafka_config_id)  # type: ignore[no-untyped-call]  # unannotated upstream
 
     def client_config(self, **overrides: Any) -> dict[str, Any]:
         """A fresh librdkafka configuration from the connection, with `overrides` applied."""
@@ -140,7 +143,9 @@ class KafkaHook(KafkaBaseHook):
             # the producer must not live on in it, still connecting and logging
             del producer
 
-    def describe_topics(self, names: list[str] | None = None, config_keys: tuple[str, ...] = ()) -> dict[str, TopicInfo]:
+    def describe_topics(
+        self, names: list[str] | None = None, config_keys: tuple[str, ...] = ()
+    ) -> dict[str, TopicInfo]:
         """Topics by name (all non-internal topics when `names` is None) with partitions and RF."""
         admin = self.admin_client()
         metadata = admin.list_topics(timeout=30)
@@ -156,7 +161,9 @@ class KafkaHook(KafkaBaseHook):
             result = self._with_configs(admin, result, config_keys)
         return result
 
-    def _with_configs(self, admin: AdminClient, topics: dict[str, TopicInfo], keys: tuple[str, ...]) -> dict[str, TopicInfo]:
+    def _with_configs(
+        self, admin: AdminClient, topics: dict[str, TopicInfo], keys: tuple[str, ...]
+    ) -> dict[str, TopicInfo]:
         resources = [ConfigResource(ConfigResource.Type.TOPIC, name) for name in topics]
         out = {}
         for resource, future in admin.describe_configs(resources).items():

@@ -13,6 +13,7 @@ from airflow_provider_obkafka.engine.precheck.kafka_acls import GROUP_PREFIX, To
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from concurrent.futures import Future
 
     from airflow_provider_obkafka.engine.precheck.report import Finding
     from airflow_provider_obkafka.hooks.kafka import KafkaHook
@@ -69,7 +70,7 @@ def topic_access(kafka: KafkaHook, names: list[str], timeout: float) -> dict[str
     return out
 
 
-def _creation(future, timeout: float) -> str:
+def _creation(future: Future[None], timeout: float) -> str:
     try:
         future.result(timeout)
     except KafkaException as exc:

@@ -73,10 +73,11 @@ def drain_to_ends(
         # consume() waits its whole timeout unless 10,000 messages come: keep it short (0.5 s cost every chunk)
         batch = consumer.consume(num_messages=10000, timeout=0.05)
         for msg in batch:
-            if msg.error() is None:
+            error = msg.error()
+            if error is None:
                 yield msg
-            elif msg.error().code() != KafkaError._PARTITION_EOF:
-                raise KafkaException(msg.error())
+            elif error.code() != KafkaError._PARTITION_EOF:
+                raise KafkaException(error)
         now_at = {tp.partition: tp.offset for tp in consumer.position(asked)}
         if all(now_at[partition] >= end for partition, end in ends.items()):
             return

@@ -52,7 +52,7 @@ def read_source(hook: OceanBaseHook) -> SourceFacts:
     with contextlib.closing(hook.get_conn()) as db, db.cursor() as cur:
         info = ob_metadata.read_server_info(cur)
         cur.execute("SELECT CURRENT_USER()")
-        user = str(cur.fetchone()[0])
+        user = str(cur.fetchall()[0][0])
         grants, error = _grants(cur)
         retention = _undo_retention(cur) if info.is_oceanbase else None
     return SourceFacts(

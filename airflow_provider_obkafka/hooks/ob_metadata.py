@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from airflow_provider_obkafka.exceptions import CapabilityError
 from airflow_provider_obkafka.models.position import BinlogPosition
 from airflow_provider_obkafka.models.schema import Column, TableRef, TableSchema, UniqueKey, parse_enum_values
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 class ServerInfo(NamedTuple):

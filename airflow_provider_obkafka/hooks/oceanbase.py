@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator, Sequence
 from fnmatch import fnmatchcase
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -22,11 +21,14 @@ from airflow_provider_obkafka.hooks.oceanbase_stream import (
 from airflow_provider_obkafka.hooks.raw_rows import read_bytes_rows
 from airflow_provider_obkafka.models.extras import ObConnExtras, ObLogin
 from airflow_provider_obkafka.models.position import BinlogPosition, SnapshotPoint
-from airflow_provider_obkafka.models.schema import TableRef, TableSchema
 from airflow_provider_obkafka.models.tls import connect_mysql
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Sequence
+
     from pymysql.connections import Connection
+
+    from airflow_provider_obkafka.models.schema import TableRef, TableSchema
 
 __all__ = ["OceanBaseHook"]
 
@@ -120,7 +122,7 @@ class OceanBaseHook(DbApiHook):
             settings["ssl"] = kwargs["ssl"]
         return settings
 
-    def test_connection(self) -> tuple[bool, str]:
+    def test_connection(self) -> tuple[bool, str]:  # type: ignore[override]  # common-sql's .pyi says None
         """Connect, and say what server answered."""
         try:
             info = self.server_info()
@@ -182,7 +184,7 @@ class OceanBaseHook(DbApiHook):
                     "which is not OceanBase: it has no current_scn() and no AS OF SNAPSHOT reads"
                 )
             cur.execute("SELECT current_scn()")
-            return int(cur.fetchone()[0])
+            return int(cur.fetchall()[0][0])
 
     def binlog_position(self, *, consistent: bool = False) -> BinlogPosition:
         """
@@ -244,7 +246,7 @@ class OceanBaseHook(DbApiHook):
         """
         conv = TEXT_TEMPORAL_CONVERSIONS if temporal_as_text else None
         conn = self.get_conn(cursorclass=pymysql.cursors.SSCursor, conv=conv)
-        cur = conn.cursor()
+        cur = conn.cursor(pymysql.cursors.SSCursor)
         finished = False
         try:
             _lift_query_timeout(cur)
@@ -253,7 +255,7 @@ class OceanBaseHook(DbApiHook):
                 yield from read_bytes_rows(cur, batch_size)
             else:
                 while batch := cur.fetchmany(batch_size):
-                    yield batch
+                    yield batch  # type: ignore[misc]  # SSCursor.fetchmany returns a list; pymysql's stubs say tuple
             finished = True
         finally:
             _close_stream(conn, cur, drained=finished)

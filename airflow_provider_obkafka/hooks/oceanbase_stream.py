@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pymysql
 import pymysql.cursors
@@ -68,8 +68,9 @@ def _close_stream(conn: Connection, cur: pymysql.cursors.SSCursor, drained: bool
         cur.close()
         conn.close()
         return
-    if conn._result is not None:  # detach the unread result so no close() or __del__ tries to drain it
-        conn._result.unbuffered_active = False
-    conn._result = None
+    internals: Any = conn  # _result and _force_close: not in pymysql's stubs
+    if internals._result is not None:  # detach the unread result so no close() or __del__ tries to drain it
+        internals._result.unbuffered_active = False
+    internals._result = None
     with contextlib.suppress(Exception):
-        conn._force_close()
+        internals._force_close()

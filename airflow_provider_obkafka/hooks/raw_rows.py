@@ -37,7 +37,7 @@ def read_bytes_rows(cursor: SSCursor, batch_size: int) -> Iterator[list[tuple[by
     :raises pymysql.err.MySQLError: the server's error packet, as pymysql raises it
     :raises ValueError: a row of 16 MiB or more (split over several packets; use the pymysql path)
     """
-    conn = cursor.connection
+    conn: Any = cursor.connection  # its private reader and sequence id: not in pymysql's stubs
     result = conn._result
     if result is None or not result.unbuffered_active:
         return
@@ -69,7 +69,7 @@ def read_bytes_rows(cursor: SSCursor, batch_size: int) -> Iterator[list[tuple[by
             if rows:
                 yield rows
             return
-        row = []
+        row: list[bytes | None] = []
         at = pos + 4
         for _ in range(columns):
             size = buf[at]
@@ -96,7 +96,7 @@ def read_bytes_rows(cursor: SSCursor, batch_size: int) -> Iterator[list[tuple[by
 
 def _read(read1: Any, at_least: int = 1) -> bytes:
     """At least `at_least` more bytes from the socket (one or more reads)."""
-    data = read1(max(_READ_SIZE, at_least))
+    data: bytes = read1(max(_READ_SIZE, at_least))
     if not data:
         raise ConnectionError("the server closed the connection in the middle of a result")
     while len(data) < at_least:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from airflow_provider_obkafka.exceptions import ConfigError
 from airflow_provider_obkafka.models.tls import TlsSettings
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 _LOGIN_RE = re.compile(r"^(?P<user>[^@#]+)(?:@(?P<tenant>[^@#]+))?(?:#(?P<cluster>[^@#]+))?$")
 
@@ -104,7 +106,7 @@ class ObConnExtras(BaseModel):
 
     @classmethod
     def from_extra(cls, extra: Mapping[str, Any], conn_id: str) -> ObConnExtras:
-        """Validate `conn.extra_dejson`; empty form fields count as unset, `extra__oceanbase__` prefixes are accepted."""
+        """Validate `conn.extra_dejson`; empty form fields count as unset, `extra__oceanbase__` prefixes accepted."""
         cleaned = {
             key.removeprefix("extra__oceanbase__"): value
             for key, value in extra.items()

@@ -10,14 +10,16 @@ context here always verifies when asked to: against the CA file, else the system
 from __future__ import annotations
 
 import ssl
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pymysql
 from pydantic import BaseModel, ConfigDict
 
 from airflow_provider_obkafka.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = ["TlsSettings", "connect_mysql", "tls_context"]
 

@@ -44,7 +44,8 @@ def handoff_cutoff(state: Mapping[str, Any], start: BinlogPosition) -> int | Non
     """
     saved = state.get(checkpoints.INCREMENTAL_KEY)
     if saved is not None:
-        return saved.get("skip_committed_before_us")
+        cutoff: int | None = saved.get("skip_committed_before_us")
+        return cutoff
     full = state.get(checkpoints.LAST_FULL_SYNC_KEY) or {}
     binlog, scn = full.get("binlog"), full.get("scn")
     if scn is None or not binlog or BinlogPosition(**binlog).sort_key() != start.sort_key():

@@ -5,7 +5,7 @@ Kafka sides of an incremental range (`engine.pipeline.incremental.RangeIo`), and
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_obkafka.engine.changes.change import DbType
 from airflow_provider_obkafka.engine.kafka.sink import TransactionalSink, sink_producer_config
@@ -46,7 +46,7 @@ def range_io(project: SyncProject) -> RangeIo:
         producer = KafkaHook(kafka_config_id=project.destination.conn_id).producer(transactional_id, **config)
         return TransactionalSink(producer, project.checkpoint_topic, reports)
 
-    def checkpoints() -> dict[str, dict]:
+    def checkpoints() -> dict[str, dict[str, Any]]:
         return checkpoint_state(project, KafkaHook(kafka_config_id=project.destination.conn_id))
 
     def create_topic(topic: str) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowFailException
@@ -16,6 +15,8 @@ from airflow_provider_obkafka.models.loader import parse_project
 from airflow_provider_obkafka.models.project import SyncProject
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
     from airflow_provider_obkafka.hooks.kafka import KafkaHook
 
 log = logging.getLogger(__name__)

@@ -82,7 +82,10 @@ class _Io:
 
     def messages(self, topic: str) -> Iterator[TopicMessage]:
         for m in self.kafka.iter_committed(topic, timeout=self.settings.topic_timeout_s, idle=10.0):
-            yield TopicMessage(m.key(), m.value(), m.partition(), m.offset(), m.timestamp()[1])
+            partition, offset = m.partition(), m.offset()
+            assert partition is not None  # both set on every consumed message
+            assert offset is not None
+            yield TopicMessage(m.key(), m.value(), partition, offset, m.timestamp()[1])
 
     def chunk_rows(self, check: TableCheck, chunk: Chunk) -> Iterator[list[tuple[Any, ...]]]:
         sql, params = select_chunk_sql(check.ctx.schema, check.ctx.image_columns, chunk.key_columns, chunk, self.scn)

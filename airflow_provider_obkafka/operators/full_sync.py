@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow.sdk import BaseOperator
 
@@ -30,6 +29,8 @@ from airflow_provider_obkafka.operators._project import checkpoint_state, fail_f
 from airflow_provider_obkafka.operators.full_sync_plan import work_chunks
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     from airflow.sdk import Context
 
     from airflow_provider_obkafka.models.project import SyncProject
@@ -105,7 +106,7 @@ class FullSyncOperator(BaseOperator):
             sink, state = fenced.result()
         finished = state.get(checkpoints.finished_key(work["sync_id"]))
         if done_key in state or finished is not None:
-            record = state.get(done_key, finished)
+            record = cast("dict[str, Any]", state.get(done_key, finished))  # one of them is there
             self.log.info("%s is already synchronized (%s): skipped", chunk.describe(), record)
             return {**record, "skipped": True}
         if problem is not None:
@@ -213,7 +214,7 @@ class FullSyncOperator(BaseOperator):
 
 def _fence_and_read(
     project: SyncProject, kafka: KafkaHook, transactional_id: str
-) -> tuple[TransactionalSink, dict]:
+) -> tuple[TransactionalSink, dict[str, Any]]:
     """
     The sink of the chunk's transactional producer, and the project's checkpoints read after it:
     `init_transactions()` fences (and aborts) an earlier try of this chunk before its done-record is looked for.

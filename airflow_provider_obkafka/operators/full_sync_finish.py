@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -14,6 +13,8 @@ from airflow_provider_obkafka.operators._project import checkpoint_state, load_p
 from airflow_provider_obkafka.operators.full_sync_plan import work_chunks
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     from airflow.sdk import Context
 
     from airflow_provider_obkafka.models.project import SyncProject
@@ -34,7 +35,7 @@ class FullSyncFinishOperator(BaseOperator):
     ui_color = "#abebc6"
 
     def __init__(
-        self, *, project: SyncProject | Mapping[str, Any], work: Sequence[Mapping[str, Any]], **kwargs: Any
+        self, *, project: SyncProject | Mapping[str, Any], work: Sequence[Mapping[str, Any]] | Any, **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
         self.project = project_arg(project)

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from airflow.configuration import conf
 from airflow.sdk import BaseOperator
 
-from airflow_provider_obkafka.engine.kafka import checkpoints
-from airflow_provider_obkafka.engine.snapshot.chunking import choose_chunk_key, plan_chunks
 from airflow_provider_obkafka.engine.binlog.handoff import snapshot_scn
-from airflow_provider_obkafka.engine.routing.plan import TablePlan, resolve
+from airflow_provider_obkafka.engine.kafka import checkpoints
 from airflow_provider_obkafka.engine.kafka.sink import TransactionalSink
+from airflow_provider_obkafka.engine.routing.plan import TablePlan, resolve
+from airflow_provider_obkafka.engine.snapshot.chunking import choose_chunk_key, plan_chunks
 from airflow_provider_obkafka.engine.snapshot.sql import boundary_sql, count_sql, row_bytes_sql
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
@@ -27,6 +26,8 @@ from airflow_provider_obkafka.operators._project import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
     from airflow.sdk import Context
 
     from airflow_provider_obkafka.models.project import SyncProject
@@ -51,7 +52,7 @@ class FullSyncPlanOperator(BaseOperator):
         self,
         *,
         project: SyncProject | Mapping[str, Any],
-        tables: Sequence[str] | None = None,
+        tables: Sequence[str] | Any | None = None,  # Any: a DagParam, resolved when rendered
         chunk_size: int = 100_000,
         max_work_items: int | None = None,
         **kwargs: Any,
@@ -137,7 +138,9 @@ class FullSyncPlanOperator(BaseOperator):
 
         return point, record
 
-    def _chunk_rows(self, source: OceanBaseHook, table: TablePlan, snapshot: SnapshotPoint, max_bytes: int | None) -> int:
+    def _chunk_rows(
+        self, source: OceanBaseHook, table: TablePlan, snapshot: SnapshotPoint, max_bytes: int | None
+    ) -> int:
         """
         Rows per chunk of the table: `chunk_size`, fewer when `max_bytes` (`options.chunk_max_bytes`) would not
         hold that many of its widest row at the snapshot (at least 1: a row wider than it is a chunk alone).

@@ -35,7 +35,11 @@ from airflow_provider_obkafka.operators._incremental import (
 from airflow_provider_obkafka.operators._io import range_io, retrier
 from airflow_provider_obkafka.operators._lineage import incremental_lineage
 from airflow_provider_obkafka.operators._project import (
-    checkpoint_state, ensure_checkpoint_topic, fail_fast, load_project, project_arg,
+    checkpoint_state,
+    ensure_checkpoint_topic,
+    fail_fast,
+    load_project,
+    project_arg,
 )  # fmt: skip
 from airflow_provider_obkafka.triggers.incremental_sync import IncrementalSyncTrigger
 
@@ -292,6 +296,8 @@ class IncrementalSyncOperator(BaseOperator):
     def _backfill(self, project: SyncProject, context: Context) -> dict[str, Any]:
         """Re-produce exactly the changes of the run's data interval, under the interval's own checkpoint."""
         begin, finish = context["data_interval_start"], context["data_interval_end"]
+        assert begin is not None  # a backfill run has a data interval (is_backfill)
+        assert finish is not None
         label = begin.astimezone(UTC).isoformat()
         key = checkpoints.backfill_key(label)
         record = self._checkpoints(project).get(key)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -13,6 +12,8 @@ from airflow_provider_obkafka.operators._project import fail_fast, load_project,
 from airflow_provider_obkafka.operators._verify_io import VerifySettings, verify_project
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     from airflow.sdk import Context
 
     from airflow_provider_obkafka.models.project import SyncProject
@@ -43,7 +44,9 @@ class VerifyOperator(BaseOperator):
         super().__init__(**kwargs)
         self.project = project_arg(project)
         self.tables = tables
-        self.settings = {"mode": mode, "max_keys": max_keys, "rechecks": rechecks, "settle_timeout_s": settle_timeout_s}
+        self.settings: dict[str, Any] = {
+            "mode": mode, "max_keys": max_keys, "rechecks": rechecks, "settle_timeout_s": settle_timeout_s
+        }
         VerifySettings(**self.settings)  # a bad argument fails when the DAG is parsed
 
     def execute(self, context: Context) -> list[dict[str, Any]]:

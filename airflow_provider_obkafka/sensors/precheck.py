@@ -41,7 +41,6 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_obkafka.hooks.kafka import ClusterInfo
-
     from airflow_provider_obkafka.models.project import SyncProject
 
 log = logging.getLogger(__name__)

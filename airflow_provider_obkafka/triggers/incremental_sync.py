@@ -150,7 +150,7 @@ class IncrementalSyncTrigger(BaseTrigger):
         skip_committed_before_us: int | None = None,
         by_gtid: bool = False,
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # BaseTrigger.__init__ is unannotated
         try:
             self._args = IncrementalSyncArgs(
                 ob_conn_id=ob_conn_id, server_id=server_id, position=position, tables=tables,

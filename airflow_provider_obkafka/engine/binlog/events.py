@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from airflow_provider_obkafka.engine.binlog.ddl import parse_ddl, statement_head
 from airflow_provider_obkafka.engine.binlog.handoff import plausible_commit_us
@@ -30,10 +31,13 @@ from airflow_provider_obkafka.engine.binlog.transactions import (
 )
 from airflow_provider_obkafka.engine.changes.change import Image, RecordType, RowChange
 from airflow_provider_obkafka.engine.changes.slots import slot_setting_init
-from airflow_provider_obkafka.models.position import BinlogPosition
+
+if TYPE_CHECKING:
+    from airflow_provider_obkafka.models.position import BinlogPosition
 
 __all__ = [
-    "LogBegin", "LogCommit", "LogEvent", "LogQuery", "LogRows", "Scope", "header_commit_ts_us", "ob_commit_ts_us", "stream_changes",
+    "LogBegin", "LogCommit", "LogEvent", "LogQuery", "LogRows", "Scope", "header_commit_ts_us", "ob_commit_ts_us",
+    "stream_changes",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,8 @@ from airflow_provider_obkafka.engine.binlog.events import ob_commit_ts_us
 from airflow_provider_obkafka.engine.changes.change import RecordType
 
 __all__ = [
-    "ARTIFICIAL", "IN_USE", "COMPRESSED_QUERY", "COMPRESSED_ROWS", "FORMAT_DESCRIPTION", "GTID", "HEADER", "HEARTBEATS", "MARIADB_GTID", "PARTIAL_UPDATE", "QUERY", "ROTATE",
+    "ARTIFICIAL", "IN_USE", "COMPRESSED_QUERY", "COMPRESSED_ROWS", "FORMAT_DESCRIPTION", "GTID", "HEADER", "HEARTBEATS",
+    "MARIADB_GTID", "PARTIAL_UPDATE", "QUERY", "ROTATE",
     "ROWS", "ROWS_V2", "TABLE_MAP", "TRANSACTION_PAYLOAD", "XID", "gtid", "mariadb_gtid", "packed_int", "query",
     "rotate_file", "table_id", "table_names", "unreadable",
 ]  # fmt: skip

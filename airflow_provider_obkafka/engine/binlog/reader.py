@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import logging
 import zlib
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+# Packed imports (`fmt: skip`) keep their layout: isort would write one name a line.
+# isort: off
 from airflow_provider_obkafka.engine.binlog.events import ChangeGrouper, LogBegin, LogCommit, LogEvent, LogQuery, Scope
 from airflow_provider_obkafka.engine.binlog.gtid import GtidTracker, executed_in
 from airflow_provider_obkafka.engine.binlog.parse import (
@@ -38,6 +39,10 @@ from airflow_provider_obkafka.engine.binlog.transactions import (
 from airflow_provider_obkafka.engine.binlog.wire import DumpStream
 from airflow_provider_obkafka.exceptions import UnsupportedEventError
 from airflow_provider_obkafka.models.position import BinlogPosition
+# isort: on
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
 
 __all__ = ["BinlogReader"]
 
@@ -116,12 +121,13 @@ class BinlogReader:
         self._describe = describe
         self._grouper = ChangeGrouper(self.scope, start, oceanbase_commit_ts=oceanbase_commit_ts,
                                       skip_committed_before_us=skip_committed_before_us)  # fmt: skip
-        self._dump = {"settings": dict(settings), "server_id": server_id, "blocking": blocking,
-                      "heartbeat_s": heartbeat_s, "checksum": checksum, "by_gtid": by_gtid}  # fmt: skip
+        self._dump: dict[str, Any] = {"settings": dict(settings), "server_id": server_id, "blocking": blocking,
+                                      "heartbeat_s": heartbeat_s, "checksum": checksum, "by_gtid": by_gtid}  # fmt: skip
         self._gtids = GtidTracker(start.gtid_set, start.gtid_flavor) if start.gtid_set else None
         self._located = not by_gtid  # by GTID: the first transaction's position comes from the stream
         by_mysql_gtid = by_gtid and self._gtids is not None and self._gtids.flavor == "mysql"
-        self._resent = executed_in(start.gtid_set) if by_mysql_gtid else None  # see `mysql_gtid_set_payload`
+        mysql_gtids = start.gtid_set if by_mysql_gtid else None
+        self._resent = executed_in(mysql_gtids) if mysql_gtids else None  # see `mysql_gtid_set_payload`
         self._stream: DumpStream | None = None
         self._tables: dict[int, TableInfo] = {}
         self._mapper: TableMapper | None = None
@@ -218,6 +224,7 @@ class BinlogReader:
         grouper, feed = self._grouper, self._feed
         tail = 4 if stream.checksum else 0
         header, tables, rows_kinds, rows = HEADER.unpack_from, self._tables, ROWS, self._rows
+        assert rows is not None  # set by _open
         from_bytes, crc32 = int.from_bytes, zlib.crc32
         for data in stream.packets():
             kind = data[5]  # the event type (the header follows the OK byte)
@@ -248,6 +255,7 @@ class BinlogReader:
                     "stream is corrupt; read again from the last checkpoint"
                 )
             if kind in rows_kinds:
+                assert info is not None  # checked above: only in-scope tables' rows get here
                 yield from grouper.changes(*rows.parse(data, end, kind, info, timestamp, self._file, log_pos))
             elif kind == TABLE_MAP:
                 self._table_map(data, end)
@@ -320,6 +328,7 @@ class BinlogReader:
         Read a FORMAT_DESCRIPTION: the checksum length of the events that follow (its algorithm byte: a
         server keeps checksums as each file was written, whatever the session asked), and post-header sizes.
         """
+        assert self._rows is not None  # set by _open
         self._rows.reset()
         self._described_file = self._file
         algorithm = self._library.format_description(data, checksum=tail > 0)

@@ -64,7 +64,7 @@ class ColumnSpec:
     values: tuple[str, ...] | None = None
 
 
-def _encoding(charset: str | None) -> str | None:
+def _encoding(charset: str) -> str | None:
     """Python codec of a MySQL charset name, as pymysqlreplication picks it; None: keep the bytes."""
     from pymysql.charset import charset_by_name
 

@@ -285,7 +285,8 @@ class RowsParser:
             bitmaps = [data[start : start + width] for start in range(bitmaps_at, at, width)]
             counted = count_rows(data, at, end, info.layout, bitmaps)
             if counted is not None:
-                return info.database, info.table, record_type, (), (), itertools.repeat((None, None), counted), timestamp
+                unread = itertools.repeat((None, None), counted)
+                return info.database, info.table, record_type, (), (), unread, timestamp
         if present and self.fast_rows and info.decoder is not None:
             images: Any = info.decoder(data, at, end, mode)
         else:

@@ -125,6 +125,7 @@ def group_transactions(
         if isinstance(item, SchemaChange):
             yield item
             continue
+        assert isinstance(item, Commit)  # no Resume markers: the reader gives them only when asked
         if changes and changes[0].commit_ts_us != item.commit_ts_us:
             changes = [replace(change, commit_ts_us=item.commit_ts_us) for change in changes]
         if changes or include_empty:

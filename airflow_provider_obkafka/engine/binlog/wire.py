@@ -22,18 +22,22 @@ from __future__ import annotations
 
 import logging
 import struct
-from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pymysql
 from pymysql.constants import CR
 from pymysql.err import OperationalError
 from pymysql.protocol import MysqlPacket
 
 from airflow_provider_obkafka.engine.binlog.gtid import flavor_of, mysql_gtid_set_payload
 from airflow_provider_obkafka.exceptions import ConfigError
-from airflow_provider_obkafka.models.position import BinlogPosition
 from airflow_provider_obkafka.models.tls import connect_mysql
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import pymysql
+
+    from airflow_provider_obkafka.models.position import BinlogPosition
 
 __all__ = ["DumpStream", "connect_with_checksum"]
 
@@ -84,7 +88,9 @@ class DumpStream:
         checksum: bool = True,
         by_gtid: bool = False,
     ) -> None:
-        self.conn = connect_with_checksum(**settings)
+        # A pymysql connection, None once closed; packets() reads its private socket, reader and timeouts,
+        # which pymysql's stubs do not declare.
+        self.conn: Any = connect_with_checksum(**settings)
         try:
             self.server_info = str(self.conn.get_server_info())
             self.checksum = checksum and self._server_checksum()
@@ -98,7 +104,7 @@ class DumpStream:
                 cur.execute("SET @mariadb_slave_capability = 4")
             self.is_mariadb = "mariadb" in self.server_info.lower()
             request = self._dump_request(start, server_id, blocking, by_gtid)
-            self.conn._next_seq_id = 0
+            self.conn._next_seq_id = 0  # type: ignore[attr-defined]  # private: not in pymysql's stubs
             self.conn.write_packet(request)
         except BaseException:
             self.conn.close()

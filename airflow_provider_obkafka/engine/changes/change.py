@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_obkafka.engine.changes.slots import slot_setting_init
@@ -27,7 +27,7 @@ Image = tuple[Any, ...]
 KEY_SEPARATOR = "\u0001"
 
 
-class RecordType(str, Enum):
+class RecordType(StrEnum):
     """What a change is: a full-sync row, an incremental DML, or a heartbeat."""
 
     ROW = "ROW"
@@ -37,7 +37,7 @@ class RecordType(str, Enum):
     HEARTBEAT = "HEARTBEAT"
 
 
-class DbType(str, Enum):
+class DbType(StrEnum):
     """The source database type as OMS names it in `dbType`: OceanBase MySQL mode, or MySQL/MariaDB."""
 
     OB_MYSQL = "OB_MYSQL"
@@ -205,7 +205,7 @@ class TableContext:
 
     def _shared_key_text(self, image: Image) -> str:
         """The key text when the row key is also the Kafka key: a serializer asks for both of one image."""
-        last = self.cache.get(_LAST_KEY)
+        last: tuple[Image, str] | None = self.cache.get(_LAST_KEY)
         if last is not None and last[0] is image:  # the cache holds the image, so its identity is not reused
             return last[1]
         text = _joined_text(image, self._key_plan)

@@ -37,7 +37,7 @@ def _projector(image_columns: tuple[str, ...], selected: tuple[str, ...]) -> Cal
     if len(index) == 1:
         only = index[0]
         return lambda image: (image[only],)
-    return operator.itemgetter(*index)  # type: ignore[return-value]
+    return operator.itemgetter(*index)
 
 
 def _image_renderer(

@@ -10,7 +10,7 @@ slot's descriptor directly: the same signature, defaults and frozenness, equalit
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 __all__ = ["slot_setting_init"]
 
@@ -41,5 +41,5 @@ def slot_setting_init(cls: T) -> T:
     body = "".join(f"    _set_{f.name}(self, {f.name})\n" for f in fields)
     exec(f"def __init__(self, {', '.join(params)}):\n{body}", ns)  # noqa: S102 - source built from field names
     ns["__init__"].__qualname__ = f"{cls.__qualname__}.__init__"
-    cls.__init__ = ns["__init__"]
+    cast("Any", cls).__init__ = ns["__init__"]  # replacing the class's __init__ is the point
     return cls

@@ -62,7 +62,7 @@ def _text(charset: str | None) -> Render:
     return render
 
 
-_utf8 = _text(None)
+_utf8: Callable[[Any], str] = _text(None)
 
 
 def _fraction(micros: int) -> str:

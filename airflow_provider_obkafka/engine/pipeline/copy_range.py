@@ -30,6 +30,7 @@ __all__ = ["Slices", "copy_range", "transaction_start"]
 
 def transaction_start(change: RowChange) -> BinlogPosition:
     """Where the change's transaction starts (its `checkpoint`, `file:position`)."""
+    assert change.checkpoint is not None  # set on every incremental change
     file, _, offset = change.checkpoint.rpartition(":")
     return BinlogPosition(file=file, position=int(offset))
 

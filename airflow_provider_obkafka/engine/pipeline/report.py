@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
     from airflow_provider_obkafka.models.position import BinlogPosition
 
 __all__ = ["CommittedBatch", "StreamSummary", "lag_seconds"]

@@ -21,7 +21,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pymysql
 from confluent_kafka import KafkaError, KafkaException
@@ -132,7 +132,7 @@ class Backoff:
 
     def delay(self, attempt: int, rand: float) -> float:
         """The delay before attempt `attempt + 1` (attempt counts from 1), `rand` in [0, 1)."""
-        raw = min(self.cap_s, self.base_s * 2 ** min(attempt - 1, 32))
+        raw: float = min(self.cap_s, self.base_s * 2 ** min(attempt - 1, 32))
         return raw * (1 - self.jitter + 2 * self.jitter * rand)
 
 
@@ -192,7 +192,7 @@ def retry_call(
     retrier: Retrier,
     *,
     position: Callable[[], BinlogPosition | None] = lambda: None,
-    logger: logging.Logger | logging.LoggerAdapter[logging.Logger] | None = None,
+    logger: Any = None,  # a logging.Logger, or an Airflow task's `self.log`
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
     """`fn()` until it succeeds, waiting out transient errors as `retrier` says (blocking: no triggers)."""

@@ -83,7 +83,8 @@ def _privileges(text: str) -> tuple[frozenset[str], frozenset[str]]:
         else:
             current += char
     parts.append(current)
-    table_level, column_level = set(), set()
+    table_level: set[str] = set()
+    column_level: set[str] = set()
     for part in parts:
         name = " ".join(part.split("(")[0].split()).upper()
         (column_level if "(" in part else table_level).add(name)

@@ -12,7 +12,7 @@ from airflow_provider_obkafka.engine.precheck.grants import parse_grants
 from airflow_provider_obkafka.engine.precheck.report import Check, Finding, fail, ok, warn
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Collection, Mapping
 
     from airflow_provider_obkafka.engine.precheck.grants import Grants
 
@@ -88,7 +88,7 @@ def snapshot_findings(facts: SourceFacts) -> list[Finding]:
 
 
 def select_findings(
-    facts: SourceFacts, tables: Mapping[str, Sequence[str]], patterns: set[str]
+    facts: SourceFacts, tables: Mapping[str, Collection[str]], patterns: set[str]
 ) -> list[Finding]:
     """
     SELECT on every mapped database or table. `tables` maps each database to the tables the project names or
@@ -122,7 +122,7 @@ def select_findings(
     return [fail(Check.PRIVILEGES, found, fix)]
 
 
-def _lacking_select(grants: Grants, tables: Mapping[str, Sequence[str]], patterns: set[str]) -> list[str]:
+def _lacking_select(grants: Grants, tables: Mapping[str, Collection[str]], patterns: set[str]) -> list[str]:
     """The mapped databases and tables the grants give no SELECT on, each as the message names it."""
     lacking: list[str] = []
     for database, names in sorted(tables.items()):

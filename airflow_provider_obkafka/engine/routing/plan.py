@@ -7,14 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from fnmatch import fnmatchcase
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from airflow_provider_obkafka.exceptions import ConfigError, SchemaError
 from airflow_provider_obkafka.models.naming import is_pattern
-from airflow_provider_obkafka.models.project import SyncProject
 from airflow_provider_obkafka.models.schema import TableRef, TableSchema
-from airflow_provider_obkafka.models.sections import ObjectMapping, TableSettings
 from airflow_provider_obkafka.models.topic import TopicSpec
+
+if TYPE_CHECKING:
+    from airflow_provider_obkafka.models.project import SyncProject
+    from airflow_provider_obkafka.models.sections import ObjectMapping, TableSettings
 
 ListTables = Callable[[Sequence[str]], list[TableRef]]
 DescribeTable = Callable[[str, str], TableSchema]
@@ -58,7 +60,8 @@ class SyncPlan(NamedTuple):
         """Raise one ConfigError listing every problem, when there is any."""
         if self.problems:
             lines = "\n  - ".join(self.problems)
-            raise ConfigError(f"project {project.name!r} cannot be synchronized ({len(self.problems)} problems):\n  - {lines}")
+            count = len(self.problems)
+            raise ConfigError(f"project {project.name!r} cannot be synchronized ({count} problems):\n  - {lines}")
 
     def topics(self) -> dict[str, str]:
         """Every topic the tables go to, with its mapping mode."""

@@ -111,6 +111,7 @@ class Router:
         found = self.tables.get(ref)
         if found is None or found[1].image_columns != change.columns:
             entry = self.project.match(*ref)
+            assert entry is not None  # only changes of tables in scope reach the router
             settings = entry.settings_for(change.table)
             schema = fit_to_images(self.describe(*ref), change.columns)
             ctx = build_table_context(
@@ -121,7 +122,7 @@ class Router:
             topic = self.project.topic_for(*ref, entry)
             record = record_function(self.serializer, ctx)
             messages = messages_function(
-                record, lambda one, ctx=ctx: self.serializer.key(one, ctx), ctx,
+                record, lambda one: self.serializer.key(one, ctx), ctx,
                 delete_then_insert=self.delete_then_insert, tombstones=self.tombstones,
             )  # fmt: skip
             found = self.tables[ref] = (topic, ctx, record, messages)

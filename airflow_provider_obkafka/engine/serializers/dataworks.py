@@ -56,7 +56,7 @@ def _parts(ctx: TableContext) -> tuple[orjson.Fragment, orjson.Fragment]:
             orjson.Fragment(orjson.dumps(schema)),
             orjson.Fragment(orjson.dumps(extend)),
         )
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 class DataWorksSerializer(ClockedSerializer):

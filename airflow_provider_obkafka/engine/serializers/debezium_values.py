@@ -108,7 +108,8 @@ def _millis(zero: int | None) -> Render:
                 value = datetime.fromisoformat(_text(value))
             except ValueError:
                 return zero
-        return (value - _EPOCH) // _MS
+        millis: int = (value - _EPOCH) // _MS
+        return millis
 
     return render
 
@@ -123,7 +124,7 @@ def _timestamp(zero: str | None) -> Render:
             value = value.astimezone(UTC).replace(tzinfo=None)
         if value == _EPOCH:  # how the binlog carries the zero TIMESTAMP
             return zero
-        text = value.isoformat()
+        text: str = value.isoformat()
         return (text.rstrip("0") if value.microsecond else text) + "Z"
 
     return render

@@ -67,7 +67,7 @@ def _renderers(ctx: TableContext) -> tuple[Callable[[Image], Any], Callable[[Ima
             _typed(ctx.render_image_fast, types),
             _typed(ctx.render_image, types),
         )
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 class DefaultExtendColumnTypeSerializer(SharedKeySerializer):

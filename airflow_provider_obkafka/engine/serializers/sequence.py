@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["SEQUENCE_DIGITS", "SEQUENCE_FIELD", "StoreSequence", "change_sequence", "store_data_sequence"]
 
 SEQUENCE_DIGITS = 5
-_SCALE = 10**SEQUENCE_DIGITS
+_SCALE: int = 10**SEQUENCE_DIGITS
 SEQUENCE_FIELD = "store_data_sequence"  # the last number given, in an incremental checkpoint value
 
 

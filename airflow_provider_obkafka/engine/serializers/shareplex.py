@@ -64,7 +64,7 @@ def _template(ctx: TableContext, numbered: bool) -> dict[str, Any]:
         if ctx.business_system_id is not None:
             found["businessSystemId"] = ctx.business_system_id
         ctx.cache[cache_key] = found
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 class SharePlexSerializer(ClockedSerializer):

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 
@@ -84,7 +84,8 @@ def _key_sql(ctx: TableContext, names: Sequence[str]) -> str | None:
         f"IFNULL({part}, '')" if column.nullable else part
         for column, part in zip(columns, parts, strict=True)
     ]
-    joined = parts[0] if len(parts) == 1 else f"CONCAT({f', {sql_text(KEY_SEPARATOR)}, '.join(parts)})"
+    texts = cast("list[str]", parts)  # no None: checked above
+    joined = texts[0] if len(texts) == 1 else f"CONCAT({f', {sql_text(KEY_SEPARATOR)}, '.join(texts)})"
     return f"CAST({joined} AS BINARY)"
 
 

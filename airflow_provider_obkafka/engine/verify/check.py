@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from airflow_provider_obkafka.engine.verify.keys import KeyPlan, Parts, RangeLocator, add_digest, state_digest
-from airflow_provider_obkafka.engine.verify.messages import Kind
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

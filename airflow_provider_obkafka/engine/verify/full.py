@@ -182,7 +182,8 @@ def _compare_chunk(
             matched.add(read.identity)
             if entry[0] != read.digest:
                 detail = f"the topic's row at {_where([entry])} differs from the source row"
-                report.add(Difference(DiffKind.DIFFERENT, check.name, where, check.keys.describe(read.identity), detail))
+                key = check.keys.describe(read.identity)
+                report.add(Difference(DiffKind.DIFFERENT, check.name, where, key, detail))
     for identity in matched:
         if side.get(identity):
             copies = side.pop(identity)
@@ -222,5 +223,7 @@ def _move(report: VerifyReport, table: str, source: str, target: str, digest: in
         if figures.table == table and figures.range in (source, target):
             sign = -1 if figures.range == source else 1
             report.figures[index] = replace(
-                figures, topic_rows=figures.topic_rows + sign, topic_checksum=(figures.topic_checksum + sign * digest) & mask
+                figures,
+                topic_rows=figures.topic_rows + sign,
+                topic_checksum=(figures.topic_checksum + sign * digest) & mask,
             )

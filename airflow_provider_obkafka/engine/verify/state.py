@@ -159,12 +159,18 @@ def _compare_bucket(
             last = state.pop(read.identity, None)
             key = check.keys.describe(read.identity)
             if last is None or last.digest is None:
-                detail = "never written" if last is None else f"deleted at partition {last.partition} offset {last.offset}"
-                diffs[read.identity] = Difference(DiffKind.MISSING, check.name, where, key, f"the topic's state: {detail}")
+                detail = (
+                    "never written" if last is None else f"deleted at partition {last.partition} offset {last.offset}"
+                )
+                diffs[read.identity] = Difference(
+                    DiffKind.MISSING, check.name, where, key, f"the topic's state: {detail}"
+                )
                 continue
             topic_sum = add_digest(topic_sum, last.digest)
             if last.digest != read.digest:
-                detail = f"the topic's last message (partition {last.partition} offset {last.offset}) differs from the row"
+                detail = (
+                    f"the topic's last message (partition {last.partition} offset {last.offset}) differs from the row"
+                )
                 diffs[read.identity] = Difference(DiffKind.DIFFERENT, check.name, where, key, detail)
     for identity, last in state.items():
         if last.digest is not None:
