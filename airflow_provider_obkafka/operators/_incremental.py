@@ -74,7 +74,7 @@ def after_earlier_interval(operator: BaseOperator, context: Context, method_name
     """
     ti = context.get("ti")
     previous = ti.get_previous_ti() if ti is not None and hasattr(ti, "get_previous_ti") else None
-    if previous is None or not previous.run_id.startswith("backfill__"):
+    if ti is None or previous is None or not previous.run_id.startswith("backfill__"):
         return
     state = str(getattr(previous.state, "value", previous.state))
     if state in _ENDED:

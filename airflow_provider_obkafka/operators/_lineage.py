@@ -54,7 +54,7 @@ def sync_lineage(
     inputs = [InputDataset(namespace=source, name=table) for table in sorted(set(tables))]
     outputs = []
     for topic in sorted(set(topics)):
-        facets = {}
+        facets: dict[str, Any] = {}
         if rows is not None and topic in rows:
             facets["outputStatistics"] = OutputStatisticsOutputDatasetFacet(rowCount=rows[topic])
         outputs.append(OutputDataset(namespace=kafka, name=topic, outputFacets=facets))

@@ -21,7 +21,8 @@ UNBOUNDED = 4_294_967_295  # LONGBLOB, LONGTEXT, JSON, spatial types: up to 4 Gi
 _CHARSET_BYTES = {"utf8mb4": 4, "utf8": 3, "utf8mb3": 3, "binary": 1, "latin1": 1, "ascii": 1, "gbk": 2,
                   "gb18030": 4}  # fmt: skip
 _TEXT_WIDTH = {"tinyint": 4, "smallint": 6, "mediumint": 8, "int": 11, "integer": 11, "bigint": 20, "float": 24,
-               "double": 24, "real": 24, "date": 10, "datetime": 26, "timestamp": 26, "time": 16, "year": 4}  # fmt: skip
+               "double": 24, "real": 24, "date": 10, "datetime": 26, "timestamp": 26, "time": 16,
+               "year": 4}  # fmt: skip
 
 
 def column_max_bytes(column: Column) -> int:

@@ -164,10 +164,10 @@ class Router:
         """
         if change.out_of_scope:
             return 0
-        ref = (change.database, change.table)
-        if not self.in_scope(*ref) and change.renamed_to is not None:
-            ref = tuple(change.renamed_to)  # type: ignore[assignment]
-        topic = self.project.topic_for(*ref, self.project.match(*ref))
+        database, table = change.database, change.table
+        if not self.in_scope(database, table) and change.renamed_to is not None:
+            database, table = change.renamed_to
+        topic = self.project.topic_for(database, table, self.project.match(database, table))
         position = f"{change.position.file}@{change.position.position}"
         event = DdlEvent(change.database, change.table, change.kind, change.statement, change.commit_ts_us,
                          self.db_type.value, position)  # fmt: skip
@@ -205,8 +205,8 @@ class Router:
         """The new or batch topic of a table a CREATE or RENAME brings into scope (to create), else None."""
         if change.kind not in ("CREATE", "RENAME") or change.out_of_scope:
             return None
-        ref = tuple(change.renamed_to) if change.renamed_to is not None else (change.database, change.table)
-        entry = self.project.match(*ref) if self.in_scope(*ref) else None
+        database, table = change.renamed_to if change.renamed_to is not None else (change.database, change.table)
+        entry = self.project.match(database, table) if self.in_scope(database, table) else None
         if entry is None or entry.topic.mode not in ("new", "batch"):
             return None
-        return self.project.topic_for(*ref, entry)
+        return self.project.topic_for(database, table, entry)
