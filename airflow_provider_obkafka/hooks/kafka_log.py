@@ -27,14 +27,16 @@ class ClientLog:
 
     def __init__(self) -> None:
         self.refused = 0
-        self.failure: str | None = None  # the first error line: the cause, before its consequences
+        # the first error line: the cause, before its consequences; a later line that contains it is the same
+        # failure told in more detail (librdkafka writes both forms of a TLS failure, in either order)
+        self.failure: str | None = None
         self._logged: set[str] = set()
 
     def log(self, level: int, msg: str, *args: Any) -> None:
         """One librdkafka log line."""
         text = str(args[-1]) if args else msg
         line = _TIMING.sub("", _BROKER.sub("", text))
-        if level >= logging.ERROR and self.failure is None:
+        if level >= logging.ERROR and (self.failure is None or self.failure in line):
             self.failure = line
         if _UNREACHABLE.search(text):
             self.refused += 1
