@@ -307,3 +307,25 @@ def test_purged_binlog_position_is_a_clear_error_not_retried(
         position_for_timestamp(settings, 5353, datetime(2020, 1, 1, tzinfo=UTC))
     assert earliest is not None
     assert earliest <= datetime.now(UTC)
+
+
+def test_a_range_that_ends_at_the_start_of_a_new_file_is_complete(private_mariadb, private_source, airflow_conn_env):
+    """
+    SHOW MASTER STATUS right after a rotation names the start of a new, empty file (the obbinlog double rotates
+    every few kB, so its tests met it: "the change log ended before the reported position x.001187:195"). A
+    range to there holds every transaction before the rotation; reading it ends at the idle heartbeat having
+    passed the new file's first events, not at a commit: it is complete, not short.
+    """
+    db = private_source
+    project = project_arg(incremental_project(db, conn_id=PRIVATE))
+    SchemaSyncOperator(task_id="schema_sync", project=project).execute({})
+    hook = OceanBaseHook(ob_conn_id=PRIVATE)
+    start = hook.binlog_position()
+    _run(private_mariadb, *[f"INSERT INTO {db}.t VALUES ({i}, 'x')" for i in range(1, 4)], "FLUSH BINARY LOGS")
+    end = hook.binlog_position()
+    assert end.file != start.file and end.position > 4, "a new file, past its first events"
+    event = {"status": "ready", "start": start.model_dump(mode="json"), "end": end.model_dump(mode="json"),
+             "changes": 3, "reached_end": True}  # fmt: skip
+    result = IncrementalSyncOperator(task_id="incremental_sync", project=project).execute_complete({}, event)
+    assert result["changes"] == 3
+    _exactly_once(f"{db}.t", 3)

@@ -136,11 +136,22 @@ class BinlogReader:
         self._file = start.file
         self._described_file: str | None = None  # the file of the last FORMAT_DESCRIPTION read
         self._beat: tuple[int, bytes] | None = None  # the last heartbeat's offset and file
+        self._between: BinlogPosition | None = None  # the last event read between transactions (`read_to`)
 
     @property
     def position(self) -> BinlogPosition:
         """The last resume point passed: after the last commit or standalone statement read."""
         return self._grouper.position
+
+    @property
+    def read_to(self) -> BinlogPosition:
+        """
+        How far the log is read with no transaction open: `position`, or past it the end of a later file's
+        first events (ROTATE, FORMAT_DESCRIPTION, PREVIOUS_GTIDS ...) read after it. A range whose end is such a
+        point (SHOW MASTER STATUS just after a rotation) is complete once the reader is there.
+        """
+        between, position = self._between, self._grouper.position
+        return between if between is not None and between.sort_key() > position.sort_key() else position
 
     def close(self) -> None:
         """Close the replication connection."""
@@ -273,19 +284,24 @@ class BinlogReader:
                 text, opens = mariadb_gtid(data, server_id)
                 self._begin(text, log_pos - size)
                 grouper.feed(LogBegin(text, timestamp, None, opens=opens))
-            elif kind == ROTATE:
-                self._file = rotate_file(data, end)
-                self._tables.clear()  # table ids are per server run; a new file may follow a restart
-                real = log_pos and not flags & ARTIFICIAL  # not the dump's first, made-up ROTATE
-                if real and self.markers and not grouper.in_transaction:
-                    yield Resume(self._at(int.from_bytes(data[20:28], "little")), idle=False)
             elif kind == QUERY:
                 schema, statement = query(data, end, self._library.post_header(QUERY, 13))
                 yield from feed(LogQuery(statement, schema, timestamp, self._at(log_pos)))
                 if self._stop is not None and grouper.position.sort_key() >= self._stop:
                     return
+            elif kind == ROTATE:
+                self._file = rotate_file(data, end)
+                self._tables.clear()  # table ids are per server run; a new file may follow a restart
+                real = log_pos and not flags & ARTIFICIAL  # not the dump's first, made-up ROTATE
+                if real and not grouper.in_transaction:
+                    at = self._at(int.from_bytes(data[20:28], "little"))
+                    self._between = at
+                    if self.markers:
+                        yield Resume(at, idle=False)
             else:
                 self._other(kind, data, end)
+                if log_pos and not grouper.in_transaction:  # between transactions (a file's first events ...)
+                    self._between = self._at(log_pos)
 
     def _feed(self, event: LogEvent) -> Iterator[StreamItem]:
         """The items of a commit or a statement; a DDL makes the reader forget the table's TABLE_MAPs."""

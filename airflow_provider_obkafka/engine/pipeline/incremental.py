@@ -296,7 +296,7 @@ def _copy(
     sink.begin()
     try:
         copy_range(itertools.chain(opened.ahead, opened.items), job.end, send=send, on_batch=batch,
-                   on_schema_change=on_ddl, batch_size=job.batch_size, position=lambda: reader.position,
+                   on_schema_change=on_ddl, batch_size=job.batch_size, position=lambda: reader.read_to,
                    slices=slices)  # fmt: skip
         commit(job.end, True)
         if reader.skipped_changes:
