@@ -5,9 +5,11 @@ Kafka sides of an incremental range (`engine.pipeline.incremental.RangeIo`), and
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_obkafka.engine.changes.change import DbType
+from airflow_provider_obkafka.engine.kafka.oversize import MessageLimit, message_limit
 from airflow_provider_obkafka.engine.kafka.sink import TransactionalSink, sink_producer_config
 from airflow_provider_obkafka.engine.pipeline.incremental import RangeIo, Source
 from airflow_provider_obkafka.engine.pipeline.retry import Backoff, Retrier
@@ -17,7 +19,11 @@ from airflow_provider_obkafka.models.topic import TopicSpec
 from airflow_provider_obkafka.operators._project import checkpoint_state
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from airflow_provider_obkafka.models.project import SyncProject
+
+log = logging.getLogger(__name__)
 
 
 def endpoints(project: SyncProject) -> dict[str, str]:
@@ -54,4 +60,29 @@ def range_io(project: SyncProject) -> RangeIo:
         spec = TopicSpec(topic, defaults.partitions, defaults.replication_factor, dict(defaults.configs))
         KafkaHook(kafka_config_id=project.destination.conn_id).create_topics([spec])
 
-    return RangeIo(source, sink, checkpoints, create_topic)
+    return RangeIo(source, sink, checkpoints, create_topic, message_limits(project))
+
+
+def message_limits(project: SyncProject) -> Callable[[str], MessageLimit]:
+    """
+    A topic's message size limit (`engine/kafka/oversize.py`), read once per topic: the producer's
+    `message.max.bytes` (the connection's extras) and the topic's `max.message.bytes` (DescribeConfigs; when
+    refused, the producer's limit alone, with a warning).
+    """
+    kafka = KafkaHook(kafka_config_id=project.destination.conn_id)
+    found: dict[str, MessageLimit] = {}
+
+    def limit_of(topic: str) -> MessageLimit:
+        if topic not in found:
+            key = "max.message.bytes"
+            try:
+                described = kafka.describe_topics([topic], config_keys=(key,)).get(topic)
+                topic_max = described.configs.get(key) if described is not None else None
+            except Exception as exc:  # e.g. no DESCRIBE_CONFIGS on the topic
+                log.warning("topic %s: its max.message.bytes is unread (%s): the producer's limit alone is "
+                            "checked", topic, exc)  # fmt: skip
+                topic_max = None
+            found[topic] = message_limit(kafka.client_config().get("message.max.bytes"), topic, topic_max)
+        return found[topic]
+
+    return limit_of
