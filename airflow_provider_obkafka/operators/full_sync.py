@@ -116,16 +116,14 @@ class FullSyncOperator(BaseOperator):
         if problem is not None:
             with fail_fast():
                 raise problem
-        where = chunk.describe()
-        guard = OversizeGuard(project.oversize_rows(*chunk.table), limit, str(chunk.table), lambda: where,
-                              OversizeCounts(), (project.dead_letter_topic, project.name))  # fmt: skip
+        guard = _oversize_guard(project, chunk, limit)
         try:
             result = self._sync(project, source, sink, ctx, work, chunk, done_key, fast, guard)
         except MessageTooLargeError as exc:  # oversize_rows: fail; a retry would meet the same row
             raise AirflowFailException(str(exc)) from exc
         self.log.info("%s: %d rows committed, checksum %d", chunk.describe(), result.rows, result.checksum)
         if guard.counts.committed:
-            self.log.warning("%s: %d row(s) too large for Kafka not sent to %s (oversize_rows: %s)", where,
+            self.log.warning("%s: %d row(s) too large for Kafka not sent to %s (oversize_rows: %s)", chunk.describe(),
                              guard.counts.committed.total(), work["topic"], guard.policy)  # fmt: skip
         ProjectMetrics(project.slug, "full").chunk(str(chunk.table), result.rows, time.monotonic() - started)
         self._rows_written = getattr(self, "_rows_written", 0) + result.rows
@@ -218,7 +216,7 @@ class FullSyncOperator(BaseOperator):
         `oversize_rows`: rows too large for Kafka, skipped or dead-lettered (only when there were any).
         """
         diverted = sum((oversize.pending + oversize.committed).values()) if oversize is not None else 0
-        return ({"oversize_rows": diverted} if diverted else {}) | {
+        return {
             "sync_id": work["sync_id"],
             "table": str(chunk.table),
             "chunk": chunk.index,
@@ -228,7 +226,14 @@ class FullSyncOperator(BaseOperator):
             "scn": work.get("scn"),
             "range": {name: value for name, value in chunk.to_dict().items()
                       if name in ("key_columns", "lower", "upper", "rows_slice")},  # fmt: skip
-        }
+        } | ({"oversize_rows": diverted} if diverted else {})
+
+
+def _oversize_guard(project: SyncProject, chunk: Chunk, limit: MessageLimit) -> OversizeGuard:
+    """The chunk's table's `oversize_rows` policy against its topic's message size `limit`."""
+    where = chunk.describe()
+    return OversizeGuard(project.oversize_rows(*chunk.table), limit, str(chunk.table), lambda: where,
+                         OversizeCounts(), (project.dead_letter_topic, project.name))  # fmt: skip
 
 
 def _fence_and_read(
