@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from airflow_provider_obkafka.models.project import SyncProject
 
 log = logging.getLogger(__name__)
+#: Message size limits read in this process (a task's), by Kafka connection and topic: a continuous
+#: incremental task produces range after range and reads each topic's limit once.
+_LIMITS: dict[tuple[str, str], MessageLimit] = {}
 
 
 def endpoints(project: SyncProject) -> dict[str, str]:
@@ -65,24 +68,27 @@ def range_io(project: SyncProject) -> RangeIo:
 
 def message_limits(project: SyncProject) -> Callable[[str], MessageLimit]:
     """
-    A topic's message size limit (`engine/kafka/oversize.py`), read once per topic: the producer's
+    A topic's message size limit (`engine/kafka/oversize.py`), read once per topic in a task: the producer's
     `message.max.bytes` (the connection's extras) and the topic's `max.message.bytes` (DescribeConfigs; when
     refused, the producer's limit alone, with a warning).
     """
     kafka = KafkaHook(kafka_config_id=project.destination.conn_id)
-    found: dict[str, MessageLimit] = {}
 
     def limit_of(topic: str) -> MessageLimit:
-        if topic not in found:
-            key = "max.message.bytes"
-            try:
-                described = kafka.describe_topics([topic], config_keys=(key,)).get(topic)
-                topic_max = described.configs.get(key) if described is not None else None
-            except Exception as exc:  # e.g. no DESCRIBE_CONFIGS on the topic
-                log.warning("topic %s: its max.message.bytes is unread (%s): the producer's limit alone is "
-                            "checked", topic, exc)  # fmt: skip
-                topic_max = None
-            found[topic] = message_limit(kafka.client_config().get("message.max.bytes"), topic, topic_max)
-        return found[topic]
+        ref = (project.destination.conn_id, topic)
+        if ref in _LIMITS:
+            return _LIMITS[ref]
+        producer_max, key = kafka.client_config().get("message.max.bytes"), "max.message.bytes"
+        try:
+            described = kafka.describe_topics([topic], config_keys=(key,)).get(topic)
+        except Exception as exc:  # e.g. no DESCRIBE_CONFIGS on the topic: warned once
+            log.warning("topic %s: its max.message.bytes is unread (%s): the producer's limit alone is checked",
+                        topic, exc)  # fmt: skip
+            _LIMITS[ref] = message_limit(producer_max, topic, None)
+            return _LIMITS[ref]
+        if described is None:  # not created yet: read again next time
+            return message_limit(producer_max, topic, None)
+        _LIMITS[ref] = message_limit(producer_max, topic, described.configs.get(key))
+        return _LIMITS[ref]
 
     return limit_of
