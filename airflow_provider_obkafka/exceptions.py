@@ -35,6 +35,13 @@ class DeliveryError(ObKafkaError):
     """Kafka did not acknowledge a message or a transaction."""
 
 
+class MessageTooLargeError(ObKafkaError):
+    """
+    A row's message is larger than Kafka accepts and its table's `oversize_rows` is `fail`: a retry cannot fix
+    it (the transaction holding it was aborted).
+    """
+
+
 class IncompleteReadError(ObKafkaError):
     """
     A topic was not read to its end offsets (a broker stalled or went away mid-read); what was read is not

@@ -24,6 +24,7 @@ from airflow_provider_obkafka.models.naming import (
     format_path,
     project_slug,
 )
+from airflow_provider_obkafka.models.oversize import OversizeRows, default_dead_letter_topic
 from airflow_provider_obkafka.models.project_rules import (
     ProjectParts,
     cross_field_findings,
@@ -92,6 +93,23 @@ class SyncProject(_Frozen):
     def checkpoint_topic(self) -> str:
         """The compacted topic holding the project's checkpoints."""
         return self.checkpoint_topic_override or default_checkpoint_topic(self.name)
+
+    @property
+    def dead_letter_topic(self) -> str:
+        """The topic of records naming rows too large for Kafka (`oversize_rows: dead_letter`)."""
+        return default_dead_letter_topic(self.name)
+
+    def uses_dead_letter(self) -> bool:
+        """Some table's `oversize_rows` is `dead_letter` (its topic is then created with the checkpoint topic)."""
+        policies = {self.options.oversize_rows, *(e.oversize_rows for e in self.objects),
+                    *(s.oversize_rows for e in self.objects for s in e.table_settings.values())}  # fmt: skip
+        return OversizeRows.DEAD_LETTER in policies
+
+    def oversize_rows(self, database: str, table: str, entry: ObjectMapping | None = None) -> OversizeRows:
+        """The `oversize_rows` policy of `database.table`: its table_settings', its entry's, or the project's."""
+        entry = entry if entry is not None else self.match(database, table)
+        own = entry.settings_for(table).oversize_rows if entry is not None else None
+        return own or self.options.oversize_rows
 
     @property
     def server_id(self) -> int:

@@ -37,6 +37,7 @@ from airflow_provider_obkafka.models.naming import (
     batch_topic_name,
     is_pattern,
 )
+from airflow_provider_obkafka.models.oversize import OversizeRows, OversizeRowsName
 
 START_RULE = (
     "must be an ISO 8601 time with a time zone, such as '2024-05-01T08:00:00+08:00' or "
@@ -194,10 +195,13 @@ class TableSettings(_Frozen):
     :param shard_columns: OMS Shard Columns, whose values pick the partition (Hash) and keep order;
         default: the primary key or a non-null unique key
     :param columns: the columns to synchronize; default: all; must include the shard columns
+    :param oversize_rows: what to do with a row whose message is larger than Kafka accepts (`fail`, `skip`,
+        `dead_letter`); default: `options.oversize_rows`; not an OMS option
     """
 
     shard_columns: ColumnList | None = None
     columns: ColumnList | None = None
+    oversize_rows: OversizeRowsName | None = None
 
 
 class ObjectMapping(TableSettings):
@@ -209,7 +213,7 @@ class ObjectMapping(TableSettings):
     :param tables: table names or glob patterns (`*`, `?`, `[...]`, case-sensitive)
     :param exclude: table names or patterns to leave out
     :param topic: `{mode: new, name: ...}`, `{mode: existing, name: ...}` or `{mode: batch}`
-    :param table_settings: per-table `shard_columns`/`columns`, for tables listed by name in `tables`
+    :param table_settings: per-table `shard_columns`/`columns`/`oversize_rows`, for tables listed by name in `tables`
     """
 
     database: ObjectName
@@ -245,6 +249,7 @@ class ObjectMapping(TableSettings):
         return TableSettings(
             shard_columns=own.shard_columns if own.shard_columns is not None else self.shard_columns,
             columns=own.columns if own.columns is not None else self.columns,
+            oversize_rows=own.oversize_rows if own.oversize_rows is not None else self.oversize_rows,
         )
 
     def topic_for(self, table: str) -> str:
@@ -285,6 +290,11 @@ class Options(_Frozen):
         out in several Kafka transactions of at most this many, each committed with a checkpoint inside the
         source transaction (so it commits within `transaction_timeout_ms` and a crash resumes where it
         stopped); 1 to 100,000,000; not an OMS option
+    :param oversize_rows: what to do with a row whose Kafka message is larger than the producer's
+        `message.max.bytes` or the topic's `max.message.bytes`: `fail` (the task fails for good, naming the
+        row, its size, the limit and the fix), `skip` (the row is left out, with a WARNING) or `dead_letter`
+        (a record naming the row goes to the project's dead-letter topic); objects[] entries and their
+        `table_settings` override it per table; not an OMS option
     """
 
     serialization: SerializationName = Serialization.DEFAULT
@@ -305,6 +315,7 @@ class Options(_Frozen):
     max_changes_per_kafka_transaction: Annotated[
         StrictInt, _between(1, 100_000_000, "max_changes_per_kafka_transaction")
     ] = 100_000
+    oversize_rows: OversizeRowsName = OversizeRows.FAIL
 
 
 class TopicDefaults(_Frozen):

@@ -5,9 +5,11 @@ Kafka sides of an incremental range (`engine.pipeline.incremental.RangeIo`), and
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_obkafka.engine.changes.change import DbType
+from airflow_provider_obkafka.engine.kafka.oversize import MessageLimit, message_limit
 from airflow_provider_obkafka.engine.kafka.sink import TransactionalSink, sink_producer_config
 from airflow_provider_obkafka.engine.pipeline.incremental import RangeIo, Source
 from airflow_provider_obkafka.engine.pipeline.retry import Backoff, Retrier
@@ -17,7 +19,14 @@ from airflow_provider_obkafka.models.topic import TopicSpec
 from airflow_provider_obkafka.operators._project import checkpoint_state
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from airflow_provider_obkafka.models.project import SyncProject
+
+log = logging.getLogger(__name__)
+#: Message size limits read in this process (a task's), by Kafka connection and topic: a continuous
+#: incremental task produces range after range and reads each topic's limit once.
+_LIMITS: dict[tuple[str, str], MessageLimit] = {}
 
 
 def endpoints(project: SyncProject) -> dict[str, str]:
@@ -54,4 +63,32 @@ def range_io(project: SyncProject) -> RangeIo:
         spec = TopicSpec(topic, defaults.partitions, defaults.replication_factor, dict(defaults.configs))
         KafkaHook(kafka_config_id=project.destination.conn_id).create_topics([spec])
 
-    return RangeIo(source, sink, checkpoints, create_topic)
+    return RangeIo(source, sink, checkpoints, create_topic, message_limits(project))
+
+
+def message_limits(project: SyncProject) -> Callable[[str], MessageLimit]:
+    """
+    A topic's message size limit (`engine/kafka/oversize.py`), read once per topic in a task: the producer's
+    `message.max.bytes` (the connection's extras) and the topic's `max.message.bytes` (DescribeConfigs; when
+    refused, the producer's limit alone, with a warning).
+    """
+    kafka = KafkaHook(kafka_config_id=project.destination.conn_id)
+
+    def limit_of(topic: str) -> MessageLimit:
+        ref = (project.destination.conn_id, topic)
+        if ref in _LIMITS:
+            return _LIMITS[ref]
+        producer_max, key = kafka.client_config().get("message.max.bytes"), "max.message.bytes"
+        try:
+            described = kafka.describe_topics([topic], config_keys=(key,)).get(topic)
+        except Exception as exc:  # e.g. no DESCRIBE_CONFIGS on the topic: warned once
+            log.warning("topic %s: its max.message.bytes is unread (%s): the producer's limit alone is checked",
+                        topic, exc)  # fmt: skip
+            _LIMITS[ref] = message_limit(producer_max, topic, None)
+            return _LIMITS[ref]
+        if described is None:  # not created yet: read again next time
+            return message_limit(producer_max, topic, None)
+        _LIMITS[ref] = message_limit(producer_max, topic, described.configs.get(key))
+        return _LIMITS[ref]
+
+    return limit_of

@@ -10,9 +10,16 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_obkafka.engine.binlog.schema_history import gone_tables
 from airflow_provider_obkafka.engine.kafka import checkpoints
-from airflow_provider_obkafka.exceptions import CapabilityError, ConfigError, SchemaError, TopicError
+from airflow_provider_obkafka.exceptions import (
+    CapabilityError,
+    ConfigError,
+    MessageTooLargeError,
+    SchemaError,
+    TopicError,
+)
 from airflow_provider_obkafka.models.loader import parse_project
 from airflow_provider_obkafka.models.project import SyncProject
+from airflow_provider_obkafka.models.topic import TopicSpec
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -40,7 +47,7 @@ def fail_fast() -> Iterator[None]:
     """Errors a retry cannot fix (bad configuration, a missing table or topic) fail the task without retries."""
     try:
         yield
-    except (ConfigError, SchemaError, TopicError, CapabilityError) as exc:
+    except (ConfigError, SchemaError, TopicError, CapabilityError, MessageTooLargeError) as exc:
         raise AirflowFailException(str(exc)) from exc
 
 
@@ -50,10 +57,13 @@ def ensure_checkpoint_topic(project: SyncProject, kafka: KafkaHook) -> str:
     DAG (schema, full or incremental synchronization) calls it, so a project without schema synchronization
     has one too. An existing one gets the spec's configs; a replication factor below the spec's is logged
     (Kafka changes it only by reassigning partitions); more than one partition fails the task.
-    Returns what was done, for the log.
+    Returns what was done, for the log. The project's dead-letter topic is created too when a table's
+    `oversize_rows` is `dead_letter` (`ensure_dead_letter_topic`).
     """
     with fail_fast():
         spec = checkpoints.checkpoint_topic_spec(project.checkpoint_topic, kafka.broker_count())
+        if project.uses_dead_letter():
+            ensure_dead_letter_topic(project, kafka, spec.replication_factor)
         found = kafka.describe_topics([spec.name], config_keys=tuple(spec.configs)).get(spec.name)
         if found is None:
             return kafka.create_topics([spec])[spec.name]
@@ -70,6 +80,17 @@ def ensure_checkpoint_topic(project: SyncProject, kafka: KafkaHook) -> str:
             kafka.set_topic_configs(spec.name, changed)
             return "exists, configs set: " + ", ".join(f"{k}={v}" for k, v in sorted(changed.items()))
         return "exists"
+
+
+def ensure_dead_letter_topic(project: SyncProject, kafka: KafkaHook, replication_factor: int) -> None:
+    """
+    Create the project's dead-letter topic unless it exists: one partition, the checkpoint topic's replication
+    factor and the brokers' other defaults. It holds a small JSON record per row too large for Kafka.
+    """
+    topic = project.dead_letter_topic
+    if not kafka.describe_topics([topic]):
+        outcome = kafka.create_topics([TopicSpec(topic, 1, replication_factor, {})])[topic]
+        log.info("dead-letter topic %s: %s", topic, outcome)
 
 
 def checkpoint_state(project: SyncProject, kafka: KafkaHook, **read: float) -> dict[str, dict[str, Any]]:

@@ -8,10 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, cast
 
 from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_obkafka.engine.changes.change import DbType, TableContext
 from airflow_provider_obkafka.engine.changes.compile import build_table_context
 from airflow_provider_obkafka.engine.kafka import checkpoints
+from airflow_provider_obkafka.engine.kafka.oversize import MessageLimit, OversizeCounts, OversizeGuard
 from airflow_provider_obkafka.engine.kafka.sink import TransactionalSink, sink_producer_config
 from airflow_provider_obkafka.engine.pipeline.full import ChunkResult, Progress, commit_chunk, row_encoder
 from airflow_provider_obkafka.engine.routing.partitioning import partition_rule
@@ -21,8 +23,10 @@ from airflow_provider_obkafka.engine.snapshot import render
 from airflow_provider_obkafka.engine.snapshot.chunking import Chunk
 from airflow_provider_obkafka.engine.snapshot.render_columns import probe_json_quote
 from airflow_provider_obkafka.engine.snapshot.sql import qualified_name, select_chunk_sql
+from airflow_provider_obkafka.exceptions import MessageTooLargeError
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
+from airflow_provider_obkafka.operators._io import message_limits
 from airflow_provider_obkafka.operators._lineage import sync_lineage
 from airflow_provider_obkafka.operators._metrics import ProjectMetrics
 from airflow_provider_obkafka.operators._project import checkpoint_state, fail_fast, load_project, project_arg
@@ -97,13 +101,13 @@ class FullSyncOperator(BaseOperator):
         # Kafka's setup (fencing, then the checkpoint read) and the source's (table description, rendering
         # plan) are round trips to two services: they run side by side, which a chunk's start-up time halves.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="obkafka-fence") as pool:
-            fenced = pool.submit(_fence_and_read, project, kafka, tid)
+            fenced = pool.submit(_fence_and_read, project, kafka, tid, work["topic"])
             try:
                 ctx = self._context(project, source, work)
                 fast, problem = self._server_rendering(project, source, ctx), None
             except Exception as exc:  # raised below unless the chunk is done (its table may be gone since)
                 problem = exc
-            sink, state = fenced.result()
+            sink, state, limit = fenced.result()
         finished = state.get(checkpoints.finished_key(work["sync_id"]))
         if done_key in state or finished is not None:
             record = cast("dict[str, Any]", state.get(done_key, finished))  # one of them is there
@@ -112,11 +116,18 @@ class FullSyncOperator(BaseOperator):
         if problem is not None:
             with fail_fast():
                 raise problem
-        result = self._sync(project, source, sink, ctx, work, chunk, done_key, fast)
+        guard = _oversize_guard(project, chunk, limit)
+        try:
+            result = self._sync(project, source, sink, ctx, work, chunk, done_key, fast, guard)
+        except MessageTooLargeError as exc:  # oversize_rows: fail; a retry would meet the same row
+            raise AirflowFailException(str(exc)) from exc
         self.log.info("%s: %d rows committed, checksum %d", chunk.describe(), result.rows, result.checksum)
+        if guard.counts.committed:
+            self.log.warning("%s: %d row(s) too large for Kafka not sent to %s (oversize_rows: %s)", chunk.describe(),
+                             guard.counts.committed.total(), work["topic"], guard.policy)  # fmt: skip
         ProjectMetrics(project.slug, "full").chunk(str(chunk.table), result.rows, time.monotonic() - started)
         self._rows_written = getattr(self, "_rows_written", 0) + result.rows
-        return self._record(work, chunk, result)
+        return self._record(work, chunk, result, guard.counts)
 
     def _context(self, project: SyncProject, source: OceanBaseHook, work: Mapping[str, Any]) -> TableContext:
         """The table's serialization context: selected columns, key and shard columns, source identity."""
@@ -137,6 +148,7 @@ class FullSyncOperator(BaseOperator):
     def _sync(
         self, project: SyncProject, source: OceanBaseHook, sink: TransactionalSink, ctx: TableContext,
         work: Mapping[str, Any], chunk: Chunk, done_key: str, fast: render.ServerRenderPlan | None,
+        guard: OversizeGuard,
     ) -> ChunkResult:  # fmt: skip
         """Stream the chunk's rows at the snapshot and commit them with its done-record (`commit_chunk`)."""
         options = project.options
@@ -153,7 +165,8 @@ class FullSyncOperator(BaseOperator):
         rows = source.stream_batches(sql, params, temporal_as_text=True, bytes_rows=bytes_rows)
         progress = Progress(chunk.describe(), work.get("expected_rows"), self.progress_every)
         return commit_chunk(sink, work["topic"], partition_rule(options.partitioning), rows, encode, progress,
-                            (done_key, lambda result: self._record(work, chunk, result)))  # fmt: skip
+                            (done_key, lambda result: self._record(work, chunk, result, guard.counts)),
+                            guard)  # fmt: skip
 
     def _server_rendering(
         self, project: SyncProject, source: OceanBaseHook, ctx: TableContext
@@ -194,11 +207,15 @@ class FullSyncOperator(BaseOperator):
         return sync_lineage(load_project(self.project), tables, topics, written)
 
     @staticmethod
-    def _record(work: Mapping[str, Any], chunk: Chunk, result: ChunkResult) -> dict[str, Any]:
+    def _record(
+        work: Mapping[str, Any], chunk: Chunk, result: ChunkResult, oversize: OversizeCounts | None = None
+    ) -> dict[str, Any]:
         """
         The chunk's done-record and XCom value. Its key range (`range`: key columns and bounds, as
         `Chunk.to_dict` writes them) and snapshot SCN let `verify` re-read exactly the chunk's rows.
+        `oversize_rows`: rows too large for Kafka, skipped or dead-lettered (only when there were any).
         """
+        diverted = sum((oversize.pending + oversize.committed).values()) if oversize is not None else 0
         return {
             "sync_id": work["sync_id"],
             "table": str(chunk.table),
@@ -209,16 +226,25 @@ class FullSyncOperator(BaseOperator):
             "scn": work.get("scn"),
             "range": {name: value for name, value in chunk.to_dict().items()
                       if name in ("key_columns", "lower", "upper", "rows_slice")},  # fmt: skip
-        }
+        } | ({"oversize_rows": diverted} if diverted else {})
+
+
+def _oversize_guard(project: SyncProject, chunk: Chunk, limit: MessageLimit) -> OversizeGuard:
+    """The chunk's table's `oversize_rows` policy against its topic's message size `limit`."""
+    where = chunk.describe()
+    return OversizeGuard(project.oversize_rows(*chunk.table), limit, str(chunk.table), lambda: where,
+                         OversizeCounts(), (project.dead_letter_topic, project.name))  # fmt: skip
 
 
 def _fence_and_read(
-    project: SyncProject, kafka: KafkaHook, transactional_id: str
-) -> tuple[TransactionalSink, dict[str, Any]]:
+    project: SyncProject, kafka: KafkaHook, transactional_id: str, topic: str
+) -> tuple[TransactionalSink, dict[str, Any], MessageLimit]:
     """
     The sink of the chunk's transactional producer, and the project's checkpoints read after it:
-    `init_transactions()` fences (and aborts) an earlier try of this chunk before its done-record is looked for.
+    `init_transactions()` fences (and aborts) an earlier try of this chunk before its done-record is looked for;
+    and the message size limit of the chunk's topic.
     """
     config, reports = sink_producer_config(project.options.transaction_timeout_ms)
     producer = kafka.producer(transactional_id=transactional_id, **config)
-    return TransactionalSink(producer, project.checkpoint_topic, reports), checkpoint_state(project, kafka)
+    sink = TransactionalSink(producer, project.checkpoint_topic, reports)
+    return sink, checkpoint_state(project, kafka), message_limits(project)(topic)

@@ -15,10 +15,12 @@ from airflow_provider_obkafka.exceptions import DeliveryError
 if TYPE_CHECKING:
     from confluent_kafka import Message, Producer
 
+    from airflow_provider_obkafka.engine.kafka.oversize import OversizeGuard
     from airflow_provider_obkafka.engine.routing.partitioning import PartitionRule
 
 log = logging.getLogger(__name__)
-Send = Callable[[bytes | None, bytes | None], None]  # (key, value) into one topic; a None value: a tombstone
+# (key, value) into one topic; a None value: a tombstone. False: not produced (too large, `OversizeGuard`)
+Send = Callable[[bytes | None, bytes | None], bool]
 
 # Producer settings the sink relies on: only failed deliveries call back (cheap), and keys are hashed
 # with murmur2 as the Java client does, so a key lands on the same partition from any producer.
@@ -108,24 +110,30 @@ class TransactionalSink:
         if self.sent % 10_000 == 0:
             self.producer.poll(0)
 
-    def sender(self, topic: str, rule: PartitionRule) -> Send:
+    def sender(self, topic: str, rule: PartitionRule, guard: OversizeGuard | None = None) -> Send:
         """
         `send(topic, value, key, rule.partition_for(key))` for one topic with a third of its per-message
         cost, for the loops that produce row after row: one direct `produce` with this sink's delivery
         callback (or none, when the producer's own callback is the sink's `reports`), so a failed delivery
         still fails the commit. A full local queue goes through `send`, which waits for room. The caller
         polls the producer now and then (`send` polls every 10,000 messages). A None value is sent as a null
-        value: a tombstone of its key (`tombstones_on_delete`).
+        value: a tombstone of its key (`tombstones_on_delete`). With a `guard`, a message over its limit is
+        not produced but diverted (`OversizeGuard.divert`: fail, skip or dead-letter), and `send` says False.
 
         :param topic: the topic of every message
         :param rule: the project's partitioning rule
+        :param guard: the table's `oversize_rows` policy and its topic's message size limit
         """
         produce = self.producer.produce
         if not self._producer_reports:  # no callback on the producer: pass this sink's with each message
             produce = functools.partial(produce, on_delivery=self.on_delivery)
         fixed, null_key = rule.fixed_partition, rule.null_key_partition
+        most = guard.most if guard is not None else None
 
-        def send(key: bytes | None, value: bytes | None) -> None:
+        def send(key: bytes | None, value: bytes | None) -> bool:
+            if most is not None and (len(value) if value else 0) + (len(key) if key else 0) > most:
+                guard.divert(self.send, key, value)  # type: ignore[union-attr]  # most is set with the guard
+                return False
             partition = fixed if fixed is not None else null_key if key is None else None
             try:
                 if partition is None:
@@ -134,6 +142,7 @@ class TransactionalSink:
                     produce(topic, value, key, partition)
             except BufferError:
                 self.send(topic, value, key, partition)
+            return True
 
         return send
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from airflow_provider_obkafka.engine.changes.change import TableContext
+    from airflow_provider_obkafka.engine.kafka.oversize import OversizeGuard
     from airflow_provider_obkafka.engine.kafka.sink import Send, TransactionalSink
     from airflow_provider_obkafka.engine.routing.partitioning import PartitionRule
     from airflow_provider_obkafka.engine.serializers import Serializer
@@ -85,16 +86,22 @@ class Progress:
 
 
 def sync_rows(batches: Iterable[list[tuple[Any, ...]]], encode: Encode, send: Send, progress: Progress) -> ChunkResult:
-    """Encode and send every row of every batch; the caller commits. Returns rows and checksum."""
+    """
+    Encode and send every row of every batch; the caller commits. Returns the rows sent and their checksum
+    (a row `send` did not produce, being too large for Kafka, counts in neither).
+    """
     rows = 0
     total = 0
     crc32 = zlib.crc32
     for batch in batches:
+        sent = len(batch)
         for row in batch:
             key, value = encode(row)
-            send(key, value)
-            total += crc32(value)
-        rows += len(batch)
+            if send(key, value) is False:
+                sent -= 1
+            else:
+                total += crc32(value)
+        rows += sent
         progress.update(rows)
     progress.update(rows, force=True)
     return ChunkResult(rows, total & CHECKSUM_MASK)
@@ -114,13 +121,14 @@ def row_encoder(serializer: Serializer, ctx: TableContext) -> Encode:
 def commit_chunk(
     sink: TransactionalSink, topic: str, rule: PartitionRule, batches: Iterable[list[tuple[Any, ...]]],
     encode: Encode, progress: Progress, done: tuple[str, Callable[[ChunkResult], dict[str, Any]]],
+    guard: OversizeGuard | None = None,
 ) -> ChunkResult:  # fmt: skip
     """
     Encode and produce every row of a chunk into `topic`, then its done-record (`done`: the checkpoint key,
     and the record of a result), in one Kafka transaction: all of it is visible to `read_committed`
-    consumers, or none (aborted on any error).
+    consumers, or none (aborted on any error). `guard`: the table's policy for a row too large for Kafka.
     """
-    send, producer = sink.sender(topic, rule), sink.producer
+    send, producer = sink.sender(topic, rule, guard), sink.producer
 
     def polled(rows: Iterable[list[tuple[Any, ...]]]) -> Iterator[list[tuple[Any, ...]]]:
         for batch in rows:
@@ -134,5 +142,9 @@ def commit_chunk(
         sink.commit()
     except BaseException:
         sink.abort()
+        if guard is not None:
+            guard.counts.drop()
         raise
+    if guard is not None:
+        guard.counts.settle()
     return result

@@ -12,7 +12,7 @@ import functools
 import itertools
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,7 @@ from airflow_provider_obkafka.engine.binlog.reader import BinlogReader
 from airflow_provider_obkafka.engine.binlog.schema_history import HistoryCursor, SchemaHistory, unprocessable
 from airflow_provider_obkafka.engine.changes.change import DbType, RowChange
 from airflow_provider_obkafka.engine.kafka import checkpoints
+from airflow_provider_obkafka.engine.kafka.oversize import OversizeCounts
 from airflow_provider_obkafka.engine.pipeline.copy_range import Slices, copy_range
 from airflow_provider_obkafka.engine.pipeline.report import CommittedBatch
 from airflow_provider_obkafka.engine.pipeline.retry import Retrier, retry_call
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
     from airflow_provider_obkafka.engine.binlog.transactions import SchemaChange, StreamItem
+    from airflow_provider_obkafka.engine.kafka.oversize import MessageLimit
     from airflow_provider_obkafka.engine.kafka.sink import TransactionalSink
     from airflow_provider_obkafka.models.position import BinlogPosition
     from airflow_provider_obkafka.models.project import SyncProject
@@ -93,12 +95,14 @@ class RangeIo:
     :param sink: a transactional sink for a transactional.id, fenced (any earlier producer of it aborted)
     :param checkpoints: the project's committed checkpoints, the latest value per key
     :param create_topic: create a topic the project maps a new table to (idempotent), before its first row
+    :param message_limit: a topic's message size limit (`engine/kafka/oversize.py`); None: librdkafka's default
     """
 
     source: Callable[[], Source]
     sink: Callable[[str], TransactionalSink]
     checkpoints: Callable[[], Mapping[str, Any]]
     create_topic: Callable[[str], None] | None = None
+    message_limit: Callable[[str], MessageLimit] | None = None
 
 
 @dataclass
@@ -117,6 +121,7 @@ class RangeJob:
     :param by_gtid: read from a position's executed GTID set (when it has one), and order positions by it
     :param observe: called after each Kafka transaction is committed (`engine.pipeline.report`: the summary
         line and the metrics); None: each one is logged at DEBUG
+    :param oversize: rows too large for Kafka that were skipped or dead-lettered, by table (`oversize_rows`)
     """
 
     start: BinlogPosition
@@ -130,6 +135,7 @@ class RangeJob:
     skip_committed_before_us: int | None = None
     by_gtid: bool = False
     observe: Callable[[CommittedBatch], None] | None = None
+    oversize: OversizeCounts = field(default_factory=OversizeCounts)
 
 
 def produce_range(project: SyncProject, job: RangeJob, io: RangeIo, retry: Retrier, log: Any) -> int:
@@ -138,6 +144,9 @@ def produce_range(project: SyncProject, job: RangeJob, io: RangeIo, retry: Retri
     at: list[BinlogPosition | None] = [job.start]
     retry_call(lambda: _attempt(project, job, io, committed, at, log), retry, position=lambda: at[0],
                logger=log)  # fmt: skip
+    if job.oversize.committed:
+        log.warning("rows too large for Kafka, skipped or sent to the dead-letter topic (oversize_rows), by "
+                    "table: %s", job.oversize.summary())  # fmt: skip
     return committed[0]
 
 
@@ -193,7 +202,7 @@ def _open(project: SyncProject, job: RangeJob, io: RangeIo, guess: BinlogPositio
         source = io.source()
         history = SchemaHistory(source.describe, lambda: checkpoints.schema_records(kafka_side.result()[1]))
         rendering = history.cursor(guess)
-        router = Router(project, rendering.describe, source.db_type, source.tenant)
+        router = Router(project, rendering.describe, source.db_type, source.tenant, io.message_limit, job.oversize)
         reader, items = _reader(source, router, job, guess, history)
         ahead: list[StreamItem] = []
         try:
@@ -271,6 +280,7 @@ def _copy(
         value = {**job.value_of(position, done), SEQUENCE_FIELD: router.sequence.last}
         sink.checkpoint(job.key, {**value, WITHIN_TRANSACTION_FIELD: within} if within else value)
         sink.commit()
+        router.oversize.settle()
         committed[0] += pending[0]
         observe(CommittedBatch(pending[0], committed[0], position, pending[1], time.time()))
         pending[0], pending[1], at[0] = 0, None, position
@@ -304,9 +314,11 @@ def _copy(
                      reader.skipped_changes)  # fmt: skip
     except SchemaError as exc:  # a change that cannot be processed: where, why, and the way out
         sink.abort()
+        router.oversize.drop()
         raise SchemaError(unprocessable(exc, reader.position)) from exc
     except BaseException:
         sink.abort()
+        router.oversize.drop()
         raise
     finally:
         reader.close()

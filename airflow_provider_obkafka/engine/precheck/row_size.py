@@ -77,8 +77,10 @@ def row_size_findings(tables: Iterable[tuple[str, str, Iterable[Column]]], limit
             out.append(ok(Check.ROW_SIZE, found))
             continue
         out.append(warn(Check.ROW_SIZE, found,
-                        f"a row over {smallest} bytes fails its task for good when it comes: leave the widest "
+                        f"a row over {smallest} bytes fails its task for good when it comes (oversize_rows: fail, the "
+                        "default): leave the widest "
                         "columns out (objects[].columns or table_settings), or raise max.message.bytes on topic "
                         f"{topic}, message.max.bytes on the brokers and in the Kafka connection's extras (the "
-                        f"producer) to at least {2 * row} bytes, if the rows are really that large"))  # fmt: skip
+                        f"producer) to at least {2 * row} bytes, if the rows are really that large; or set "
+                        "oversize_rows: skip or dead_letter for the table"))  # fmt: skip
     return out

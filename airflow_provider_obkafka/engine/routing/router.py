@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_obkafka.engine.changes.change import DbType, RecordType, RowChange, TableContext
 from airflow_provider_obkafka.engine.changes.compile import build_table_context
+from airflow_provider_obkafka.engine.kafka.oversize import OversizeCounts, OversizeGuard, message_limit
 from airflow_provider_obkafka.engine.routing.partitioning import partition_rule
 from airflow_provider_obkafka.engine.serializers import record_function, serializer_for
 from airflow_provider_obkafka.engine.serializers.ddl import DdlEvent, ddl_value
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from airflow_provider_obkafka.engine.binlog.transactions import SchemaChange
+    from airflow_provider_obkafka.engine.kafka.oversize import MessageLimit
     from airflow_provider_obkafka.engine.kafka.sink import Send, TransactionalSink
     from airflow_provider_obkafka.engine.serializers import Record
     from airflow_provider_obkafka.engine.serializers.key_change import Messages
@@ -71,13 +73,19 @@ class Router:
     :param describe: a table's current schema, by database and table
     :param db_type: the source's type as the formats name it
     :param tenant: the OceanBase tenant, when known
+    :param limit_of: a topic's message size limit (`engine/kafka/oversize.py`); None: librdkafka's default
+    :param oversize: the task's counts of rows too large for Kafka that were skipped or dead-lettered
     """
 
     def __init__(
         self, project: SyncProject, describe: Callable[[str, str], TableSchema], db_type: DbType,
-        tenant: str | None = None,
+        tenant: str | None = None, limit_of: Callable[[str], MessageLimit] | None = None,
+        oversize: OversizeCounts | None = None,
     ) -> None:  # fmt: skip
         self.project = project
+        self.limit_of = limit_of or (lambda topic: message_limit(None, topic, None))
+        self.oversize = oversize if oversize is not None else OversizeCounts()
+        self._at: RowChange | None = None  # the change being sent, for the position of one too large
         self.describe = describe
         self.tenant = tenant
         options = project.options
@@ -131,7 +139,10 @@ class Router:
     def _lane(self, change: RowChange, sink: TransactionalSink) -> tuple[Any, ...]:
         """The change's table's lane for `sink`: built when the table, its columns or the sink are new."""
         topic, ctx, record, messages = self._route(change)
-        lane = (sink, ctx.image_columns, record, sink.sender(topic, self.rule), messages)
+        guard = OversizeGuard(self.project.oversize_rows(change.database, change.table), self.limit_of(topic),
+                              f"{change.database}.{change.table}",
+                              self._where, self.oversize, (self.project.dead_letter_topic, self.project.name))
+        lane = (sink, ctx.image_columns, record, sink.sender(topic, self.rule, guard), messages)
         self._lanes[(change.database, change.table)] = lane
         return lane
 
@@ -142,8 +153,10 @@ class Router:
         lane = self._lanes.get((change.database, change.table))
         if lane is None or lane[0] is not sink or lane[1] != change.columns:
             lane = self._lane(change, sink)
+        self._at = change
         if lane[4] is None:
-            lane[3](*lane[2](change))  # sender(*record(change)): one direct produce per message
+            if lane[3](*lane[2](change)) is False:  # sender(*record(change)): one direct produce per message
+                return 0  # too large for Kafka: skipped or dead-lettered (`OversizeGuard`)
             self._unpolled += 1
         else:  # the project's key_change / tombstones_on_delete: one or more messages
             messages = lane[4](change)
@@ -154,6 +167,10 @@ class Router:
             self._unpolled = 0
             sink.producer.poll(0)
         return 1
+
+    def _where(self) -> str:
+        """The change-log position of the change being sent (its transaction's start)."""
+        return f"binlog {self._at.checkpoint if self._at is not None else 'unknown'} (transaction start)"
 
     def send_ddl(self, change: SchemaChange, sink: TransactionalSink) -> int:
         """

@@ -32,3 +32,4 @@ def test_a_row_whose_update_outgrows_the_smallest_limit_is_a_warning_naming_each
                          "producer's message.max.bytes 1000000, broker 1's message.max.bytes 1048588, topic "
                          "t.big's max.message.bytes 500")  # fmt: skip
     assert "a row over 500 bytes fails its task for good" in big.fix and "at least 800 bytes" in big.fix
+    assert "oversize_rows: skip or dead_letter" in big.fix, "the way out without raising the limits"
