@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import subprocess
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import devservices
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from devservices.airflow_config import airflow_binary
-from tests.scheduler.helpers import Writer, as_text, final_state, records_per_key, table_rows
-from tests.scheduler.test_backfill_scheduler import _backfill_runs
+from tests.scheduler.helpers import as_text, final_state, records_per_key, table_rows
+from tests.scheduler.test_backfill_scheduler import INTERVALS, _backfill_runs, intervals_written
 
-INTERVALS = 3
 COLUMNS = ["id", "qty", "note"]
 
 
@@ -23,21 +22,7 @@ def test_backfill_intervals_run_oldest_first_without_max_active_runs(
     airflow_api, deploy_project, airflow_conn_env, mariadb_conn, mariadb_database
 ):
     db, conn = mariadb_database
-    with conn.cursor() as cur:
-        cur.execute(f"CREATE TABLE {db}.items (id INT PRIMARY KEY, qty INT NOT NULL, note VARCHAR(20))")
-    topic = f"{db}.items"
-    dag_id = deploy_project({
-        "name": db, "sync_types": ["schema", "incremental"], "source": {"conn_id": "mariadb_binlog"},
-        "incremental": {"schedule": "* * * * *"},
-        "objects": [{"database": db, "tables": ["items"], "topic": {"mode": "new", "name": topic}}],
-    })  # fmt: skip
-    first = (datetime.now(UTC) + timedelta(seconds=62)).replace(second=0, microsecond=0)
-    end = first + timedelta(minutes=INTERVALS)
-    writer = Writer(mariadb_conn(), f"{db}.items", next_id=0, start_at=first.timestamp() + 1,
-                    stop_at=end.timestamp() - 1)  # fmt: skip
-    writer.start()
-    writer.join(timeout=(end - datetime.now(UTC)).total_seconds() + 30)
-    assert writer.error is None, writer.error
+    dag_id, topic, first, writer = intervals_written(deploy_project, mariadb_conn, mariadb_database)
 
     last = first + timedelta(minutes=INTERVALS - 1)
     cmd = [*airflow_binary(), "backfill", "create", "--dag-id", dag_id, "--from-date", first.isoformat(),

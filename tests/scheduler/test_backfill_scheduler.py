@@ -19,22 +19,7 @@ COLUMNS = ["id", "qty", "note"]
 def test_backfill_of_three_intervals_exactly_once(airflow_api, deploy_project, airflow_conn_env, mariadb_conn,
                                                   mariadb_database):  # fmt: skip
     db, conn = mariadb_database
-    with conn.cursor() as cur:
-        cur.execute(f"CREATE TABLE {db}.items (id INT PRIMARY KEY, qty INT NOT NULL, note VARCHAR(20))")
-    topic = f"{db}.items"
-    dag_id = deploy_project({
-        "name": db, "sync_types": ["schema", "incremental"], "source": {"conn_id": "mariadb_binlog"},
-        "incremental": {"schedule": "* * * * *"},
-        "objects": [{"database": db, "tables": ["items"], "topic": {"mode": "new", "name": topic}}],
-    })  # fmt: skip
-    first = (datetime.now(UTC) + timedelta(seconds=62)).replace(second=0, microsecond=0)
-    end = first + timedelta(minutes=INTERVALS)
-    # Every change inside the intervals, none on their edges (header times are whole seconds).
-    writer = Writer(mariadb_conn(), f"{db}.items", next_id=0, start_at=first.timestamp() + 1,
-                    stop_at=end.timestamp() - 1)  # fmt: skip
-    writer.start()
-    writer.join(timeout=(end - datetime.now(UTC)).total_seconds() + 30)
-    assert writer.error is None, writer.error
+    dag_id, topic, first, writer = intervals_written(deploy_project, mariadb_conn, mariadb_database)
     assert sum(writer.changes.values()) > 100
 
     last = first + timedelta(minutes=INTERVALS - 1)
@@ -61,6 +46,31 @@ def test_backfill_of_three_intervals_exactly_once(airflow_api, deploy_project, a
     assert +changes == +writer.changes, "every change of the three intervals once"
     with conn.cursor() as cur:
         assert as_text(final_state(per_key)) == table_rows(cur, db, "items", COLUMNS)
+
+
+def intervals_written(deploy_project, mariadb_conn, mariadb_database) -> tuple[str, str, datetime, Writer]:
+    """
+    A scheduled ("* * * * *") schema + incremental project of table `items`, deployed paused, and a writer that
+    committed changes through the INTERVALS whole minutes starting at the returned `first`, every change inside
+    them and none on their edges (header times are whole seconds); returns (dag_id, topic, first, writer).
+    """
+    db, conn = mariadb_database
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE {db}.items (id INT PRIMARY KEY, qty INT NOT NULL, note VARCHAR(20))")
+    topic = f"{db}.items"
+    dag_id = deploy_project({
+        "name": db, "sync_types": ["schema", "incremental"], "source": {"conn_id": "mariadb_binlog"},
+        "incremental": {"schedule": "* * * * *"},
+        "objects": [{"database": db, "tables": ["items"], "topic": {"mode": "new", "name": topic}}],
+    })  # fmt: skip
+    first = (datetime.now(UTC) + timedelta(seconds=62)).replace(second=0, microsecond=0)
+    end = first + timedelta(minutes=INTERVALS)
+    writer = Writer(mariadb_conn(), f"{db}.items", next_id=0, start_at=first.timestamp() + 1,
+                    stop_at=end.timestamp() - 1)  # fmt: skip
+    writer.start()
+    writer.join(timeout=(end - datetime.now(UTC)).total_seconds() + 30)
+    assert writer.error is None, writer.error
+    return dag_id, topic, first, writer
 
 
 def _backfill_runs(api, dag_id: str, count: int, timeout: float) -> list[dict]:

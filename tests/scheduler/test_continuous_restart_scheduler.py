@@ -7,7 +7,7 @@ from collections import Counter
 
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from tests.scheduler.airflow_api import set_task_state
-from tests.scheduler.helpers import Writer, as_text, final_state, records_per_key, table_rows
+from tests.scheduler.helpers import Writer, as_text, final_state, table_rows
 from tests.scheduler.test_incremental_scheduler import COMMITTED, _wait_for_changes
 
 ROWS = 100
