@@ -11,13 +11,14 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_provider_obkafka.engine.binlog.seek import derived_server_id, position_for_timestamp
 from airflow_provider_obkafka.engine.kafka import checkpoints
+from airflow_provider_obkafka.engine.pipeline.copy_range import Pace
 from airflow_provider_obkafka.engine.pipeline.incremental import (
     RangeJob,
     at_or_after,
     parse_start_timestamp,
     produce_range,
 )  # fmt: skip
-from airflow_provider_obkafka.engine.pipeline.retry import retry_call
+from airflow_provider_obkafka.engine.pipeline.retry import Backoff, Retrier, retry_call, transient
 from airflow_provider_obkafka.engine.routing.router import in_scope
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
@@ -98,6 +99,10 @@ class IncrementalSyncOperator(BaseOperator):
     :param idle_before_defer_s: continuous only: seconds without a new committed change after which the worker
         defers to the trigger; 0 (the default) defers after every range
     :param summary_every_s: seconds between INFO summary lines while producing (each transaction at DEBUG)
+    :param skip_to: `file:offset` to skip forward to first, recorded in the checkpoint history (docs/ddl.md)
+    :param flush_s: continuous streaming only: a Kafka transaction is committed at the first source
+        transaction end once it is this old, and at each idle heartbeat: the commit→visible lag while
+        changes flow is about this plus the commit's round trip
     """
 
     template_fields: Sequence[str] = ("start_timestamp", "skip_to")
@@ -116,6 +121,7 @@ class IncrementalSyncOperator(BaseOperator):
         idle_before_defer_s: float = 0.0,
         summary_every_s: float = 60.0,
         skip_to: str | None = None,
+        flush_s: float = 0.25,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -130,6 +136,7 @@ class IncrementalSyncOperator(BaseOperator):
         self.summary_every_s = summary_every_s
         self._reporting: Reporting | None = None
         self.skip_to = skip_to
+        self.flush_s = flush_s
 
     def execute(self, context: Context) -> dict[str, Any] | None:
         """Find where to start, then wait for changes in the triggerer (or produce a backfill interval)."""
@@ -203,16 +210,16 @@ class IncrementalSyncOperator(BaseOperator):
         self.defer(trigger=self._trigger(project, start, end, cutoff), method_name="execute_complete")
 
     def _trigger(
-        self, project: SyncProject, start: BinlogPosition, end: Any, cutoff: int | None, server_id: int | None = None
+        self, project: SyncProject, start: BinlogPosition, end: Any, cutoff: int | None
     ) -> IncrementalSyncTrigger:
-        """The trigger that waits for changes after `start` (its `scan` serves a streaming worker too)."""
+        """The trigger that waits for changes after `start`."""
         source = OceanBaseHook(ob_conn_id=project.source.conn_id)
         databases = sorted({entry.database for entry in project.objects})
         found = source.list_tables(databases)
         tables = [str(ref) for ref in found if in_scope(project, ref.database, ref.table)]
         return IncrementalSyncTrigger(
             ob_conn_id=project.source.conn_id,
-            server_id=server_id or project.server_id,
+            server_id=project.server_id,
             position=start.model_dump(mode="json"),
             tables=tables,
             batch_size=self.batch_size,
@@ -254,41 +261,52 @@ class IncrementalSyncOperator(BaseOperator):
     def _produce(self, project: SyncProject, start: BinlogPosition, end: BinlogPosition, cutoff: int | None) -> int:
         """Produce the changes of [start, end) in transactions with the checkpoint; the changes committed."""
         began, report = time.monotonic(), self._report(project)
-        kept = {} if cutoff is None else {"skip_committed_before_us": cutoff}  # the checkpoint keeps it
-        job = RangeJob(
-            start, end, checkpoints.INCREMENTAL_KEY, ("incremental",),
-            value_of=lambda position, _done: {**position.model_dump(mode="json"), **kept},
-            resume_of=lambda record: BinlogPosition(**record),
-            server_id=project.server_id, batch_size=self.batch_size, skip_committed_before_us=cutoff,
-            by_gtid=project.incremental.resume_by == "gtid", observe=report.summary.batch,
-        )  # fmt: skip
+        job = self._job(project, start, end, cutoff)
         with fail_on_checkpoint():
             produced = produce_range(project, job, range_io(project), retrier(project, self.retry_for_s), self.log)
         report.range_done(produced, began)
         return produced
 
+    def _job(
+        self, project: SyncProject, start: BinlogPosition, end: BinlogPosition | None, cutoff: int | None
+    ) -> RangeJob:
+        """The range [start, end) (no end: open) under the incremental checkpoint, which keeps the cutoff."""
+        kept = {} if cutoff is None else {"skip_committed_before_us": cutoff}  # the checkpoint keeps it
+        return RangeJob(
+            start, end, checkpoints.INCREMENTAL_KEY, ("incremental",),
+            value_of=lambda position, _done: {**position.model_dump(mode="json"), **kept},
+            resume_of=lambda record: BinlogPosition(**record),
+            server_id=project.server_id, batch_size=self.batch_size, skip_committed_before_us=cutoff,
+            by_gtid=project.incremental.resume_by == "gtid", observe=self._report(project).summary.batch,
+        )  # fmt: skip
+
     def _stream(self, project: SyncProject, position: BinlogPosition, cutoff: int | None) -> BinlogPosition:
         """
-        Keep producing on this worker while changes come (the scan, open meanwhile, has a replica id of its
-        own); defer from there once none came for `idle_before_defer_s` (or the log failed: the trigger waits).
+        Keep producing on this worker while changes come: ONE open range (`RangeJob` without an end) on one
+        blocking dump, one transactional producer and one read of the checkpoints, committing at each idle
+        heartbeat and once a Kafka transaction is `flush_s` old (or `batch_size` changes); defer from where it
+        stopped once none came for `idle_before_defer_s`. A source or broker outage is waited out by the
+        trigger, without a worker slot: the stream then defers from its last committed checkpoint.
         """
-        scanner = self._trigger(project, position, None, cutoff, derived_server_id(project.server_id, "scan"))
-        quiet_until = time.monotonic() + self.idle_before_defer_s
+        report = self._report(project)
+        pace = Pace(flush_s=self.flush_s, idle_s=self.idle_before_defer_s, on_idle=lambda: report.quiet(None))
+        job = self._job(project, position, None, cutoff)
+        job.pace = pace
+        began = time.monotonic()
         try:
-            while time.monotonic() < quiet_until:
-                try:  # one open stream; a read returns at a batch, when caught up, or past max_wait_s
-                    scan = scanner.scan(position, self.batch_size, time.monotonic() + self.max_wait_s)
-                except Exception as exc:  # the trigger's backoff handles an outage, without a worker slot
-                    self.log.warning("reading the change log failed (%s): deferring to the trigger", exc)
-                    return position
-                if scan.changes and scan.last_end is not None:
-                    self._produce(project, position, scan.last_end, cutoff)
-                    position, quiet_until = scan.last_end, time.monotonic() + self.idle_before_defer_s
-                else:  # nothing of the project's: as far behind as the last commit read, 0 when caught up
-                    self._report(project).quiet(None if scan.caught_up else scan.last_commit_us)
-        finally:
-            scanner.close_stream()
-        self._report(project).summary.flush(", idle")
+            with fail_on_checkpoint():
+                produced = produce_range(project, job, range_io(project), Retrier(Backoff(give_up_s=0), {}),
+                                         self.log)  # fmt: skip
+        except (AirflowException, AirflowFailException):
+            raise
+        except Exception as exc:  # the trigger's backoff waits an outage out, without a worker slot
+            if transient(exc) is None:
+                raise
+            self.log.warning("streaming stopped (%s: %s): deferring to the trigger", type(exc).__name__, exc)
+            return job.reached or position
+        report.range_done(produced, began)
+        report.summary.flush(", idle")
+        position = job.reached or position
         self.log.info("no change for %.0f s: deferring to the trigger at %s:%s", self.idle_before_defer_s,
                       position.file, position.position)  # fmt: skip
         return position

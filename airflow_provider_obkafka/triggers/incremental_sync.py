@@ -253,9 +253,7 @@ class IncrementalSyncTrigger(BaseTrigger):
         Read the open stream (opened at `start` if there is none) until `budget` changes, end_ts, caught up,
         or, at a commit, one heartbeat period past the monotonic time `until` or past the first item read,
         whichever is later (blocking): past `until` the read goes on to what the log already holds, since each
-        return costs the caller a whole cycle, and connecting never eats that period. Also
-        what a worker that keeps streaming calls between two batches (`IncrementalSyncOperator`); it then
-        closes the stream with `close_stream`.
+        return costs the caller a whole cycle, and connecting never eats that period.
         """
         end_us = self._args.end_us
         items = self._items or self._open(start)

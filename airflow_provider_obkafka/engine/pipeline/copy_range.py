@@ -10,14 +10,20 @@ A source transaction larger than a Kafka transaction may hold (`Slices.limit` ch
 calls `on_split(position, changes)` inside it, where `position` is the last resume point read (the
 transaction's start) and `changes` how many in-scope changes after it are sent; the caller commits them with
 that checkpoint. A reader started again at `position` skips that many changes (`Slices.skip`): exactly once.
+
+A range without an end (a streaming worker's, reading a blocking dump with `Resume` markers) is paced by
+`Pace`: its Kafka transaction is committed at each idle heartbeat and at the first transaction end once it
+is `flush_s` old (so a change is visible within about that long, whatever the batch size), and the range
+ends once no change was sent for `idle_s`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from airflow_provider_obkafka.engine.binlog.transactions import Commit, SchemaChange, StreamItem
+from airflow_provider_obkafka.engine.binlog.transactions import Commit, Resume, SchemaChange, StreamItem
 from airflow_provider_obkafka.engine.changes.change import RowChange
 from airflow_provider_obkafka.exceptions import CheckpointError
 from airflow_provider_obkafka.models.position import BinlogPosition
@@ -25,7 +31,7 @@ from airflow_provider_obkafka.models.position import BinlogPosition
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-__all__ = ["Slices", "copy_range", "transaction_start"]
+__all__ = ["Pace", "Slices", "copy_range", "transaction_start"]
 
 
 def transaction_start(change: RowChange) -> BinlogPosition:
@@ -72,9 +78,40 @@ class Slices:
             self.in_slice = 0
 
 
+@dataclass
+class Pace:
+    """
+    When a range without an end commits (besides `batch_size`) and when it ends (see the module docstring).
+
+    :param flush_s: a Kafka transaction is committed at the first transaction end once it is this old
+    :param idle_s: the range ends at a heartbeat or transaction end once no change was sent for this long
+    :param clock: monotonic seconds (injected in tests)
+    :param on_idle: called at each idle heartbeat (the log is caught up), before the range may end
+    """
+
+    flush_s: float
+    idle_s: float
+    clock: Callable[[], float] = time.monotonic
+    on_idle: Callable[[], None] = lambda: None
+    opened: float = 0.0  # when the open Kafka transaction got its first change
+    active: float = field(default=0.0)  # when a change was last committed (or the range began)
+
+    def start(self) -> None:
+        """The range begins: idle from now on."""
+        self.active = self.clock()
+
+    def due(self, in_batch: int) -> bool:
+        """At a transaction end: commit the open Kafka transaction now (it is `flush_s` old)?"""
+        return in_batch > 0 and self.clock() - self.opened >= self.flush_s
+
+    def idle(self) -> bool:
+        """Nothing is pending: has no change come for `idle_s`?"""
+        return self.clock() - self.active >= self.idle_s
+
+
 def copy_range(
     items: Iterable[StreamItem],
-    end: BinlogPosition,
+    end: BinlogPosition | None,
     *,
     send: Callable[[RowChange], int],
     on_batch: Callable[[BinlogPosition], None],
@@ -82,6 +119,7 @@ def copy_range(
     batch_size: int | None = None,
     position: Callable[[], BinlogPosition] | None = None,
     slices: Slices | None = None,
+    pace: Pace | None = None,
 ) -> int:
     """
     Send the changes of the transactions that start before `end`; returns how many `send` counted.
@@ -91,8 +129,14 @@ def copy_range(
     last batch). `slices` splits big source transactions and skips what an earlier try committed (see the
     module docstring). Raises CheckpointError when `end` lies inside a transaction or the log ends before it;
     `position()` gives the reader's resume point when the items run out (statements of other tables move
-    it without an item).
+    it without an item). Without `end`, `pace` says when to commit and when to stop (see the module
+    docstring); it stops at a resume point (the reader's position), where the caller commits what is open.
     """
+    if end is None:
+        assert pace is not None  # an open range is paced
+        slices = slices or Slices(BinlogPosition.model_construct(file="", position=0))  # never split
+        return _stream(items, send=send, on_batch=on_batch, on_schema_change=on_schema_change,
+                       batch_size=batch_size, slices=slices, pace=pace)  # fmt: skip
     stop = end.sort_key()
     slices = slices or Slices(end)
     produced = in_batch = 0
@@ -136,3 +180,49 @@ def copy_range(
     if final is not None and final.sort_key() >= stop:
         return produced
     raise CheckpointError(f"the change log ended before the reported position {end.file}:{end.position}")
+
+
+def _stream(
+    items: Iterable[StreamItem],
+    *,
+    send: Callable[[RowChange], int],
+    on_batch: Callable[[BinlogPosition], None],
+    on_schema_change: Callable[[SchemaChange], None],
+    batch_size: int | None,
+    slices: Slices,
+    pace: Pace,
+) -> int:
+    """`copy_range` without an end: batches by size, age (`pace.due`) and idle heartbeats, until `pace.idle`."""
+    produced = in_batch = 0
+    pace.start()
+    for item in items:
+        if isinstance(item, RowChange):
+            if not slices.admit():
+                continue
+            if in_batch == 0:
+                pace.opened = pace.clock()
+            sent = send(item)
+            produced, in_batch = produced + sent, in_batch + sent
+            slices.sent()
+        elif isinstance(item, Commit):
+            batched = (batch_size is not None and in_batch >= batch_size) or pace.due(in_batch)
+            if batched:
+                on_batch(item.end)
+                in_batch, pace.active = 0, pace.clock()
+            slices.boundary(item.end, batched)
+            if in_batch == 0 and pace.idle():
+                return produced
+        elif isinstance(item, Resume):
+            if not item.idle:
+                continue
+            if in_batch:
+                on_batch(item.position)
+                in_batch, pace.active = 0, pace.clock()
+            slices.boundary(item.position, True)
+            pace.on_idle()
+            if pace.idle():
+                return produced
+        elif isinstance(item, SchemaChange):
+            on_schema_change(item)
+            slices.boundary(item.position, False)
+    return produced

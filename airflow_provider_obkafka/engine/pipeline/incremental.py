@@ -3,7 +3,8 @@ The worker side of incremental synchronization: produce a change-log range throu
 (`engine/routing/router.py`) in Kafka transactions (one per batch, each with its checkpoint), waiting out
 source and broker outages. The source and Kafka come in as a `RangeIo` the caller builds (the operator, from
 its hooks), so this loop knows no Airflow. Used by `IncrementalSyncOperator` for the ranges its trigger
-reports and for backfill intervals.
+reports, for backfill intervals, and for a streaming worker's open range (no end, `RangeJob.pace`): one dump,
+one transactional producer and one read of the checkpoints for as long as changes come.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from airflow_provider_obkafka.engine.binlog.schema_history import HistoryCursor,
 from airflow_provider_obkafka.engine.changes.change import DbType, RowChange
 from airflow_provider_obkafka.engine.kafka import checkpoints
 from airflow_provider_obkafka.engine.kafka.oversize import OversizeCounts
-from airflow_provider_obkafka.engine.pipeline.copy_range import Slices, copy_range
+from airflow_provider_obkafka.engine.pipeline.copy_range import Pace, Slices, copy_range
 from airflow_provider_obkafka.engine.pipeline.report import CommittedBatch
 from airflow_provider_obkafka.engine.pipeline.retry import Retrier, retry_call
 from airflow_provider_obkafka.engine.routing.router import Router
@@ -43,6 +44,7 @@ START_FORMAT = "ISO 8601 with a time zone, e.g. 2024-05-01T08:00:00+08:00 or 202
 SKEW = timedelta(minutes=1)
 READ_AHEAD = 10_000  # changes read from the change log while the Kafka side is set up (bounded memory)
 RANGE_READ_TIMEOUT_S = 30.0  # a range's blocking dump hears a heartbeat every second when idle
+STREAM_HEARTBEAT_S = 0.25  # an open range's: the last changes before a pause commit about this long after it
 #: In a checkpoint value inside a source transaction: how many in-scope changes after its position (the
 #: transaction's start) are committed (`options.max_changes_per_kafka_transaction`); absent at a boundary.
 WITHIN_TRANSACTION_FIELD = "committed_in_transaction"
@@ -108,7 +110,8 @@ class RangeIo:
 @dataclass
 class RangeJob:
     """
-    One range to produce: `[start, end)` under the checkpoint `key`.
+    One range to produce: `[start, end)` under the checkpoint `key`; with no `end`, from `start` on for as
+    long as `pace` says (a streaming worker's open range).
 
     :param key: the checkpoint key that records progress (and fences nothing else)
     :param txn_parts: what names the transactional.id (one per unit of work: a retry fences the last try)
@@ -122,10 +125,12 @@ class RangeJob:
     :param observe: called after each Kafka transaction is committed (`engine.pipeline.report`: the summary
         line and the metrics); None: each one is logged at DEBUG
     :param oversize: rows too large for Kafka that were skipped or dead-lettered, by table (`oversize_rows`)
+    :param pace: an open range's commits and end (`engine/pipeline/copy_range.py`); required without `end`
+    :param reached: set by each commit: the position the committed checkpoint holds
     """
 
     start: BinlogPosition
-    end: BinlogPosition
+    end: BinlogPosition | None
     key: str
     txn_parts: tuple[str, ...]
     value_of: Callable[[BinlogPosition, bool], dict[str, Any]]
@@ -136,6 +141,8 @@ class RangeJob:
     by_gtid: bool = False
     observe: Callable[[CommittedBatch], None] | None = None
     oversize: OversizeCounts = field(default_factory=OversizeCounts)
+    pace: Pace | None = None
+    reached: BinlogPosition | None = None
 
 
 def produce_range(project: SyncProject, job: RangeJob, io: RangeIo, retry: Retrier, log: Any) -> int:
@@ -206,7 +213,7 @@ def _open(project: SyncProject, job: RangeJob, io: RangeIo, guess: BinlogPositio
         reader, items = _reader(source, router, job, guess, history)
         ahead: list[StreamItem] = []
         try:
-            if not at_or_after(guess, job.end, job.by_gtid):
+            if job.end is None or not at_or_after(guess, job.end, job.by_gtid):
                 ahead, items = _read_ahead(items, kafka_side, READ_AHEAD)
             sink, state = kafka_side.result()
         except BaseException:
@@ -234,7 +241,7 @@ def _attempt(
         if _same(start, resume, job.by_gtid):  # inside a split source transaction: skip its committed part
             skip = int(record.get(WITHIN_TRANSACTION_FIELD) or 0)
     at[0] = opened.rendering.position = start
-    if at_or_after(start, job.end, job.by_gtid):
+    if job.end is not None and at_or_after(start, job.end, job.by_gtid):
         opened.reader.close()
         if record is None:  # nothing to read: record where the next range starts
             sink.begin()
@@ -284,6 +291,7 @@ def _copy(
         committed[0] += pending[0]
         observe(CommittedBatch(pending[0], committed[0], position, pending[1], time.time()))
         pending[0], pending[1], at[0] = 0, None, position
+        job.reached = position
         if within:  # a source transaction too big for one Kafka transaction: a slice of it is committed
             log.info("%d changes committed up to %s:%s and %d changes of the transaction there", committed[0],
                      position.file, position.position, within)  # fmt: skip
@@ -307,8 +315,8 @@ def _copy(
     try:
         copy_range(itertools.chain(opened.ahead, opened.items), job.end, send=send, on_batch=batch,
                    on_schema_change=on_ddl, batch_size=job.batch_size, position=lambda: reader.read_to,
-                   slices=slices)  # fmt: skip
-        commit(job.end, True)
+                   slices=slices, pace=job.pace)  # fmt: skip
+        commit(job.end or reader.position, True)
         if reader.skipped_changes:
             log.info("%d changes skipped: committed before the full sync's snapshot, which holds them",
                      reader.skipped_changes)  # fmt: skip
@@ -330,12 +338,15 @@ def _reader(
     """
     The range's reader from `start` and its items, decoded with the schema history's definitions as it reads
     on: ONE blocking dump that ends at the range's end. obbinlog answers a non-blocking dump with one file,
-    then EOF (`BinlogDumper::run`), so a non-blocking read would open a dump per file.
+    then EOF (`BinlogDumper::run`), so a non-blocking read would open a dump per file. An open range's dump
+    gives a `Resume` at each idle heartbeat (every `STREAM_HEARTBEAT_S`), where it commits and may end.
     """
     decoding = history.cursor(start)
     settings = {"read_timeout": RANGE_READ_TIMEOUT_S, **source.binlog_settings}  # a silent server: lost
+    open_range = job.end is None
     reader = BinlogReader(settings, job.server_id, start, router.in_scope,
-                          describe=decoding.describe, blocking=True, stop_at=job.end,
+                          describe=decoding.describe, blocking=True, stop_at=job.end, markers=open_range,
+                          heartbeat_s=STREAM_HEARTBEAT_S if open_range else 1.0,
                           oceanbase_commit_ts=source.db_type is DbType.OB_MYSQL,
                           skip_committed_before_us=job.skip_committed_before_us,
                           by_gtid=job.by_gtid and start.gtid_set is not None)  # fmt: skip

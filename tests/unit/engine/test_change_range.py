@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_obkafka.engine.binlog.transactions import Commit, SchemaChange
+from airflow_provider_obkafka.engine.binlog.transactions import Commit, Resume, SchemaChange
 from airflow_provider_obkafka.engine.changes.change import RecordType, RowChange
-from airflow_provider_obkafka.engine.pipeline.copy_range import Slices, copy_range, transaction_start
+from airflow_provider_obkafka.engine.pipeline.copy_range import Pace, Slices, copy_range, transaction_start
 from airflow_provider_obkafka.exceptions import CheckpointError
 from airflow_provider_obkafka.models.position import BinlogPosition
 
@@ -119,3 +119,63 @@ def test_a_resume_inside_the_transaction_skips_exactly_what_was_committed():
 def test_the_skip_ends_at_the_transactions_commit():
     sent, _ = _sliced(iter(BIG_LOG), _pos(300), Slices(_pos(100), skip=2))
     assert sent == [201, 202, 203, 204, 205, 206, 207]
+
+
+class _Clock:
+    """A clock the item list moves: a number in the list is the seconds that pass before the next item."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def play(self, items):
+        for item in items:
+            if isinstance(item, int | float):
+                self.now += item
+            else:
+                yield item
+
+
+def _idle(offset: int) -> Resume:
+    return Resume(_pos(offset), idle=True)
+
+
+def _stream(items, pace_args, batch_size=None):
+    """copy_range with no end (a streaming worker's): what was sent, and the positions batches closed at."""
+    clock, idles = _Clock(), []
+    pace = Pace(clock=clock, on_idle=lambda: idles.append(clock.now), **pace_args)
+    sent, batches = [], []
+    count = copy_range(clock.play(items), None, send=lambda c: sent.append(c) or 1, pace=pace,
+                       on_batch=lambda p: batches.append((p.position, clock.now)), batch_size=batch_size)  # fmt: skip
+    return count, batches, idles, clock.now
+
+
+def test_an_open_range_commits_at_each_idle_heartbeat_and_ends_after_idle_s_without_a_change():
+    items = [*LOG[:4], 0.25, _idle(200), 1.0, *LOG[4:7], 0.25, _idle(300), 1.0, _idle(300), 1.0, _idle(300),
+             *LOG[7:]]  # never reached: idle for 2 s at 300
+    count, batches, idles, now = _stream(items, {"flush_s": 5.0, "idle_s": 2.0})
+    assert count == 5
+    assert batches == [(200, 0.25), (300, 1.5)], "the changes before each heartbeat, committed there"
+    assert now == 3.5
+    assert idles == [0.25, 1.5, 2.5, 3.5]
+
+
+def test_an_open_range_flushes_at_a_transaction_end_once_its_kafka_transaction_is_flush_s_old():
+    txns = [_txn(_pos(100 * n), _pos(100 * n + 100), 1) for n in range(1, 6)]
+    items = [step for txn in txns for step in (*txn, 0.1)] + [2.0, _idle(600)]
+    count, batches, _, _ = _stream(items, {"flush_s": 0.25, "idle_s": 1.0}, batch_size=100)
+    assert count == 5
+    # the Kafka transaction opened at 0 (its first change); the commits ending at 200, 300 and 400 come at 0,
+    # 0.1 and 0.2 s: younger than 0.25 s; the one ending at 500 (0.3 s) closes it; 600 goes at the heartbeat
+    assert batches == [(500, pytest.approx(0.3)), (600, pytest.approx(2.5))]
+
+
+def test_an_open_range_ends_in_a_busy_log_without_changes_of_its_tables():
+    other = [Commit(f"t{n}", 1, 0, _pos(n), _pos(n + 10), 0) for n in range(200, 300, 10)]
+    items = [*LOG[:4], 0.5] + [step for commit in other for step in (commit, 0.5)]
+    count, batches, _, now = _stream(items, {"flush_s": 0.25, "idle_s": 2.0})
+    assert count == 3
+    assert batches == [(210, 0.5)], "the changes' Kafka transaction, closed at the next commit"
+    assert now == 2.5, "it ends at the first commit 2 s after that, though no heartbeat came"
