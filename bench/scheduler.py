@@ -4,6 +4,7 @@ Through the real scheduler: a project's full sync end to end, and the commit→v
     .venv/bin/python bench/scheduler.py                          # full sync of 1,000,000 rows, then the lag
     .venv/bin/python bench/scheduler.py --rows 1000000 5000000   # several sizes
     .venv/bin/python bench/scheduler.py --part lag --rate 5000   # only the lag
+    .venv/bin/python bench/scheduler.py --part full --rows 5000000 --work-items 0 4   # one task per chunk, then 4
 
 Uses the real-Airflow harness (`devservices` `airflow`: scheduler with LocalExecutor, dag-processor, triggerer,
 API server, on PostgreSQL; started when not running, and stopped afterwards only then).
@@ -30,7 +31,6 @@ import multiprocessing
 import os
 import subprocess
 import sys
-import time
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -76,7 +76,7 @@ def _remove(harness: Any, api: Any, name: str, dag_id: str) -> None:
     api.delete_dag(dag_id)
 
 
-def full(rows: int, harness: Any, api: Any, seekdb_pid: int | None) -> dict[str, Any]:
+def full(rows: int, harness: Any, api: Any, seekdb_pid: int | None, work_items: int | None) -> dict[str, Any]:
     """Fill a table, settle, run its project's DAG through the scheduler; the run's figures."""
     import pymysql
 
@@ -86,7 +86,10 @@ def full(rows: int, harness: Any, api: Any, seekdb_pid: int | None) -> dict[str,
     _fill(cur, db, rows)
     settled = _settle(seekdb_pid)
     project = {"name": db, "sync_types": ["schema", "full"],
-               "objects": [{"database": db, "tables": ["orders"], "topic": {"mode": "new", "name": f"{db}.orders"}}]}  # fmt: skip
+               "objects": [{"database": db, "tables": ["orders"],
+                            "topic": {"mode": "new", "name": f"{db}.orders"}}]}  # fmt: skip
+    if work_items is not None:
+        project["options"] = {"full_sync_work_items": work_items}
     dag_id = _deploy(harness, api, project)
     load = _load()
     api.unpause(dag_id)
@@ -96,7 +99,8 @@ def full(rows: int, harness: Any, api: Any, seekdb_pid: int | None) -> dict[str,
     chunks = [ti for ti in api.task_instances(dag_id, run_id) if ti["task_id"] == "full_sync"]
     _remove(harness, api, db, dag_id)
     cur.execute(f"DROP DATABASE {db}")
-    return {"rows": rows, "state": run["state"], "chunks": len(chunks), "seconds": round(seconds, 1),
+    return {"rows": rows, "work_items": work_items, "state": run["state"], "task_instances": len(chunks),
+            "seconds": round(seconds, 1),
             "rows_per_s": round(rows / seconds), "settle_s": round(settled, 1), "load_before": load}  # fmt: skip
 
 
@@ -109,7 +113,8 @@ def lag(rate: int, seconds: float, txn_rows: int, warmup_s: float, batch_size: i
     cur.execute(f"CREATE TABLE {db}.orders ({COLUMNS_SQL})")
     project = {"name": db, "sync_types": ["schema", "incremental"], "source": {"conn_id": "mariadb_binlog"},
                "options": {"batch_size": batch_size},
-               "objects": [{"database": db, "tables": ["orders"], "topic": {"mode": "new", "name": f"{db}.orders"}}]}  # fmt: skip
+               "objects": [{"database": db, "tables": ["orders"],
+                            "topic": {"mode": "new", "name": f"{db}.orders"}}]}  # fmt: skip
     dag_id = _deploy(harness, api, project)
     api.unpause(dag_id)
     run_id = api.new_run(dag_id, seen=set(), timeout=300) or api.trigger(dag_id)
@@ -136,7 +141,8 @@ def lag(rate: int, seconds: float, txn_rows: int, warmup_s: float, batch_size: i
     def pct(p: float) -> float:
         return round(steady[min(len(steady) - 1, int(p * len(steady)))] / 1e6, 3) if steady else float("nan")
 
-    return {"rate": rate, "seconds": seconds, "txn_rows": txn_rows, "batch_size": batch_size, "written": wrote, "seen": len(samples),
+    return {"rate": rate, "seconds": seconds, "txn_rows": txn_rows, "batch_size": batch_size, "written": wrote,
+            "seen": len(samples),
             "measured": len(steady), "p50_s": pct(0.50), "p90_s": pct(0.90), "p99_s": pct(0.99), "max_s": pct(1.0),
             "load_before": load}  # fmt: skip
 
@@ -150,6 +156,8 @@ def main() -> None:
     parser.add_argument("--txn-rows", type=int, default=50, help="rows per written transaction (lag)")
     parser.add_argument("--batch-size", type=int, default=10_000, help="options.batch_size of the project (lag)")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds of the lag left out at the start")
+    parser.add_argument("--work-items", type=int, nargs="*", default=[0],
+                        help="options.full_sync_work_items of each full run (0: not set, one task per chunk)")
     args = parser.parse_args()
 
     import devservices
@@ -169,12 +177,13 @@ def main() -> None:
             for rows in args.rows:
                 engine = _engine(rows, {**env, "OBKAFKA_SEEKDB_PID": str(services["seekdb"].pid or "")})
                 print("engine   ", json.dumps(engine), flush=True)
-                through = full(rows, harness, api, services["seekdb"].pid)
-                through["of_engine"] = f"{through['rows_per_s'] / engine['rows_per_s']:.0%}"
-                print("scheduler", json.dumps(through), flush=True)
+                for items in args.work_items:
+                    through = full(rows, harness, api, services["seekdb"].pid, items or None)
+                    through["of_engine"] = f"{through['rows_per_s'] / engine['rows_per_s']:.0%}"
+                    print("scheduler", json.dumps(through), flush=True)
         if args.part in ("lag", "both"):
-            print("lag      ", json.dumps(lag(args.rate, args.seconds, args.txn_rows, args.warmup, args.batch_size, harness, api)),
-                  flush=True)  # fmt: skip
+            measured = lag(args.rate, args.seconds, args.txn_rows, args.warmup, args.batch_size, harness, api)
+            print("lag      ", json.dumps(measured), flush=True)
     finally:
         api.close()
         if info.started_by_us:

@@ -186,7 +186,7 @@ def _full_sync_plan(project: SyncProject, dag: DAG) -> BaseOperator:
     # chunk work items (key bounds, column names) into numbers.
     return FullSyncPlanOperator(
         task_id="full_sync_plan", project=project, tables=dag.param("tables"), pre_execute=gate,
-        chunk_size=project.options.chunk_size,
+        chunk_size=project.options.chunk_size, max_work_items=project.options.full_sync_work_items,
     )
 
 

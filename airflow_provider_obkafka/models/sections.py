@@ -275,7 +275,12 @@ class Options(_Frozen):
     :param transaction_timeout_ms: the producers' `transaction.timeout.ms`: how long one Kafka transaction (a
         chunk, a batch of changes) may stay open before the broker aborts it; at most the brokers'
         `transaction.max.timeout.ms` (the precheck compares them)
-    :param chunk_size: rows per full-sync chunk (one mapped `full_sync` task instance each), 1 to 100,000,000
+    :param chunk_size: rows per full-sync chunk (one mapped `full_sync` task instance each, unless
+        `full_sync_work_items` packs them), 1 to 100,000,000
+    :param full_sync_work_items: at most this many mapped `full_sync` task instances, each synchronizing its
+        consecutive chunks one after another (each chunk its own Kafka transaction), 1 to 100,000; None: one
+        per chunk, up to `[core] max_map_length`. Fewer task instances pay fewer task starts (seconds each):
+        set it near the executor slots the full sync may use
     :param chunk_max_bytes: full sync: a chunk also holds at most this many bytes of row values (the widest
         row at the snapshot sets a table's rows per chunk), 1,024 to 2^40; None: `chunk_size` rows only
     :param render_on_server: full sync in Default format: let the source write each row's JSON when it gives
@@ -308,6 +313,7 @@ class Options(_Frozen):
     )
     chunk_size: Annotated[StrictInt, _between(1, 100_000_000, "chunk_size")] = 100_000
     chunk_max_bytes: Annotated[StrictInt, _between(1024, 2**40, "chunk_max_bytes")] | None = None
+    full_sync_work_items: Annotated[StrictInt, _between(1, 100_000, "full_sync_work_items")] | None = None
     render_on_server: StrictBool = True
     idle_before_defer_s: Annotated[StrictInt, _between(0, 3600, "idle_before_defer_s")] = 30
     batch_size: Annotated[StrictInt, _between(1, 1_000_000, "batch_size")] = 10_000

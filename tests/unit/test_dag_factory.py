@@ -190,6 +190,12 @@ def test_chunk_size_and_render_on_server_options_reach_the_tasks():
     assert build_dag(small).get_task("full_sync").partial_kwargs["render_on_server"] is False
 
 
+def test_full_sync_work_items_option_caps_the_mapped_chunks():
+    assert build_dag(parse_project(FULL_ONLY)).get_task("full_sync_plan").max_work_items is None, "one per chunk"
+    packed = parse_project({**FULL_ONLY, "options": {"full_sync_work_items": 4}})
+    assert build_dag(packed).get_task("full_sync_plan").max_work_items == 4
+
+
 def test_tables_param_renders_to_a_list():
     project = parse_project(json.loads(json.dumps(FULL_ONLY)))
 
