@@ -40,7 +40,7 @@ from airflow_provider_obkafka.operators._project import gone_tables_of, project_
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_obkafka.hooks.kafka import ClusterInfo
+    from airflow_provider_obkafka.hooks.kafka_info import ClusterInfo
     from airflow_provider_obkafka.models.project import SyncProject
 
 log = logging.getLogger(__name__)
