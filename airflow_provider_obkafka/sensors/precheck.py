@@ -10,13 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_provider_obkafka.engine.precheck.kafka import (
-    TopicState,
-    created_specs,
-    topic_findings,
-    transaction_timeout_findings,
-    version_findings,
-)
+from airflow_provider_obkafka.engine.precheck.kafka import transaction_timeout_findings, version_findings
 from airflow_provider_obkafka.engine.precheck.objects import issue_findings, name_findings, object_findings
 from airflow_provider_obkafka.engine.precheck.report import Check, Finding, Report, fail, ok
 from airflow_provider_obkafka.engine.precheck.row_size import PRODUCER_DEFAULT_MAX, RowLimits, row_size_findings
@@ -28,6 +22,7 @@ from airflow_provider_obkafka.engine.precheck.source import (
     source_findings,
     start_findings,
 )
+from airflow_provider_obkafka.engine.precheck.topics import TopicState, created_specs, topic_findings
 from airflow_provider_obkafka.engine.routing.plan import SyncPlan, resolve
 from airflow_provider_obkafka.hooks import kafka_checks, ob_checks
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
