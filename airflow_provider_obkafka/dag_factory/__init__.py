@@ -1,9 +1,9 @@
 """
 The DAG factory: synchronization projects (OMS projects) as Airflow DAGs.
 
-`build_dag(project)` turns one project into a DAG (`build`); `load_project_dags(folder)` loads every
-project file of a folder, with a placeholder DAG showing the report for a file that does not validate
-(`folder`);
+`build_dag(project)` turns one project into a DAG (`build`, with its tasks' callbacks in `callbacks`);
+`load_project_dags(folder)` loads every project file of a folder, with a placeholder DAG showing the report
+for a file that does not validate (`folder`);
 `dag_id_for(name)` and `topic_asset(conn_id, topic)` give the names downstream DAGs use (`naming`).
 docs/dags.md maps the DAGs to OMS's procedure.
 """

@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING, Any
 import pendulum
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
 from airflow.sdk.definitions.timetables.simple import ContinuousTimetable
-from airflow.sdk.exceptions import AirflowSkipException, AirflowTimetableInvalid
+from airflow.sdk.exceptions import AirflowTimetableInvalid
 
+from airflow_provider_obkafka.dag_factory.callbacks import report_topics, skip_when_incremental_started
 from airflow_provider_obkafka.dag_factory.docs import dag_description, dag_doc_md
 from airflow_provider_obkafka.dag_factory.naming import (
     batch_alias,
@@ -41,15 +42,11 @@ from airflow_provider_obkafka.dag_factory.naming import (
     topic_assets,
     topics_alias,
 )
-from airflow_provider_obkafka.engine.kafka import checkpoints
 from airflow_provider_obkafka.exceptions import ConfigError
 from airflow_provider_obkafka.models.naming import SyncType
 from airflow_provider_obkafka.operators._project import project_arg
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-    from airflow.sdk import Context
     from airflow.sdk.bases.operator import BaseOperator
 
     from airflow_provider_obkafka.models.project import SyncProject
@@ -252,56 +249,3 @@ def _verify(project: SyncProject, full_sync: Any, last: Any) -> None:
     else:
         mode, last = "full", full_sync
     last >> VerifyOperator(task_id="verify", project=project, mode=mode, trigger_rule="none_failed")
-
-
-def skip_when_incremental_started(project: Mapping[str, Any], context: Context) -> None:
-    """`full_sync_plan`'s pre_execute: skip the full sync once incremental sync has a checkpoint."""
-    if context["params"].get("tables"):
-        return
-    from airflow_provider_obkafka.hooks.kafka import KafkaHook
-    from airflow_provider_obkafka.operators._project import checkpoint_state, load_project
-
-    parsed = load_project(project)
-    state = checkpoint_state(parsed, KafkaHook(kafka_config_id=parsed.destination.conn_id))
-    if checkpoints.INCREMENTAL_KEY in state:
-        raise AirflowSkipException(
-            f"full synchronization skipped: incremental synchronization of {parsed.name!r} already has a "
-            f"checkpoint ({state[checkpoints.INCREMENTAL_KEY]}), so an earlier run completed the full sync. "
-            "Trigger the DAG with `tables` to synchronize tables in full again."
-        )
-
-
-def report_topics(project: Mapping[str, Any], context: Context, result: Any = None) -> None:
-    """
-    `incremental_sync`'s post_execute: asset events in the Kafka provider's broker form for the known topics
-    (alias `<dag id>/topics`; their connection-id form comes from the static outlets), and both forms for the
-    batch topics of tables matched by patterns (alias `<dag id>/batch_topics`).
-    """
-    from airflow_provider_obkafka.operators._project import load_project
-
-    parsed = load_project(project)
-    conn_id = parsed.destination.conn_id
-    for topic in sorted(parsed.known_topics()):
-        context["outlet_events"][topics_alias(parsed)].add(broker_topic_assets(conn_id, topic)[0])
-    for topic in sorted(_pattern_topics(parsed)):
-        for asset in broker_topic_assets(conn_id, topic):
-            context["outlet_events"][batch_alias(parsed)].add(asset)
-
-
-def _pattern_topics(parsed: SyncProject) -> set[str]:
-    """The batch topics of the tables that the project's patterns match in the source now."""
-    from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
-
-    entries = pattern_entries(parsed)
-    if not entries:
-        return set()
-    source = OceanBaseHook(ob_conn_id=parsed.source.conn_id)
-    topics = set()
-    for ref in source.list_tables(sorted({entry.database for entry in entries})):
-        try:
-            entry = parsed.match(ref.database, ref.table)
-            if entry in entries:
-                topics.add(entry.topic_for(ref.table))
-        except ConfigError:
-            continue  # a table two patterns claim, or a name no topic can carry: schema sync reports it
-    return topics

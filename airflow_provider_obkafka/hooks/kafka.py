@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.apache.kafka.hooks.base import KafkaBaseHook
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic
 
 from airflow_provider_obkafka.exceptions import CapabilityError, TopicError
+from airflow_provider_obkafka.hooks.kafka_info import BrokerInfo, ClusterInfo, TopicInfo, topic_differences
 from airflow_provider_obkafka.hooks.kafka_log import ClientLog
 from airflow_provider_obkafka.hooks.kafka_read import drain_to_ends, partitions_of, watermarks
 
@@ -21,37 +22,6 @@ if TYPE_CHECKING:
 # librdkafka's own errors for a cluster it cannot reach (yet): which of them, or Python's future timeout,
 # comes first depends on the load, and all mean the same.
 _UNREACHABLE = frozenset((KafkaError._TIMED_OUT, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN))
-
-
-class BrokerInfo(NamedTuple):
-    """One broker of the cluster."""
-
-    id: int
-    host: str
-    port: int
-
-
-class ClusterInfo(NamedTuple):
-    """
-    What a probe of the cluster found. `protocol_version` is a broker's `inter.broker.protocol.version`
-    (e.g. `3.9-IV0`; None when its configuration has none: Kafka 4.0 removed it); `version_error` says why
-    the broker configuration could not be read (then `protocol_version` is None too).
-    """
-
-    cluster_id: str | None
-    controller_id: int
-    brokers: list[BrokerInfo]
-    protocol_version: str | None
-    version_error: str | None = None
-
-
-class TopicInfo(NamedTuple):
-    """A topic's partition count, replication factor and the configs asked about."""
-
-    name: str
-    partitions: int
-    replication_factor: int
-    configs: dict[str, str]
 
 
 class KafkaHook(KafkaBaseHook):
@@ -209,7 +179,7 @@ class KafkaHook(KafkaBaseHook):
         """
         keys = tuple(sorted({k for spec in specs for k in spec.configs}))
         existing = self.describe_topics([s.name for s in specs], config_keys=keys)
-        problems = [p for spec in specs if spec.name in existing for p in _differences(spec, existing[spec.name])]
+        problems = [p for spec in specs if spec.name in existing for p in topic_differences(spec, existing[spec.name])]
         if problems:
             raise TopicError("existing topics are incompatible with the project:\n  - " + "\n  - ".join(problems))
         todo = [s for s in specs if s.name not in existing]
@@ -282,22 +252,3 @@ class KafkaHook(KafkaBaseHook):
             yield from drain_to_ends(consumer, topic, marks, timeout, idle)
         finally:
             consumer.close()
-
-
-def _differences(spec: TopicSpec, found: TopicInfo) -> list[str]:
-    """Why an existing topic does not fit a spec, each with the fix."""
-    out = []
-    if found.partitions != spec.partitions:
-        out.append(
-            f"topic {spec.name!r} has {found.partitions} partitions, the project asks for {spec.partitions}: "
-            "change the project's partitions, or map the table to this topic as an existing topic"
-        )
-    if found.replication_factor != spec.replication_factor:
-        out.append(
-            f"topic {spec.name!r} has replication factor {found.replication_factor}, the project asks for "
-            f"{spec.replication_factor}: change the project's replication factor or use another topic"
-        )
-    for key, value in spec.configs.items():
-        if found.configs.get(key) != value:
-            out.append(f"topic {spec.name!r} has {key}={found.configs.get(key)!r}, the project asks for {value!r}")
-    return out

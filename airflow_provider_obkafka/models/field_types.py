@@ -1,7 +1,7 @@
 """
 The annotated field types of a project's sections, with the rules pydantic runs on them: lists without
 repeats (`ColumnList`, `TableList`), enum sets in canonical order (`SyncTypes`, `DmlTypes`), strict numbers
-and booleans, and a MySQL `ServerId`. `sections` builds its models from them.
+and booleans, and a MySQL `ServerId`. `sections` and `options` build their models from them.
 """
 
 from __future__ import annotations

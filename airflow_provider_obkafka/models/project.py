@@ -1,8 +1,8 @@
 """
 One synchronization project (OMS "Data Synchronization", OceanBase -> Kafka) as a frozen pydantic model.
 
-Its sections and their field rules are in `sections` (name rules in `naming`); the rules across fields are in
-`project_rules.cross_field_findings`, which runs on whatever parts of a project validated, so that
+Its sections and their field rules are in `sections` and `options` (name rules in `naming`); the rules across
+fields are in `project_rules.cross_field_findings`, which runs on whatever parts of a project validated, so that
 `loader.parse_project` reports all errors of a file together. Every name is importable from here.
 """
 
@@ -24,6 +24,7 @@ from airflow_provider_obkafka.models.naming import (
     format_path,
     project_slug,
 )
+from airflow_provider_obkafka.models.options import Options, TopicDefaults
 from airflow_provider_obkafka.models.oversize import OversizeRows, default_dead_letter_topic
 from airflow_provider_obkafka.models.project_rules import (
     ProjectParts,
@@ -34,9 +35,7 @@ from airflow_provider_obkafka.models.sections import (
     DestinationSpec,
     IncrementalSpec,
     ObjectMapping,
-    Options,
     SourceSpec,
-    TopicDefaults,
     _Frozen,
 )
 

@@ -15,7 +15,7 @@ from airflow.serialization.encoders import coerce_to_core_timetable
 from airflow.serialization.serialized_objects import DagSerialization
 
 from airflow_provider_obkafka.dag_factory import build_dag, dag_id_for, load_project_dags, topic_asset
-from airflow_provider_obkafka.dag_factory.build import skip_when_incremental_started
+from airflow_provider_obkafka.dag_factory.callbacks import skip_when_incremental_started
 from airflow_provider_obkafka.models.loader import load_project, parse_project
 
 REPO = Path(__file__).resolve().parents[2]

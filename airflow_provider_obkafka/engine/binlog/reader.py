@@ -6,7 +6,8 @@ without a `LogRows`), which leave as `RowChange`, `Commit`, `SchemaChange` and `
 The hot path is parsed here, by hand: the event header, the TABLE_MAP (recognised by its bytes,
 `engine/binlog/tables.py`), the rows event (decoded by the compiled decoder, `engine/binlog/rows.py`), GTID,
 QUERY, XID and ROTATE. The library parses only what is rare: a new TABLE_MAP, the FORMAT_DESCRIPTION, and
-rows the compiled decoder does not cover.
+rows the compiled decoder does not cover (a dump's decoders: `engine/binlog/decoders.py`; the file and GTID
+set read to: `engine/binlog/positions.py`).
 
 The OceanBase Binlog Service's quirks this reader handles are listed in the package docstring
 (`engine/binlog/__init__.py`).
@@ -25,41 +26,29 @@ from typing import TYPE_CHECKING, Any
 
 # Packed imports (`fmt: skip`) keep their layout: isort would write one name a line.
 # isort: off
+from airflow_provider_obkafka.engine.binlog.decoders import CRC32_RESIDUE, StreamDecoders, in_use_crc
 from airflow_provider_obkafka.engine.binlog.events import ChangeGrouper, LogBegin, LogCommit, LogEvent, LogQuery, Scope
-from airflow_provider_obkafka.engine.binlog.gtid import GtidTracker, executed_in
 from airflow_provider_obkafka.engine.binlog.parse import (
-    ARTIFICIAL, COMPRESSED_QUERY, COMPRESSED_ROWS, FORMAT_DESCRIPTION, GTID, HEADER, HEARTBEATS, IN_USE,
-    MARIADB_GTID, QUERY, ROTATE, ROWS, TABLE_MAP, XID, gtid, mariadb_gtid, query, rotate_file, table_id,
-    table_names, unreadable,
+    ARTIFICIAL, COMPRESSED_QUERY, COMPRESSED_ROWS, FORMAT_DESCRIPTION, GTID, HEADER, HEARTBEATS, MARIADB_GTID,
+    QUERY, ROTATE, ROWS, TABLE_MAP, XID, gtid, mariadb_gtid, query, rotate_file, table_id, unreadable,
 )  # fmt: skip
-from airflow_provider_obkafka.engine.binlog.tables import Describe, LibraryEvents, RowsParser, TableInfo, TableMapper
+from airflow_provider_obkafka.engine.binlog.positions import LogPositions
 from airflow_provider_obkafka.engine.binlog.transactions import (
     Resume, SchemaChange, StreamItem, Transaction, group_transactions,
 )  # fmt: skip
 from airflow_provider_obkafka.engine.binlog.wire import DumpStream
 from airflow_provider_obkafka.exceptions import UnsupportedEventError
-from airflow_provider_obkafka.models.position import BinlogPosition
 # isort: on
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
+    from airflow_provider_obkafka.engine.binlog.tables import Describe
+    from airflow_provider_obkafka.models.position import BinlogPosition
+
 __all__ = ["BinlogReader"]
 
-CRC32_RESIDUE = 0x2144DF1C  # CRC-32 of a body and its CRC-32 (LE): this exactly when the stored CRC is right
-
 log = logging.getLogger(__name__)
-
-
-def _in_use_crc(kind: int, data: bytes) -> bool:
-    """
-    A FORMAT_DESCRIPTION whose CRC32 was computed with its in-use flag (`LOG_EVENT_BINLOG_IN_USE_F`) clear:
-    obbinlog sends the active file's event as stored, flag set (`FormatDescriptionEvent::flush_to_buff`), and
-    MySQL's own checksum test clears that flag first (`event_checksum_test`).
-    """
-    if kind != FORMAT_DESCRIPTION or not data[18] & IN_USE:
-        return False
-    return zlib.crc32(data[1:18] + bytes((data[18] & ~IN_USE,)) + data[19:]) == CRC32_RESIDUE
 
 
 class BinlogReader:
@@ -118,23 +107,13 @@ class BinlogReader:
         self.fast_rows = fast_rows
         self.start = start
         self.heartbeats = 0
-        self._describe = describe
         self._grouper = ChangeGrouper(self.scope, start, oceanbase_commit_ts=oceanbase_commit_ts,
                                       skip_committed_before_us=skip_committed_before_us)  # fmt: skip
         self._dump: dict[str, Any] = {"settings": dict(settings), "server_id": server_id, "blocking": blocking,
                                       "heartbeat_s": heartbeat_s, "checksum": checksum, "by_gtid": by_gtid}  # fmt: skip
-        self._gtids = GtidTracker(start.gtid_set, start.gtid_flavor) if start.gtid_set else None
-        self._located = not by_gtid  # by GTID: the first transaction's position comes from the stream
-        by_mysql_gtid = by_gtid and self._gtids is not None and self._gtids.flavor == "mysql"
-        mysql_gtids = start.gtid_set if by_mysql_gtid else None
-        self._resent = executed_in(mysql_gtids) if mysql_gtids else None  # see `mysql_gtid_set_payload`
+        self._log = LogPositions(start, by_gtid=by_gtid)  # the file being read, the executed GTID set
         self._stream: DumpStream | None = None
-        self._tables: dict[int, TableInfo] = {}
-        self._mapper: TableMapper | None = None
-        self._library: LibraryEvents = LibraryEvents("utf8mb4", is_mariadb=False, checksum=False)  # until _open
-        self._rows: RowsParser | None = None
-        self._file = start.file
-        self._described_file: str | None = None  # the file of the last FORMAT_DESCRIPTION read
+        self._decoders = StreamDecoders(self.scope, describe)  # the tables mapped, the parsers of the dump
         self._beat: tuple[int, bytes] | None = None  # the last heartbeat's offset and file
         self._between: BinlogPosition | None = None  # the last event read between transactions (`read_to`)
 
@@ -181,14 +160,6 @@ class BinlogReader:
         """Whole transactions and schema changes; stops after `max_changes` changes (at a commit)."""
         return group_transactions(self.iter_changes(), max_changes, include_empty=include_empty)
 
-    def _forget(self, database: str, table: str) -> None:
-        """After a DDL: drop the table's described schema and TABLE_MAPs (parsed again when sent)."""
-        if self._mapper is not None:
-            self._mapper.forget(database, table)
-        ref = (database, table)
-        for number in [key for key, info in self._tables.items() if (info.database, info.table) == ref]:
-            del self._tables[number]
-
     def _open(self, start: BinlogPosition | None = None) -> DumpStream:
         dump = self._dump if start is None else {**self._dump, "by_gtid": False}
         self._stream = stream = DumpStream(start=start or self.start, **dump)
@@ -198,9 +169,8 @@ class BinlogReader:
     def _parsers(self, *, is_mariadb: bool, checksum: bool) -> None:
         """The parsers of one stream: the library's, the TABLE_MAP mapper and the rows parser."""
         charset = self._dump["settings"].get("charset") or "utf8mb4"
-        self._library = LibraryEvents(charset, is_mariadb=is_mariadb, checksum=checksum)
-        self._mapper = TableMapper(self._describe, self._library)
-        self._rows = RowsParser(self._library, count_only=self.count_only, fast_rows=self.fast_rows)
+        self._decoders.open(charset, is_mariadb=is_mariadb, checksum=checksum, count_only=self.count_only,
+                            fast_rows=self.fast_rows)  # fmt: skip
 
     @property
     def skipped_changes(self) -> int:
@@ -210,7 +180,7 @@ class BinlogReader:
     @property
     def library_decoded(self) -> int:
         """How many rows events the library decoded (types or images the compiled decoder does not cover)."""
-        return self._rows.library_decoded if self._rows is not None else 0
+        return self._decoders.library_decoded
 
     def _items(self) -> Iterator[StreamItem]:
         """
@@ -221,20 +191,20 @@ class BinlogReader:
         stream = self._stream or self._open()
         while True:
             yield from self._stream_items(stream)
-            if self._dump["blocking"] or self._described_file in (None, self._file):
+            if self._dump["blocking"] or self._decoders.described_file in (None, self._log.file):
                 return
-            log.debug("the dump ended at the rotation to %s: reading on from its start", self._file)
+            log.debug("the dump ended at the rotation to %s: reading on from its start", self._log.file)
             self.close()
-            stream = self._open(self._at(4))
+            stream = self._open(self._log.at(4))
 
     def _stream_items(self, stream: DumpStream) -> Iterator[StreamItem]:
         """
         The items of one dump, from raw packets (see the module docstring): rows events straight to the
         grouper's changes (the hot path: one generator, no per-event dispatch), the others through `feed`.
         """
-        grouper, feed = self._grouper, self._feed
+        grouper, feed, decoders, where = self._grouper, self._feed, self._decoders, self._log
         tail = 4 if stream.checksum else 0
-        header, tables, rows_kinds, rows = HEADER.unpack_from, self._tables, ROWS, self._rows
+        header, tables, rows_kinds, rows = HEADER.unpack_from, decoders.tables, ROWS, decoders.rows
         assert rows is not None  # set by _open
         from_bytes, crc32 = int.from_bytes, zlib.crc32
         for data in stream.packets():
@@ -258,26 +228,26 @@ class BinlogReader:
                         return  # whatever its flags, and a range's read ends: idle ends it
                 continue
             if kind == FORMAT_DESCRIPTION:  # says whether this file's events end with a CRC32
-                tail = self._format_description(data, tail)
+                tail = decoders.format_description(data, tail, where.file)
             end = len(data) - tail
-            if tail and crc32(data[1:]) != CRC32_RESIDUE and not _in_use_crc(kind, data):  # CRC-32 residue
+            if tail and crc32(data[1:]) != CRC32_RESIDUE and not in_use_crc(kind, data):  # CRC-32 residue
                 raise UnsupportedEventError(
-                    f"binlog event of type {kind} ending at {self._file}:{log_pos} fails its CRC32 check: the "
+                    f"binlog event of type {kind} ending at {where.file}:{log_pos} fails its CRC32 check: the "
                     "stream is corrupt; read again from the last checkpoint"
                 )
             if kind in rows_kinds:
                 assert info is not None  # checked above: only in-scope tables' rows get here
-                yield from grouper.changes(*rows.parse(data, end, kind, info, timestamp, self._file, log_pos))
+                yield from grouper.changes(*rows.parse(data, end, kind, info, timestamp, where.file, log_pos))
             elif kind == TABLE_MAP:
-                self._table_map(data, end)
+                decoders.table_map(data, end)
             elif kind == XID:
                 xid = int.from_bytes(data[20:28], "little")
-                yield from feed(LogCommit(xid, timestamp, self._at(log_pos)))
+                yield from feed(LogCommit(xid, timestamp, where.at(log_pos)))
                 if self._stop is not None and grouper.position.sort_key() >= self._stop:
                     return
             elif kind == GTID:
                 text, ob_ts = gtid(data, end)
-                executed = self._resent is not None and self._resent(text)
+                executed = where.resent is not None and where.resent(text)
                 self._begin(text, log_pos - size)
                 grouper.feed(LogBegin(text, timestamp, ob_ts, opens=False, executed=executed))
             elif kind == MARIADB_GTID:
@@ -285,81 +255,46 @@ class BinlogReader:
                 self._begin(text, log_pos - size)
                 grouper.feed(LogBegin(text, timestamp, None, opens=opens))
             elif kind == QUERY:
-                schema, statement = query(data, end, self._library.post_header(QUERY, 13))
-                yield from feed(LogQuery(statement, schema, timestamp, self._at(log_pos)))
+                schema, statement = query(data, end, decoders.library.post_header(QUERY, 13))
+                yield from feed(LogQuery(statement, schema, timestamp, where.at(log_pos)))
                 if self._stop is not None and grouper.position.sort_key() >= self._stop:
                     return
             elif kind == ROTATE:
-                self._file = rotate_file(data, end)
-                self._tables.clear()  # table ids are per server run; a new file may follow a restart
+                where.file = rotate_file(data, end)
+                tables.clear()  # table ids are per server run; a new file may follow a restart
                 real = log_pos and not flags & ARTIFICIAL  # not the dump's first, made-up ROTATE
                 if real and not grouper.in_transaction:
-                    at = self._at(int.from_bytes(data[20:28], "little"))
+                    at = where.at(int.from_bytes(data[20:28], "little"))
                     self._between = at
                     if self.markers:
                         yield Resume(at, idle=False)
             else:
-                self._other(kind, data, end)
+                self._other(kind, data, where.file)
                 if log_pos and not grouper.in_transaction:  # between transactions (a file's first events ...)
-                    self._between = self._at(log_pos)
+                    self._between = where.at(log_pos)
 
     def _feed(self, event: LogEvent) -> Iterator[StreamItem]:
         """The items of a commit or a statement; a DDL makes the reader forget the table's TABLE_MAPs."""
         for item in self._grouper.feed(event):
             if isinstance(item, SchemaChange):
-                self._forget(item.database, item.table)
+                self._decoders.forget(item.database, item.table)
                 if item.renamed_to is not None:
-                    self._forget(*item.renamed_to)
+                    self._decoders.forget(*item.renamed_to)
             yield item
-
-    def _at(self, log_pos: int) -> BinlogPosition:
-        """The position `log_pos` in the current file (unvalidated: the server gave it), with the GTID set."""
-        if self._gtids is None:
-            return BinlogPosition.model_construct(file=self._file, position=log_pos)
-        return BinlogPosition.model_construct(
-            file=self._file, position=log_pos, gtid_set=str(self._gtids), gtid_flavor=self._gtids.flavor
-        )
 
     def _begin(self, text: str, event_start: int) -> None:
         """A transaction's GTID: where a GTID start really begins, and the GTID counted as executed."""
-        if not self._located:  # before adding it: the set executed before this transaction
-            self._located = True
-            self._grouper.position = self._at(event_start)
-        if self._gtids is not None:
-            self._gtids.add(text)
+        located = self._log.begin(text, event_start)
+        if located is not None:
+            self._grouper.position = located
 
-    def _other(self, kind: int, data: bytes, end: int) -> None:
-        """Events this reader cannot open: an error when they may hold in-scope rows."""
-        info = self._tables.get(table_id(data)) if kind in COMPRESSED_ROWS else None
+    def _other(self, kind: int, data: bytes, file: str) -> None:
+        """Events this reader cannot open (in `file`): an error when they may hold in-scope rows."""
+        info = self._decoders.tables.get(table_id(data)) if kind in COMPRESSED_ROWS else None
         table = f"{info.database}.{info.table}" if info is not None and info.in_scope else None
-        problem = unreadable(kind, table, self._file)
+        problem = unreadable(kind, table, file)
         if problem is not None:
             raise UnsupportedEventError(problem)
         if kind == COMPRESSED_QUERY:
             log.warning("a compressed statement in %s was not read (DDL in it is not recognised); set "
-                        "log_bin_compress=OFF on the source", self._file)  # fmt: skip
-
-    def _format_description(self, data: bytes, tail: int) -> int:
-        """
-        Read a FORMAT_DESCRIPTION: the checksum length of the events that follow (its algorithm byte: a
-        server keeps checksums as each file was written, whatever the session asked), and post-header sizes.
-        """
-        assert self._rows is not None  # set by _open
-        self._rows.reset()
-        self._described_file = self._file
-        algorithm = self._library.format_description(data, checksum=tail > 0)
-        if algorithm is not None:
-            tail = 4 if algorithm == 1 else 0
-        self._library.checksum = tail > 0
-        return tail
-
-    def _table_map(self, data: bytes, end: int) -> None:
-        """A TABLE_MAP not seen before (a repeated one is skipped in the loop): its table, parsed if in scope."""
-        number = table_id(data)
-        body = data[20:end]
-        database, table = table_names(data)
-        if not self.scope(database, table):
-            self._tables[number] = TableInfo(database, table, body, False)
-            return
-        assert self._mapper is not None
-        self._tables[number] = self._mapper.info(data, body, database, table)
+                        "log_bin_compress=OFF on the source", file)  # fmt: skip

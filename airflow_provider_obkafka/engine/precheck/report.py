@@ -3,7 +3,8 @@ Precheck findings and the report (OMS "Precheck"): every check a project needs, 
 
 A finding says what a check found and how to fix it. A FAIL that a retry can fix (a service that is not up
 yet) is `retryable`; the sensor pokes again while every FAIL is retryable, and fails at once otherwise.
-The rules that turn fetched facts into findings are in `engine/precheck/source.py` and `engine/precheck/kafka.py`.
+The rules that turn fetched facts into findings are in `engine/precheck/source.py`, `engine/precheck/kafka.py`
+and `engine/precheck/topics.py`.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ from __future__ import annotations
 import struct
 import zlib
 
+from airflow_provider_obkafka.engine.binlog.decoders import CRC32_RESIDUE, in_use_crc
 from airflow_provider_obkafka.engine.binlog.parse import FORMAT_DESCRIPTION, IN_USE, QUERY
-from airflow_provider_obkafka.engine.binlog.reader import CRC32_RESIDUE, _in_use_crc
 
 
 def _event(kind: int, flags: int, body: bytes, crc_flags: int | None = None) -> bytes:
@@ -31,12 +31,12 @@ def test_obbinlog_format_description_in_use_flag_outside_its_crc_is_accepted() -
     """obbinlog sends the active file's FORMAT_DESCRIPTION flag set, its CRC32 computed with the flag clear."""
     data = _event(FORMAT_DESCRIPTION, IN_USE, BODY, crc_flags=0)
     assert zlib.crc32(data[1:]) != CRC32_RESIDUE, "the plain check fails on it"
-    assert _in_use_crc(FORMAT_DESCRIPTION, data)
+    assert in_use_crc(FORMAT_DESCRIPTION, data)
 
 
 def test_only_that_flag_and_only_that_event_are_forgiven() -> None:
     corrupt = bytearray(_event(FORMAT_DESCRIPTION, IN_USE, BODY, crc_flags=0))
     corrupt[30] ^= 0xFF
-    assert not _in_use_crc(FORMAT_DESCRIPTION, bytes(corrupt))
-    assert not _in_use_crc(QUERY, _event(QUERY, IN_USE, BODY, crc_flags=0))
-    assert not _in_use_crc(FORMAT_DESCRIPTION, _event(FORMAT_DESCRIPTION, 0, BODY, crc_flags=IN_USE))
+    assert not in_use_crc(FORMAT_DESCRIPTION, bytes(corrupt))
+    assert not in_use_crc(QUERY, _event(QUERY, IN_USE, BODY, crc_flags=0))
+    assert not in_use_crc(FORMAT_DESCRIPTION, _event(FORMAT_DESCRIPTION, 0, BODY, crc_flags=IN_USE))

@@ -11,13 +11,12 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_obkafka.engine.snapshot.chunk_keys import decode_key, encode_key
 from airflow_provider_obkafka.engine.snapshot.chunking import (
     Chunk,
     ChunkKey,
     ChunkPlan,
     choose_chunk_key,
-    decode_key,
-    encode_key,
     iter_chunks,
     plan_chunks,
 )

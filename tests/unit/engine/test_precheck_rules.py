@@ -9,8 +9,6 @@ import pytest
 
 from airflow_provider_obkafka.engine.precheck.grants import parse_grants
 from airflow_provider_obkafka.engine.precheck.kafka import (
-    TopicState,
-    topic_findings,
     transaction_findings,
     transaction_timeout_findings,
     version_findings,
@@ -27,6 +25,7 @@ from airflow_provider_obkafka.engine.precheck.source import (
     source_findings,
     start_findings,
 )
+from airflow_provider_obkafka.engine.precheck.topics import TopicState, topic_findings
 from airflow_provider_obkafka.engine.routing.plan import resolve
 from airflow_provider_obkafka.models.loader import parse_project
 from tests.unit.engine.test_plan import SOURCE, FakeSource, _schema
