@@ -27,6 +27,8 @@ without the scheduler's hops: `execute()` defers, the trigger's `run()` waits fo
 polling trigger), `execute_complete()` produces the range and defers again, and so on; a `read_committed`
 consumer process notes when each row becomes visible. Lag = visible − commit, p50/p99/max over the rows
 after a warm-up. Airflow's own defer/resume latency (scheduler and triggerer round trips) is not in it.
+`--stream-idle S` drives a continuous task instead (`continuous`, `idle_before_defer_s=S`): after the first
+range the worker keeps streaming (one open range, docs/architecture.md) until no change came for S seconds.
 
 Starts the local services when they are not running.
 """
@@ -298,7 +300,7 @@ def _drive(operator: Any, stop: Any, cycles: list[dict[str, Any]]) -> None:
 
 
 def lag(rate: int, seconds: float, txn_rows: int, batch_size: int, max_wait_s: float, poll_s: float,
-        warmup_s: float, single: bool, source_kind: str) -> dict[str, Any]:  # fmt: skip
+        warmup_s: float, single: bool, source_kind: str, stream_idle_s: float = 0.0) -> dict[str, Any]:  # fmt: skip
     """Steady load, the sync loop driven like the operator and trigger, lag percentiles."""
     import threading
 
@@ -309,7 +311,8 @@ def lag(rate: int, seconds: float, txn_rows: int, batch_size: int, max_wait_s: f
     cur = conn.cursor()
     project = _setup(cur, db, source_kind)
     operator = IncrementalSyncOperator(task_id="incremental_sync", project=project, batch_size=batch_size,
-                                       max_wait_s=max_wait_s, poll_interval_s=poll_s)  # fmt: skip
+                                       max_wait_s=max_wait_s, poll_interval_s=poll_s,
+                                       continuous=stream_idle_s > 0, idle_before_defer_s=stream_idle_s)  # fmt: skip
     ctx = multiprocessing.get_context("spawn")
     expected, lags_out, written, ready = ctx.Queue(), ctx.Queue(), ctx.Queue(), ctx.Event()
     consumer = ctx.Process(target=_consumer, args=(f"{db}.orders", os.environ["OBKAFKA_KAFKA_BOOTSTRAP"],
@@ -338,7 +341,7 @@ def lag(rate: int, seconds: float, txn_rows: int, batch_size: int, max_wait_s: f
         return round(steady[min(len(steady) - 1, int(p * len(steady)))] / 1e6, 3) if steady else float("nan")
 
     busy = [c for c in cycles if c["changes"]]
-    return {"source": source_kind, "rate": rate, "seconds": seconds, "txn_rows": txn_rows, "single_row_statements": single, "written": wrote, "seen": len(samples),
+    return {"source": source_kind, "stream_idle_s": stream_idle_s, "rate": rate, "seconds": seconds, "txn_rows": txn_rows, "single_row_statements": single, "written": wrote, "seen": len(samples),
             "measured": len(steady), "p50_s": pct(0.50), "p90_s": pct(0.90), "p99_s": pct(0.99), "max_s": pct(1.0),
             "cycles": len(busy), "mean_changes_per_cycle": round(sum(c["changes"] for c in busy) / max(1, len(busy))),
             "mean_wait_s": round(sum(c["wait_s"] for c in busy) / max(1, len(busy)), 3),
@@ -372,6 +375,8 @@ def main() -> None:
     parser.add_argument(
         "--warmup", type=float, default=3.0, help="seconds of rows left out of the lag figures"
     )
+    parser.add_argument("--stream-idle", type=float, nargs="*", default=[0.0],
+                        help="lag: 0 defers after each range; S > 0 streams until idle for S s (each in turn)")
     args = parser.parse_args()
     import logging
 
@@ -391,9 +396,10 @@ def main() -> None:
             if profile:
                 print(profile, flush=True)
         if args.part in ("lag", "both"):
-            figures = lag(args.rate, args.seconds, args.txn_rows_lag, args.batch_size, args.max_wait, args.poll,
-                          args.warmup, args.single_row, source_kind)  # fmt: skip
-            print("lag:", json.dumps(figures), flush=True)
+            for idle in args.stream_idle:
+                figures = lag(args.rate, args.seconds, args.txn_rows_lag, args.batch_size, args.max_wait, args.poll,
+                              args.warmup, args.single_row, source_kind, idle)  # fmt: skip
+                print("lag:", json.dumps(figures), flush=True)
 
 
 if __name__ == "__main__":
