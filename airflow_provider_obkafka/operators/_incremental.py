@@ -1,21 +1,22 @@
 """
-What `IncrementalSyncOperator` needs beside its class: the handoff cutoff, run types, checkpoint errors, and
-what it reports (the summary lines and metrics of `Reporting`).
+What `IncrementalSyncOperator` needs beside its class: where it starts, the handoff cutoff, run types,
+checkpoint errors, and what it reports (the summary lines and metrics of `Reporting`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_obkafka.engine.binlog.handoff import handoff_cutoff_us
-from airflow_provider_obkafka.engine.binlog.seek import position_for_timestamp
+from airflow_provider_obkafka.engine.binlog.seek import derived_server_id, position_for_timestamp
 from airflow_provider_obkafka.engine.kafka import checkpoints
+from airflow_provider_obkafka.engine.pipeline.range_job import RangeJob
 from airflow_provider_obkafka.engine.pipeline.report import StreamSummary
 from airflow_provider_obkafka.engine.pipeline.retry import retry_call
 from airflow_provider_obkafka.exceptions import CheckpointError, ConfigError
@@ -28,12 +29,57 @@ from airflow_provider_obkafka.operators._project import checkpoint_state, fail_f
 from airflow_provider_obkafka.triggers.incremental_sync import SETTLE_S
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Callable, Iterator, Mapping
     from datetime import datetime
 
     from airflow.sdk import BaseOperator, Context
 
+    from airflow_provider_obkafka.engine.pipeline.report import CommittedBatch
     from airflow_provider_obkafka.models.project import SyncProject
+
+
+def start_position(
+    project: SyncProject, state: Mapping[str, Any], requested: datetime | None, log: Any
+) -> BinlogPosition:
+    """Where incremental sync starts (`IncrementalSyncOperator`): checkpoint, argument, full sync, setting, now."""
+    source = OceanBaseHook(ob_conn_id=project.source.conn_id)
+    if checkpoints.INCREMENTAL_KEY in state:
+        if requested is not None:
+            log.warning("start_timestamp %s ignored: the project resumes from its checkpoint %s",
+                        requested.isoformat(), state[checkpoints.INCREMENTAL_KEY])  # fmt: skip
+        return BinlogPosition(**state[checkpoints.INCREMENTAL_KEY])
+    full = state.get(checkpoints.LAST_FULL_SYNC_KEY)
+    when = requested
+    if when is None and full and full.get("binlog"):
+        return BinlogPosition(**full["binlog"])
+    when = when or project.incremental.start_timestamp
+    if when is None:
+        return source.binlog_position()
+    log.info("seeking the first transaction committed at or after %s", when.isoformat())
+    settings = source.binlog_connection_settings()
+    return position_for_timestamp(settings, derived_server_id(project.server_id, "seek"), when)
+
+
+def backfill_job(
+    project: SyncProject, interval: tuple[datetime, datetime], record: Mapping[str, Any] | None, batch_size: int,
+    retry_for_s: float, observe: Callable[[CommittedBatch], None], log: Any,
+) -> RangeJob:  # fmt: skip
+    """
+    A backfill interval's range, `[first commit at or after its start, first at or after its end)` (or where its
+    `record` says), under its own checkpoint `incremental/backfill/<start>` and replica id.
+    """
+    label = interval[0].astimezone(UTC).isoformat()
+    server_id = derived_server_id(project.server_id, f"backfill/{label}")
+    start, end = interval_positions(project, interval, record, server_id, retry_for_s, log)
+    log.info("backfill of [%s, %s) reads %s:%s to %s:%s", *interval, start.file, start.position, end.file,
+             end.position)  # fmt: skip
+    return RangeJob(
+        start, end, checkpoints.backfill_key(label), ("backfill", label),
+        value_of=lambda position, done: {"position": position.model_dump(mode="json"),
+                                         "end": end.model_dump(mode="json"), "done": done},
+        resume_of=lambda saved: BinlogPosition(**saved["position"]),
+        server_id=server_id, batch_size=batch_size, observe=observe,
+    )  # fmt: skip
 
 
 def handoff_cutoff(state: Mapping[str, Any], start: BinlogPosition) -> int | None:

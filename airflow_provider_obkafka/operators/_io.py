@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_obkafka.engine.changes.change import DbType
 from airflow_provider_obkafka.engine.kafka.oversize import MessageLimit, message_limit
 from airflow_provider_obkafka.engine.kafka.sink import TransactionalSink, sink_producer_config
-from airflow_provider_obkafka.engine.pipeline.incremental import RangeIo, Source
+from airflow_provider_obkafka.engine.pipeline.range_job import RangeIo, Source
 from airflow_provider_obkafka.engine.pipeline.retry import Backoff, Retrier
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook

@@ -9,15 +9,10 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from airflow_provider_obkafka.engine.binlog.seek import derived_server_id, position_for_timestamp
 from airflow_provider_obkafka.engine.kafka import checkpoints
 from airflow_provider_obkafka.engine.pipeline.copy_range import Pace
-from airflow_provider_obkafka.engine.pipeline.incremental import (
-    RangeJob,
-    at_or_after,
-    parse_start_timestamp,
-    produce_range,
-)  # fmt: skip
+from airflow_provider_obkafka.engine.pipeline.incremental import at_or_after, parse_start_timestamp, produce_range
+from airflow_provider_obkafka.engine.pipeline.range_job import RangeJob
 from airflow_provider_obkafka.engine.pipeline.retry import Backoff, Retrier, retry_call, transient
 from airflow_provider_obkafka.engine.routing.router import in_scope
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
@@ -26,12 +21,13 @@ from airflow_provider_obkafka.models.position import BinlogPosition
 from airflow_provider_obkafka.operators._incremental import (
     Reporting,
     after_earlier_interval,
+    backfill_job,
     fail_on_checkpoint,
     handoff_cutoff,
-    interval_positions,
     is_backfill,
     record_start,
     skip_to_position,
+    start_position,
 )  # fmt: skip
 from airflow_provider_obkafka.operators._io import range_io, retrier
 from airflow_provider_obkafka.operators._lineage import incremental_lineage
@@ -46,7 +42,6 @@ from airflow_provider_obkafka.triggers.incremental_sync import IncrementalSyncTr
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
-    from datetime import datetime
 
     from airflow.sdk import Context
 
@@ -59,9 +54,8 @@ class IncrementalSyncOperator(BaseOperator):
     which waits in the triggerer (no worker slot) until committed changes are there; on a worker it then reads
     the reported range, produces the changes and commits them with the new checkpoint in Kafka transactions
     (one per `batch_size` changes), and defers again until the run's data interval end. A `continuous` task
-    keeps reading and producing on the worker while changes flow, and defers only once the log has been
-    quiet for `idle_before_defer_s` (each deferral costs a trigger start and a worker start, seconds).
-    `skip_to` (`file:offset`, DAG param `incremental_skip_to`) first skips forward, recorded (docs/ddl.md).
+    keeps streaming on the worker while changes flow (`_stream`), and defers only once the log has been quiet
+    for `idle_before_defer_s` (each deferral costs a trigger start and a worker start, seconds).
 
     Where it starts, first match wins:
 
@@ -99,7 +93,8 @@ class IncrementalSyncOperator(BaseOperator):
     :param idle_before_defer_s: continuous only: seconds without a new committed change after which the worker
         defers to the trigger; 0 (the default) defers after every range
     :param summary_every_s: seconds between INFO summary lines while producing (each transaction at DEBUG)
-    :param skip_to: `file:offset` to skip forward to first, recorded in the checkpoint history (docs/ddl.md)
+    :param skip_to: `file:offset` to skip forward to first (DAG param `incremental_skip_to`), recorded in the
+        checkpoint history (docs/ddl.md)
     :param flush_s: continuous streaming only: a Kafka transaction is committed at the first source
         transaction end once it is this old, and at each idle heartbeat: the commit→visible lag while
         changes flow is about this plus the commit's round trip
@@ -152,7 +147,7 @@ class IncrementalSyncOperator(BaseOperator):
         state = self._checkpoints(project)
         with fail_on_checkpoint():
             retry = retrier(project, self.retry_for_s)
-            start = retry_call(lambda: self._start_position(project, state, requested), retry,
+            start = retry_call(lambda: start_position(project, state, requested, self.log), retry,
                                logger=self.log)  # fmt: skip
         cutoff = handoff_cutoff(state, start)
         by_gtid = project.incremental.resume_by == "gtid" and start.gtid_set
@@ -179,27 +174,6 @@ class IncrementalSyncOperator(BaseOperator):
         with fail_fast():
             return retry_call(lambda: checkpoint_state(project, kafka), retrier(project, self.retry_for_s),
                               logger=self.log)  # fmt: skip
-
-    def _start_position(
-        self, project: SyncProject, state: dict[str, Any], requested: datetime | None
-    ) -> BinlogPosition:
-        """See the class docstring: checkpoint, argument, full sync, project setting, now."""
-        source = OceanBaseHook(ob_conn_id=project.source.conn_id)
-        if checkpoints.INCREMENTAL_KEY in state:
-            if requested is not None:
-                self.log.warning("start_timestamp %s ignored: the project resumes from its checkpoint %s",
-                                 requested.isoformat(), state[checkpoints.INCREMENTAL_KEY])  # fmt: skip
-            return BinlogPosition(**state[checkpoints.INCREMENTAL_KEY])
-        full = state.get(checkpoints.LAST_FULL_SYNC_KEY)
-        when = requested
-        if when is None and full and full.get("binlog"):
-            return BinlogPosition(**full["binlog"])
-        when = when or project.incremental.start_timestamp
-        if when is None:
-            return source.binlog_position()
-        self.log.info("seeking the first transaction committed at or after %s", when.isoformat())
-        settings = source.binlog_connection_settings()
-        return position_for_timestamp(settings, derived_server_id(project.server_id, "seek"), when)
 
     def stream_end(self, context: Context) -> Any:
         """Where this run stops following the log: its data interval end, or never when `continuous`."""
@@ -288,25 +262,20 @@ class IncrementalSyncOperator(BaseOperator):
         stopped once none came for `idle_before_defer_s`. A source or broker outage is waited out by the
         trigger, without a worker slot: the stream then defers from its last committed checkpoint.
         """
-        report = self._report(project)
-        pace = Pace(flush_s=self.flush_s, idle_s=self.idle_before_defer_s, on_idle=lambda: report.quiet(None))
-        job = self._job(project, position, None, cutoff)
-        job.pace = pace
-        began = time.monotonic()
+        report, began, job = self._report(project), time.monotonic(), self._job(project, position, None, cutoff)
+        job.pace = Pace(flush_s=self.flush_s, idle_s=self.idle_before_defer_s, on_idle=lambda: report.quiet(None))
         try:
             with fail_on_checkpoint():
                 produced = produce_range(project, job, range_io(project), Retrier(Backoff(give_up_s=0), {}),
                                          self.log)  # fmt: skip
-        except (AirflowException, AirflowFailException):
-            raise
         except Exception as exc:  # the trigger's backoff waits an outage out, without a worker slot
-            if transient(exc) is None:
+            if transient(exc) is None:  # and the rest fails the task (an Airflow exception too)
                 raise
             self.log.warning("streaming stopped (%s: %s): deferring to the trigger", type(exc).__name__, exc)
             return job.reached or position
         report.range_done(produced, began)
         report.summary.flush(", idle")
-        position = job.reached or position
+        position = job.reached or position  # the last checkpoint committed
         self.log.info("no change for %.0f s: deferring to the trigger at %s:%s", self.idle_before_defer_s,
                       position.file, position.position)  # fmt: skip
         return position
@@ -316,25 +285,14 @@ class IncrementalSyncOperator(BaseOperator):
         begin, finish = context["data_interval_start"], context["data_interval_end"]
         assert begin is not None  # a backfill run has a data interval (is_backfill)
         assert finish is not None
-        label = begin.astimezone(UTC).isoformat()
-        key = checkpoints.backfill_key(label)
-        record = self._checkpoints(project).get(key)
+        interval = [begin.isoformat(), finish.isoformat()]
+        record = self._checkpoints(project).get(checkpoints.backfill_key(begin.astimezone(UTC).isoformat()))
         if record is not None and record.get("done"):
             self.log.info("backfill of [%s, %s) already committed: nothing to do", begin, finish)
-            return {"interval": [begin.isoformat(), finish.isoformat()], "changes": 0, "already_done": True}
-        server_id = derived_server_id(project.server_id, f"backfill/{label}")
-        with fail_on_checkpoint(f"backfill of [{begin.isoformat()}, {finish.isoformat()}): "):
-            start, end = interval_positions(project, (begin, finish), record, server_id, self.retry_for_s, self.log)
-            self.log.info("backfill of [%s, %s) reads %s:%s to %s:%s", begin, finish, start.file,
-                          start.position, end.file, end.position)  # fmt: skip
-            job = RangeJob(
-                start, end, key, ("backfill", label),
-                value_of=lambda position, done: {"position": position.model_dump(mode="json"),
-                                                 "end": end.model_dump(mode="json"), "done": done},
-                resume_of=lambda saved: BinlogPosition(**saved["position"]),
-                server_id=server_id, batch_size=self.batch_size, observe=self._report(project).summary.batch,
-            )  # fmt: skip
+            return {"interval": interval, "changes": 0, "already_done": True}
+        with fail_on_checkpoint(f"backfill of [{interval[0]}, {interval[1]}): "):
+            job = backfill_job(project, (begin, finish), record, self.batch_size, self.retry_for_s,
+                               self._report(project).summary.batch, self.log)  # fmt: skip
             produced = produce_range(project, job, range_io(project), retrier(project, self.retry_for_s), self.log)
         self._report(project).summary.flush()
-        interval = [begin.isoformat(), finish.isoformat()]
         return {"interval": interval, "changes": produced, "already_done": False}

@@ -2,9 +2,9 @@
 The worker side of incremental synchronization: produce a change-log range through the router
 (`engine/routing/router.py`) in Kafka transactions (one per batch, each with its checkpoint), waiting out
 source and broker outages. The source and Kafka come in as a `RangeIo` the caller builds (the operator, from
-its hooks), so this loop knows no Airflow. Used by `IncrementalSyncOperator` for the ranges its trigger
-reports, for backfill intervals, and for a streaming worker's open range (no end, `RangeJob.pace`): one dump,
-one transactional producer and one read of the checkpoints for as long as changes come.
+its hooks; `engine/pipeline/range_job.py`), so this loop knows no Airflow. Used by `IncrementalSyncOperator`
+for the ranges its trigger reports, for backfill intervals, and for a streaming worker's open range (no end,
+`RangeJob.pace`): one dump, one transactional producer and one read of the checkpoints while changes come.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import functools
 import itertools
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -22,8 +22,7 @@ from airflow_provider_obkafka.engine.binlog.reader import BinlogReader
 from airflow_provider_obkafka.engine.binlog.schema_history import HistoryCursor, SchemaHistory, unprocessable
 from airflow_provider_obkafka.engine.changes.change import DbType, RowChange
 from airflow_provider_obkafka.engine.kafka import checkpoints
-from airflow_provider_obkafka.engine.kafka.oversize import OversizeCounts
-from airflow_provider_obkafka.engine.pipeline.copy_range import Pace, Slices, copy_range
+from airflow_provider_obkafka.engine.pipeline.copy_range import Slices, copy_range
 from airflow_provider_obkafka.engine.pipeline.report import CommittedBatch
 from airflow_provider_obkafka.engine.pipeline.retry import Retrier, retry_call
 from airflow_provider_obkafka.engine.routing.router import Router
@@ -34,11 +33,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
     from airflow_provider_obkafka.engine.binlog.transactions import SchemaChange, StreamItem
-    from airflow_provider_obkafka.engine.kafka.oversize import MessageLimit
     from airflow_provider_obkafka.engine.kafka.sink import TransactionalSink
+    from airflow_provider_obkafka.engine.pipeline.range_job import RangeIo, RangeJob, Source
     from airflow_provider_obkafka.models.position import BinlogPosition
     from airflow_provider_obkafka.models.project import SyncProject
-    from airflow_provider_obkafka.models.schema import TableSchema
 
 START_FORMAT = "ISO 8601 with a time zone, e.g. 2024-05-01T08:00:00+08:00 or 2024-05-01T00:00:00Z"
 SKEW = timedelta(minutes=1)
@@ -69,80 +67,6 @@ def parse_start_timestamp(value: str | datetime | None, now: datetime | None = N
         stamp = now.isoformat()
         raise ConfigError(f"start_timestamp {value!r} is in the future (now {stamp}): use a past time")
     return moment.astimezone(UTC)
-
-
-@dataclass(frozen=True)
-class Source:
-    """
-    The source side of one try at a range.
-
-    :param binlog_settings: how to reach the change log (the reader's connection settings)
-    :param describe: a table's current schema, by database and table
-    :param db_type: OceanBase (`OB_MYSQL`: exact commit times in GTID events) or MySQL/MariaDB
-    :param tenant: the OceanBase tenant, when known
-    """
-
-    binlog_settings: dict[str, Any]
-    describe: Callable[[str, str], TableSchema]
-    db_type: DbType
-    tenant: str | None = None
-
-
-@dataclass(frozen=True)
-class RangeIo:
-    """
-    The services a range needs, each call opening anew (a retry reconnects).
-
-    :param source: connect to the source
-    :param sink: a transactional sink for a transactional.id, fenced (any earlier producer of it aborted)
-    :param checkpoints: the project's committed checkpoints, the latest value per key
-    :param create_topic: create a topic the project maps a new table to (idempotent), before its first row
-    :param message_limit: a topic's message size limit (`engine/kafka/oversize.py`); None: librdkafka's default
-    """
-
-    source: Callable[[], Source]
-    sink: Callable[[str], TransactionalSink]
-    checkpoints: Callable[[], Mapping[str, Any]]
-    create_topic: Callable[[str], None] | None = None
-    message_limit: Callable[[str], MessageLimit] | None = None
-
-
-@dataclass
-class RangeJob:
-    """
-    One range to produce: `[start, end)` under the checkpoint `key`; with no `end`, from `start` on for as
-    long as `pace` says (a streaming worker's open range).
-
-    :param key: the checkpoint key that records progress (and fences nothing else)
-    :param txn_parts: what names the transactional.id (one per unit of work: a retry fences the last try)
-    :param value_of: the checkpoint value for a position (`done` at the end of the range)
-    :param resume_of: the position a committed checkpoint value says to resume from
-    :param server_id: the replica id the reader registers with
-    :param batch_size: changes per Kafka transaction (None: the whole range in one)
-    :param skip_committed_before_us: skip transactions with an exact OceanBase commit time before this (µs):
-        the full sync's snapshot holds them (`engine/binlog/handoff.py`)
-    :param by_gtid: read from a position's executed GTID set (when it has one), and order positions by it
-    :param observe: called after each Kafka transaction is committed (`engine.pipeline.report`: the summary
-        line and the metrics); None: each one is logged at DEBUG
-    :param oversize: rows too large for Kafka that were skipped or dead-lettered, by table (`oversize_rows`)
-    :param pace: an open range's commits and end (`engine/pipeline/copy_range.py`); required without `end`
-    :param reached: set by each commit: the position the committed checkpoint holds
-    """
-
-    start: BinlogPosition
-    end: BinlogPosition | None
-    key: str
-    txn_parts: tuple[str, ...]
-    value_of: Callable[[BinlogPosition, bool], dict[str, Any]]
-    resume_of: Callable[[dict[str, Any]], BinlogPosition]
-    server_id: int
-    batch_size: int | None = None
-    skip_committed_before_us: int | None = None
-    by_gtid: bool = False
-    observe: Callable[[CommittedBatch], None] | None = None
-    oversize: OversizeCounts = field(default_factory=OversizeCounts)
-    pace: Pace | None = None
-    reached: BinlogPosition | None = None
 
 
 def produce_range(project: SyncProject, job: RangeJob, io: RangeIo, retry: Retrier, log: Any) -> int:
