@@ -192,4 +192,6 @@ def test_one_cycle_carries_every_transaction_committed_before_it_started(db):
 
     assert event["status"] == "ready" and event["reached_end"] is False
     assert event["changes"] == 2000, "one cycle carries every transaction committed before it started"
-    assert _key(start) < _key(event["end"]) <= _key(end)
+    # no upper bound: past the backlog it reads on over the other tests' writes to the shared MariaDB (the
+    # real-scheduler suite runs beside this one), as it should; the 2,000 changes are this table's only
+    assert _key(event["end"]) > _key(start)
