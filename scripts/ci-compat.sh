@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CI's second stage (.ci/run, after `make test`): the dependency floors (`make test-floors`) and the older
+# CI's compatibility step (.ci/run runs it beside `make test`): the dependency floors (`make test-floors`) and the older
 # Kafka brokers (`make test-compat COMPAT_VERSIONS=2.8,3.9`; `make test` ran the same suite on 4.1) side by
 # side. Each starts its own seekdb, MariaDB and brokers under its own state folder (OBKAFKA_STATE_DIR), so
 # neither reuses nor stops the other's, nor `make test`'s; each stops what it started. Exits non-zero when
