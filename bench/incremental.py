@@ -312,7 +312,8 @@ def lag(rate: int, seconds: float, txn_rows: int, batch_size: int, max_wait_s: f
     project = _setup(cur, db, source_kind)
     operator = IncrementalSyncOperator(task_id="incremental_sync", project=project, batch_size=batch_size,
                                        max_wait_s=max_wait_s, poll_interval_s=poll_s,
-                                       continuous=stream_idle_s > 0, idle_before_defer_s=stream_idle_s)  # fmt: skip
+                                       continuous=stream_idle_s > 0, idle_before_defer_s=stream_idle_s,
+                                       defer_hold_s=0)  # fmt: skip  # no scheduler to race here
     ctx = multiprocessing.get_context("spawn")
     expected, lags_out, written, ready = ctx.Queue(), ctx.Queue(), ctx.Queue(), ctx.Event()
     consumer = ctx.Process(target=_consumer, args=(f"{db}.orders", os.environ["OBKAFKA_KAFKA_BOOTSTRAP"],

@@ -229,6 +229,7 @@ def _incremental_sync(project: SyncProject) -> BaseOperator:
         trigger_rule="none_failed",  # runs when the full sync was skipped, not when it failed
         continuous=project.incremental.schedule is None,
         idle_before_defer_s=project.options.idle_before_defer_s,
+        defer_hold_s=project.options.defer_hold_s,
         batch_size=project.options.batch_size,
         retry_for_s=project.options.retry_for_s,
         post_execute=report,

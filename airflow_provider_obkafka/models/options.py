@@ -67,6 +67,9 @@ class Options(_Frozen):
         row at the snapshot sets a table's rows per chunk), 1,024 to 2^40; None: `chunk_size` rows only
     :param render_on_server: full sync in Default format: let the source write each row's JSON when it gives
         the same bytes (`FullSyncOperator`'s `render_on_server`); false: always render in Python
+    :param defer_hold_s: incremental sync: the trigger fires no sooner than this many seconds after the task
+        deferred, 0 to 600: under Airflow 3.3's scheduler a resume that starts before the scheduler has seen the
+        deferring process exit is taken for a killed task and retried (docs/dags.md); not an OMS option
     :param idle_before_defer_s: continuous incremental sync: seconds without a new change after which the
         worker gives its slot back and waits in the triggerer, 0 to 3600; 0 defers after every range of changes
     :param batch_size: incremental sync: row changes per Kafka transaction (each committed with its
@@ -98,6 +101,7 @@ class Options(_Frozen):
     full_sync_work_items: Annotated[StrictInt, _between(1, 100_000, "full_sync_work_items")] | None = None
     render_on_server: StrictBool = True
     idle_before_defer_s: Annotated[StrictInt, _between(0, 3600, "idle_before_defer_s")] = 30
+    defer_hold_s: Annotated[StrictInt, _between(0, 600, "defer_hold_s")] = 10
     batch_size: Annotated[StrictInt, _between(1, 1_000_000, "batch_size")] = 10_000
     retry_for_s: Annotated[StrictInt, _between(0, 604_800, "retry_for_s")] = 600
     max_changes_per_kafka_transaction: Annotated[

@@ -98,6 +98,8 @@ class IncrementalSyncOperator(BaseOperator):
     :param flush_s: continuous streaming only: a Kafka transaction is committed at the first source
         transaction end once it is this old, and at each idle heartbeat: the commit→visible lag while
         changes flow is about this plus the commit's round trip
+    :param defer_hold_s: the trigger fires no sooner than this after the task deferred (`not_before` of
+        `IncrementalSyncTrigger`: a resume racing the scheduler's view of the deferral is killed by Airflow)
     """
 
     template_fields: Sequence[str] = ("start_timestamp", "skip_to")
@@ -117,21 +119,17 @@ class IncrementalSyncOperator(BaseOperator):
         summary_every_s: float = 60.0,
         skip_to: str | None = None,
         flush_s: float = 0.25,
+        defer_hold_s: float = 10.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.project = project_arg(project)
-        self.start_timestamp = start_timestamp
-        self.batch_size = batch_size
-        self.max_wait_s = max_wait_s
-        self.poll_interval_s = poll_interval_s
-        self.retry_for_s = retry_for_s
-        self.continuous = continuous
-        self.idle_before_defer_s = idle_before_defer_s
-        self.summary_every_s = summary_every_s
+        self.start_timestamp, self.skip_to = start_timestamp, skip_to
+        self.batch_size, self.max_wait_s, self.poll_interval_s = batch_size, max_wait_s, poll_interval_s
+        self.retry_for_s, self.summary_every_s = retry_for_s, summary_every_s
+        self.continuous, self.idle_before_defer_s = continuous, idle_before_defer_s
+        self.flush_s, self.defer_hold_s = flush_s, defer_hold_s
         self._reporting: Reporting | None = None
-        self.skip_to = skip_to
-        self.flush_s = flush_s
 
     def execute(self, context: Context) -> dict[str, Any] | None:
         """Find where to start, then wait for changes in the triggerer (or produce a backfill interval)."""
@@ -161,6 +159,8 @@ class IncrementalSyncOperator(BaseOperator):
                       "(already in the full sync's snapshot)")  # fmt: skip
         if checkpoints.INCREMENTAL_KEY not in state:  # a retry starts here too, not at a later "now"
             record_start(project, start, cutoff, self.retry_for_s, self.log)
+        if self.continuous and self.idle_before_defer_s > 0:  # a backlog is streamed, not deferred for
+            start = self._stream(project, start, cutoff)
         self._defer(project, start, context, cutoff)
         return None
 
@@ -203,6 +203,7 @@ class IncrementalSyncOperator(BaseOperator):
             retry_for_s=self.retry_for_s,
             skip_committed_before_us=cutoff,
             by_gtid=project.incremental.resume_by == "gtid",
+            not_before=time.time() + self.defer_hold_s,
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:

@@ -48,6 +48,7 @@ class IncrementalSyncArgs(BaseModel):
     retry_for_s: float = Field(default=600.0, ge=0)
     skip_committed_before_us: int | None = Field(default=None, ge=0)
     by_gtid: bool = False
+    not_before: float | None = Field(default=None, ge=0)
 
     @field_validator("tables")
     @classmethod
@@ -133,6 +134,8 @@ class IncrementalSyncTrigger(BaseTrigger):
     :param skip_committed_before_us: the full sync's handoff cutoff (`engine/binlog/handoff.py`), handed back in the
         event for the worker that produces the range; the trigger itself counts every change
     :param by_gtid: read from the position's executed GTID set, not its file and offset (when it has one)
+    :param not_before: a ready event waits until this time (s since the epoch): the scheduler must have seen the
+        deferring process exit first, else it takes that exit for the resumed try's and kills it (Airflow 3.3)
     """
 
     def __init__(
@@ -149,6 +152,7 @@ class IncrementalSyncTrigger(BaseTrigger):
         retry_for_s: float = 600.0,
         skip_committed_before_us: int | None = None,
         by_gtid: bool = False,
+        not_before: float | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]  # BaseTrigger.__init__ is unannotated
         try:
@@ -156,6 +160,7 @@ class IncrementalSyncTrigger(BaseTrigger):
                 ob_conn_id=ob_conn_id, server_id=server_id, position=position, tables=tables,
                 batch_size=batch_size, max_wait_s=max_wait_s, end_ts=end_ts, poll_interval_s=poll_interval_s,
                 retry_for_s=retry_for_s, skip_committed_before_us=skip_committed_before_us, by_gtid=by_gtid,
+                not_before=not_before,
             )  # fmt: skip
         except ValidationError as exc:
             details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
@@ -181,6 +186,8 @@ class IncrementalSyncTrigger(BaseTrigger):
             event = {"status": "error", "message": f"{type(exc).__name__}: {exc}",
                      "position": args.position.model_dump(mode="json"),
                      "fatal": isinstance(exc, ObKafkaError)}  # fmt: skip
+        if event["status"] == "ready" and args.not_before is not None:  # see `not_before`
+            await asyncio.sleep(max(0.0, args.not_before - time.time()))
         yield TriggerEvent(event)
 
     async def _wait_for_work(self) -> dict[str, Any]:

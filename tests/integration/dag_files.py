@@ -52,7 +52,8 @@ PROJECT = json.loads({project!r})
 with DAG(dag_id={dag_id!r}, schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), catchup=False) as dag:
     schema_sync = SchemaSyncOperator(task_id="schema_sync", project=PROJECT)
     incremental = IncrementalSyncOperator(
-        task_id="incremental_sync", project=PROJECT, batch_size=100, max_wait_s=1.0, poll_interval_s=0.2
+        task_id="incremental_sync", project=PROJECT, batch_size=100, max_wait_s=1.0, poll_interval_s=0.2,
+        defer_hold_s=0,  # dag.test() runs the trigger inline: no scheduler to race (the option's docs)
     )
     schema_sync >> incremental
 '''

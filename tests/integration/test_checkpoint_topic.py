@@ -32,6 +32,7 @@ def _project(db: str, sync_types: list[str]) -> dict:
         "source": {"conn_id": "mariadb_binlog"},
         "sync_types": sync_types,
         **({"incremental": {"schedule": "* * * * *"}} if "incremental" in sync_types else {}),
+        "options": {"defer_hold_s": 0},  # dag.test(): no scheduler to race
         "objects": [{"database": db, "tables": ["orders"], "topic": {"mode": "existing", "name": f"{db}.orders"}}],
     }
 

@@ -101,6 +101,7 @@ def acl_project(acl_kafka, airflow_conn_env, monkeypatch, mariadb_database):
     topic = {"mode": "new", "name": f"{db}.orders"}
     data = {"name": db, "source": {"conn_id": "mariadb_binlog"},
             "sync_types": ["schema", "full", "incremental"], "incremental": {"schedule": "* * * * *"},
+            "options": {"defer_hold_s": 0},  # dag.test(): no scheduler to race
             "objects": [{"database": db, "tables": ["orders"], "topic": topic}]}
     return data, parse_project(data), AdminClient({**admin, "log_level": 0})  # fmt: skip
 

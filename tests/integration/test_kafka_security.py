@@ -65,6 +65,7 @@ def _project(db: str) -> dict:
         "source": {"conn_id": "mariadb_binlog"},
         "sync_types": ["schema", "full", "incremental"],
         "incremental": {"schedule": "* * * * *"},
+        "options": {"defer_hold_s": 0},  # dag.test(): no scheduler to race
         "objects": [{"database": db, "tables": ["orders"], "topic": {"mode": "new", "name": f"{db}.orders"}}],
     }
 

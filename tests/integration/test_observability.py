@@ -44,6 +44,7 @@ with DAG(dag_id={dag_id!r}, schedule=None, start_date=pendulum.datetime(2024, 1,
     schema_sync = SchemaSyncOperator(task_id="schema_sync", project=PROJECT)
     incremental = IncrementalSyncOperator(
         task_id="incremental_sync", project=PROJECT, batch_size={batch_size}, max_wait_s=1.0, poll_interval_s=0.2,
+        defer_hold_s=0,
     )
     schema_sync >> incremental
 """

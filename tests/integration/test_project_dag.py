@@ -81,6 +81,7 @@ def test_generated_dag_runs_full_then_incremental_exactly_once(
         "source": {"conn_id": "mariadb_binlog"},
         "sync_types": ["schema", "full", "incremental"],
         "incremental": {"schedule": "* * * * *"},
+        "options": {"defer_hold_s": 0},  # dag.test(): no scheduler to race
         "objects": [
             {"database": db, "tables": ["orders"], "topic": {"mode": "new", "name": orders_topic}},
             {"database": db, "tables": ["items_*"], "topic": {"mode": "batch"}},

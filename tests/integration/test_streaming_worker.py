@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import pytest
 
@@ -21,7 +22,7 @@ from airflow_provider_obkafka.models.position import BinlogPosition
 from airflow_provider_obkafka.operators._project import checkpoint_state, ensure_checkpoint_topic
 from airflow_provider_obkafka.operators.incremental_sync import IncrementalSyncOperator
 from airflow_provider_obkafka.operators.schema_sync import SchemaSyncOperator
-from tests.integration.incremental_helpers import incremental_project
+from tests.integration.incremental_helpers import incremental_project, next_second
 
 TRANSACTIONS, ROWS_EACH = 40, 5
 
@@ -78,3 +79,32 @@ def test_a_streaming_worker_sends_each_change_once_from_one_dump_through_one_pro
     committed = BinlogPosition(**checkpoint_state(project, kafka)[checkpoints.INCREMENTAL_KEY])
     assert (resume.file, resume.position) == (committed.file, committed.position), "the trigger waits from the checkpoint"
     assert resume.sort_key() > BinlogPosition(**start).sort_key()
+
+
+@pytest.mark.parametrize("source", ["mariadb"], indirect=True)
+def test_a_continuous_task_streams_a_waiting_backlog_before_it_first_defers(
+    airflow_conn_env, source, mariadb_database
+):
+    """
+    A continuous task does not defer while changes wait: under the scheduler a trigger that fires at once races
+    the scheduler's view of the deferral (`IncrementalSyncTrigger(not_before=...)`). It streams them first.
+    """
+    db, conn = mariadb_database
+    conn.cursor().execute(f"CREATE TABLE {db}.orders (id INT PRIMARY KEY, status VARCHAR(10))")
+    project = incremental_project(db, ["orders"], conn_id=source.conn_id)
+    SchemaSyncOperator(task_id="schema_sync", project=project).execute({})
+    kafka = KafkaHook(kafka_config_id=project.destination.conn_id)
+    ensure_checkpoint_topic(project, kafka)
+    since = next_second()
+    conn.cursor().executemany(f"INSERT INTO {db}.orders VALUES (%s, 'NEW')", [(i,) for i in range(50)])
+
+    operator = IncrementalSyncOperator(task_id="incremental_sync", project=project, start_timestamp=since.isoformat(),
+                                       continuous=True, idle_before_defer_s=2.0, defer_hold_s=7.0)  # fmt: skip
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute({"data_interval_end": None})
+    deferred_at = time.time()
+
+    ids = [json.loads(m.value())["postStruct"]["id"] for m in kafka.read_committed(f"{db}.orders", timeout=60)]
+    assert sorted(ids) == list(range(50)), "the backlog was produced before the first deferral"
+    kwargs = deferred.value.trigger.serialize()[1]
+    assert deferred_at < kwargs["not_before"] <= deferred_at + 7.0, "the trigger fires 7 s after the deferral"

@@ -190,6 +190,13 @@ def test_chunk_size_and_render_on_server_options_reach_the_tasks():
     assert build_dag(small).get_task("full_sync").partial_kwargs["render_on_server"] is False
 
 
+def test_defer_hold_option_reaches_the_incremental_task():
+    task = build_dag(parse_project(_incremental_only(None))).get_task("incremental_sync")
+    assert task.defer_hold_s == 10, "by default the trigger fires no sooner than 10 s after the deferral"
+    held = {**_incremental_only(None), "options": {"defer_hold_s": 0}}
+    assert build_dag(parse_project(held)).get_task("incremental_sync").defer_hold_s == 0
+
+
 def test_full_sync_work_items_option_caps_the_mapped_chunks():
     assert build_dag(parse_project(FULL_ONLY)).get_task("full_sync_plan").max_work_items is None, "one per chunk"
     packed = parse_project({**FULL_ONLY, "options": {"full_sync_work_items": 4}})

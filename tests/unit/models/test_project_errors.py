@@ -506,6 +506,7 @@ CASES = [
     ("render-on-server-text", {"options.render_on_server": "no"}, "options.render_on_server", "'no'", ["true or false"]),
     ("chunk-max-bytes-low", {"options.chunk_max_bytes": 1000}, "options.chunk_max_bytes", "1000", ["1024 to"]),
     ("chunk-max-bytes-text", {"options.chunk_max_bytes": "1MB"}, "options.chunk_max_bytes", "'1MB'", ["whole number"]),
+    ("defer-hold-negative", {"options.defer_hold_s": -1}, "options.defer_hold_s", "-1", ["0 to 600"]),
     ("work-items-zero", {"options.full_sync_work_items": 0}, "options.full_sync_work_items", "0", ["1 to 100000"]),
     ("work-items-text", {"options.full_sync_work_items": "8"}, "options.full_sync_work_items", "'8'", ["whole number"]),
     (

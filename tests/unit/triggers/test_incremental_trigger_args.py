@@ -34,6 +34,7 @@ def _kwargs(**overrides):
         "retry_for_s": 30.0,
         "skip_committed_before_us": 1_700_000_000_123_456,
         "by_gtid": True,
+        "not_before": 1_700_000_010.5,
     }
     kwargs.update(overrides)
     return kwargs
@@ -61,7 +62,7 @@ def test_defaults_are_serialized():
     kwargs = {k: v for k, v in _kwargs().items() if k in {"ob_conn_id", "server_id", "position", "tables"}}
     _, dumped = IncrementalSyncTrigger(**kwargs).serialize()
     defaults = {"batch_size": 10_000, "max_wait_s": 5.0, "end_ts": None, "poll_interval_s": 1.0,
-                "retry_for_s": 600.0, "skip_committed_before_us": None, "by_gtid": False}  # fmt: skip
+                "retry_for_s": 600.0, "skip_committed_before_us": None, "by_gtid": False, "not_before": None}  # fmt: skip
     assert dumped == {**kwargs, **defaults}
 
 
@@ -166,6 +167,20 @@ def test_batch_stops_at_the_commit_that_reaches_it(monkeypatch):
     event = _fire(monkeypatch, log, batch_size=8, max_wait_s=60, end_ts=None)
     assert (event["changes"], event["end"]["position"], event["reached_end"]) == (10, 300, False)
     assert event["start"]["position"] == 100
+
+
+def test_a_ready_event_waits_until_not_before(monkeypatch):
+    """
+    Under Airflow 3.3's scheduler a resume that starts before the scheduler has processed the deferring
+    process's exit is taken for a killed task (`not_before`): the changes are there at once, the event waits.
+    """
+    log = FakeLog([(5, 10)])
+    began = time.time()
+    event = _fire(monkeypatch, log, batch_size=5, max_wait_s=0, end_ts=None, not_before=began + 1.0)
+    assert event["changes"] == 5
+    assert time.time() >= began + 1.0, "held until not_before"
+    assert _fire(monkeypatch, FakeLog([(5, 10)]), batch_size=5, max_wait_s=0, end_ts=None,
+                 not_before=began - 60)["changes"] == 5, "a time already past holds nothing"  # fmt: skip
 
 
 def test_open_transaction_is_never_counted(monkeypatch):
