@@ -55,6 +55,9 @@ def test_full_then_continuous_incremental_through_the_triggerer(
     writer.join(timeout=30)
     assert writer.error is None, writer.error
     assert airflow_api.run(dag_id, run_id)["state"] == "running", "a continuous run goes on"
+    ti = airflow_api.wait_for_task(dag_id, run_id, "incremental_sync",
+                                   {"deferred", "running", "scheduled", "queued"})  # fmt: skip
+    assert ti["try_number"] == 1, "no resume was taken for a killed task and retried (options.defer_hold_s)"
 
     kafka = KafkaHook()
     per_key = _wait_for_changes(kafka, topic, sum(writer.changes.values()), timeout=120)
