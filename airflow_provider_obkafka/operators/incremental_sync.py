@@ -264,7 +264,7 @@ class IncrementalSyncOperator(BaseOperator):
         trigger, without a worker slot: the stream then defers from its last committed checkpoint.
         """
         report, began, job = self._report(project), time.monotonic(), self._job(project, position, None, cutoff)
-        job.pace = Pace(flush_s=self.flush_s, idle_s=self.idle_before_defer_s, on_idle=lambda: report.quiet(None))
+        job.pace = Pace(flush_s=self.flush_s, idle_s=self.idle_before_defer_s, on_quiet=report.quiet)
         try:
             with fail_on_checkpoint():
                 produced = produce_range(project, job, range_io(project), Retrier(Backoff(give_up_s=0), {}),

@@ -86,15 +86,17 @@ class Pace:
     :param flush_s: a Kafka transaction is committed at the first transaction end once it is this old
     :param idle_s: the range ends at a heartbeat or transaction end once no change was sent for this long
     :param clock: monotonic seconds (injected in tests)
-    :param on_idle: called at each idle heartbeat (the log is caught up), before the range may end
+    :param on_quiet: called with nothing pending, at most once per `flush_s`: at an idle heartbeat with None
+        (the log is read to its end), at other tables' commits with the commit's time (µs, how far behind)
     """
 
     flush_s: float
     idle_s: float
     clock: Callable[[], float] = time.monotonic
-    on_idle: Callable[[], None] = lambda: None
+    on_quiet: Callable[[int | None], None] = lambda _commit_us: None
     opened: float = 0.0  # when the open Kafka transaction got its first change
     active: float = field(default=0.0)  # when a change was last committed (or the range began)
+    reported: float = float("-inf")  # when `on_quiet` was last called
 
     def start(self) -> None:
         """The range begins: idle from now on."""
@@ -107,6 +109,13 @@ class Pace:
     def idle(self) -> bool:
         """Nothing is pending: has no change come for `idle_s`?"""
         return self.clock() - self.active >= self.idle_s
+
+    def quiet(self, commit_us: int | None) -> None:
+        """Nothing is pending: report it (`on_quiet`), at most once per `flush_s`."""
+        now = self.clock()
+        if now - self.reported >= self.flush_s:
+            self.reported = now
+            self.on_quiet(commit_us)
 
 
 def copy_range(
@@ -210,8 +219,10 @@ def _stream(
                 on_batch(item.end)
                 in_batch, pace.active = 0, pace.clock()
             slices.boundary(item.end, batched)
-            if in_batch == 0 and pace.idle():
-                return produced
+            if in_batch == 0:
+                pace.quiet(item.commit_ts_us)
+                if pace.idle():
+                    return produced
         elif isinstance(item, Resume):
             if not item.idle:
                 continue
@@ -219,7 +230,8 @@ def _stream(
                 on_batch(item.position)
                 in_batch, pace.active = 0, pace.clock()
             slices.boundary(item.position, True)
-            pace.on_idle()
+            pace.reported = float("-inf")  # read to the end: always said
+            pace.quiet(None)
             if pace.idle():
                 return produced
         elif isinstance(item, SchemaChange):

@@ -145,7 +145,7 @@ def _idle(offset: int) -> Resume:
 def _stream(items, pace_args, batch_size=None):
     """copy_range with no end (a streaming worker's): what was sent, and the positions batches closed at."""
     clock, idles = _Clock(), []
-    pace = Pace(clock=clock, on_idle=lambda: idles.append(clock.now), **pace_args)
+    pace = Pace(clock=clock, on_quiet=lambda commit_us: idles.append((clock.now, commit_us)), **pace_args)
     sent, batches = [], []
     count = copy_range(clock.play(items), None, send=lambda c: sent.append(c) or 1, pace=pace,
                        on_batch=lambda p: batches.append((p.position, clock.now)), batch_size=batch_size)  # fmt: skip
@@ -159,7 +159,7 @@ def test_an_open_range_commits_at_each_idle_heartbeat_and_ends_after_idle_s_with
     assert count == 5
     assert batches == [(200, 0.25), (300, 1.5)], "the changes before each heartbeat, committed there"
     assert now == 3.5
-    assert idles == [0.25, 1.5, 2.5, 3.5]
+    assert idles == [(0.25, None), (1.5, None), (2.5, None), (3.5, None)], "each idle heartbeat: read to the end"
 
 
 def test_an_open_range_flushes_at_a_transaction_end_once_its_kafka_transaction_is_flush_s_old():
@@ -175,7 +175,8 @@ def test_an_open_range_flushes_at_a_transaction_end_once_its_kafka_transaction_i
 def test_an_open_range_ends_in_a_busy_log_without_changes_of_its_tables():
     other = [Commit(f"t{n}", 1, 0, _pos(n), _pos(n + 10), 0) for n in range(200, 300, 10)]
     items = [*LOG[:4], 0.5] + [step for commit in other for step in (commit, 0.5)]
-    count, batches, _, now = _stream(items, {"flush_s": 0.25, "idle_s": 2.0})
+    count, batches, quiet, now = _stream(items, {"flush_s": 0.25, "idle_s": 2.0})
     assert count == 3
     assert batches == [(210, 0.5)], "the changes' Kafka transaction, closed at the next commit"
     assert now == 2.5, "it ends at the first commit 2 s after that, though no heartbeat came"
+    assert quiet == [(t, 0) for t in (0.5, 1.0, 1.5, 2.0, 2.5)], "behind by the commits read, once per flush_s"
