@@ -73,10 +73,15 @@ def airflow_env(infos: dict[str, Any], port: int = UI_PORT) -> dict[str, str]:
     return env
 
 
+# What the demo uses: Kafka, seekdb and MariaDB (its binlog); not the obbinlog double, nor the real-Airflow
+# harness's PostgreSQL and scheduler (the demo runs dag.test(), `make ui` its own `airflow standalone`).
+SERVICES = devservices.DEFAULT_NAMES
+
+
 def start_services() -> dict[str, Any]:
     """Start what is not running; say which ones the demo started (they stay up for `make ui`)."""
     infos = {}
-    for name in devservices.NAMES:
+    for name in SERVICES:
         info = infos[name] = devservices.ensure_running([name])[name]
         how = "started by the demo (left running)" if info.started_by_us else "already running (reused)"
         say(f"  {name:8} {info.address:22} {how}")
@@ -276,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "ui":
         infos = start_services()
     else:
-        infos = {name: devservices.info(name) for name in devservices.NAMES}
+        infos = {name: devservices.info(name) for name in SERVICES}
         if None in infos.values():
             print("# the services are not running: make services (or make demo)", file=sys.stderr)
             return 1
