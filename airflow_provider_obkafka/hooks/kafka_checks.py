@@ -38,12 +38,18 @@ def acl_checks(
     project: SyncProject, kafka: KafkaHook, topics: Iterable[str], timeout: float
 ) -> list[Finding]:
     """What the connection's user may do on each topic of the project and on the checkpoint reader's group."""
-    names = sorted({*topics, project.checkpoint_topic})
     user = kafka.client_config().get("sasl.username")
     label = f"user {user!r}" if user else "the connection's user"
-    access = topic_access(kafka, names, timeout)
+    access = topic_access(kafka, acl_topic_names(project, topics), timeout)
     refused = group_error(kafka, max(timeout, 30.0))
-    return acl_findings(access, project.checkpoint_topic, label, refused)
+    dead_letter = project.dead_letter_topic if project.uses_dead_letter() else None
+    return acl_findings(access, project.checkpoint_topic, label, refused, dead_letter)
+
+
+def acl_topic_names(project: SyncProject, topics: Iterable[str]) -> list[str]:
+    """The topics whose ACLs the precheck checks: the data topics, the checkpoint topic, the dead-letter topic."""
+    dead_letter = [project.dead_letter_topic] if project.uses_dead_letter() else []
+    return sorted({*topics, project.checkpoint_topic, *dead_letter})
 
 
 def topic_access(kafka: KafkaHook, names: list[str], timeout: float) -> dict[str, TopicAccess]:

@@ -48,12 +48,15 @@ def acl_findings(
     checkpoint_topic: str,
     user: str,
     group_error: tuple[bool, str] | None = None,
+    dead_letter_topic: str | None = None,
 ) -> list[Finding]:
     """
     One finding per topic (OK, or FAIL naming each missing operation) and one for the checkpoint reader's
     consumer group: `group_error` is None (allowed), or (refused, why), refused False when it was not told.
+    `dead_letter_topic` (written as a data topic, `oversize_rows: dead_letter`) is named as such.
     """
-    out = [_topic_finding(topic, state, checkpoint_topic, user) for topic, state in sorted(access.items())]
+    out = [_topic_finding(topic, state, checkpoint_topic, user, topic == dead_letter_topic)
+           for topic, state in sorted(access.items())]  # fmt: skip
     fix = f"allow DESCRIBE on GROUP with the PREFIXED pattern {GROUP_PREFIX!r} to {user} {_DOC}"
     if group_error is None:
         found = f"{user} may use consumer groups {GROUP_PREFIX}* (the checkpoint reader)"
@@ -67,8 +70,8 @@ def acl_findings(
     return out
 
 
-def _topic_finding(topic: str, state: TopicAccess, checkpoint_topic: str, user: str) -> Finding:
-    role = "checkpoint topic" if topic == checkpoint_topic else "topic"
+def _topic_finding(topic: str, state: TopicAccess, checkpoint_topic: str, user: str, dead_letter: bool) -> Finding:
+    role = "checkpoint topic" if topic == checkpoint_topic else "dead-letter topic" if dead_letter else "topic"
     if state.create == "denied":
         return fail(
             Check.KAFKA_ACLS,

@@ -43,3 +43,18 @@ def test_group_access():
     assert [allowed.status, refused.status, unknown.status] == [Status.OK, Status.FAIL, Status.WARN]
     assert "Group authorization failed" in refused.found
     assert "DESCRIBE on GROUP with the PREFIXED pattern 'obkafka-verify-'" in refused.fix
+
+
+def test_the_dead_letter_topic_is_checked_and_named_when_a_table_uses_it():
+    from airflow_provider_obkafka.hooks.kafka_checks import acl_topic_names
+    from airflow_provider_obkafka.models.loader import parse_project
+
+    data = {"name": "shop", "sync_types": ["schema", "full"],
+            "objects": [{"database": "shop", "tables": ["orders"], "topic": {"mode": "new", "name": "shop.orders"}}]}  # fmt: skip
+    plain, dead = parse_project(data), parse_project({**data, "options": {"oversize_rows": "dead_letter"}})
+    assert acl_topic_names(plain, ["shop.orders"]) == [plain.checkpoint_topic, "shop.orders"]
+    assert dead.dead_letter_topic in acl_topic_names(dead, ["shop.orders"])
+    finding = acl_findings({dead.dead_letter_topic: TopicAccess(operations=ALL - {"WRITE"})}, CHECKPOINT,
+                           "user 'sync'", dead_letter_topic=dead.dead_letter_topic)[0]  # fmt: skip
+    assert finding.status is Status.FAIL
+    assert f"may not WRITE dead-letter topic '{dead.dead_letter_topic}'" in finding.found
