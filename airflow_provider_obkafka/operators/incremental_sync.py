@@ -13,7 +13,7 @@ from airflow_provider_obkafka.engine.kafka import checkpoints
 from airflow_provider_obkafka.engine.pipeline.copy_range import Pace
 from airflow_provider_obkafka.engine.pipeline.incremental import at_or_after, parse_start_timestamp, produce_range
 from airflow_provider_obkafka.engine.pipeline.range_job import RangeJob
-from airflow_provider_obkafka.engine.pipeline.retry import Backoff, Retrier, retry_call, transient
+from airflow_provider_obkafka.engine.pipeline.retry import NoRetry, retry_call, transient
 from airflow_provider_obkafka.engine.routing.router import in_scope
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
 from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
@@ -267,8 +267,7 @@ class IncrementalSyncOperator(BaseOperator):
         job.pace = Pace(flush_s=self.flush_s, idle_s=self.idle_before_defer_s, on_quiet=report.quiet)
         try:
             with fail_on_checkpoint():
-                produced = produce_range(project, job, range_io(project), Retrier(Backoff(give_up_s=0), {}),
-                                         self.log)  # fmt: skip
+                produced = produce_range(project, job, range_io(project), NoRetry(), self.log)
         except Exception as exc:  # the trigger's backoff waits an outage out, without a worker slot
             if transient(exc) is None:  # and the rest fails the task (an Airflow exception too)
                 raise

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_obkafka.models.position import BinlogPosition
 
-__all__ = ["Backoff", "Retrier", "binlog_gone", "mysql_code", "retry_call", "transient"]
+__all__ = ["Backoff", "NoRetry", "Retrier", "binlog_gone", "mysql_code", "retry_call", "transient"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -185,6 +185,20 @@ class Retrier:
         shown = f"{delay:.0f}" if delay >= 1 else f"{delay:.2g}"
         cause = f"{type(exc).__name__}: {exc}"
         return delay, f"{what} unreachable ({cause}); retrying in {shown} s (attempt {self.attempt})"
+
+
+class NoRetry(Retrier):
+    """A unit tried once: every error is raised as it is (a purged position as `binlog_gone`'s), unlogged."""
+
+    def __init__(self) -> None:
+        super().__init__(Backoff(give_up_s=0), {})
+
+    def wait_for(self, exc: BaseException, position: BinlogPosition | None = None) -> tuple[float, str]:
+        """Raise `exc` (see the class docstring)."""
+        gone = binlog_gone(exc, position)
+        if gone is not None:
+            raise gone from exc
+        raise exc
 
 
 def retry_call(

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+
 import pymysql
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from airflow_provider_obkafka.engine.pipeline.retry import Backoff, Retrier, binlog_gone, retry_call, transient
+from airflow_provider_obkafka.engine.pipeline.retry import (
+    Backoff,
+    NoRetry,
+    Retrier,
+    binlog_gone,
+    retry_call,
+    transient,
+)
 from airflow_provider_obkafka.exceptions import CheckpointError, DeliveryError, IncompleteReadError, SchemaError
 from airflow_provider_obkafka.models.position import BinlogPosition
 
@@ -118,3 +127,14 @@ def test_retry_call_does_not_repeat_other_errors():
     with pytest.raises(SchemaError):
         retry_call(attempt, Retrier(Backoff(), {}), sleep=lambda _s: None)
     assert len(calls) == 1
+
+
+def test_no_retry_raises_at_once_without_an_error_line(caplog):
+    """A streaming worker's open range: an outage ends it (the trigger waits it out), with no 'giving up' line."""
+    lost = pymysql.err.OperationalError(2013, "Lost connection")
+    with caplog.at_level(logging.DEBUG), pytest.raises(pymysql.err.OperationalError):
+        retry_call(lambda: (_ for _ in ()).throw(lost), NoRetry(), sleep=lambda _s: None)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.records
+    gone = pymysql.err.OperationalError(1236, "Could not find first log file name in binary log index file")
+    with pytest.raises(CheckpointError, match="no longer holds"):
+        retry_call(lambda: (_ for _ in ()).throw(gone), NoRetry(), sleep=lambda _s: None)
