@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from confluent_kafka import Consumer, Message
 
 _LEADER_MOVING = (KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE)
+# ... and, for the offsets of a partition the topic's metadata listed, librdkafka's local "unknown partition":
+# a new consumer's metadata cache not filled yet (seen right after a broker stall)
+_NOT_YET_KNOWN = (*_LEADER_MOVING, KafkaError._UNKNOWN_PARTITION)
 
 
 def partitions_of(consumer: Consumer, topic: str, attempts: int = 50) -> list[int]:
@@ -38,13 +41,14 @@ def watermarks(consumer: Consumer, partition: TopicPartition, attempts: int = 50
     """
     A partition's (low, high) offsets as the broker reports them now, under the consumer's isolation level:
     for a `read_committed` consumer the high one is the last stable offset (before the first record of a
-    transaction still open). Waits while a just-created topic's leader is being elected.
+    transaction still open). Waits while a just-created topic's leader is being elected, or while the client
+    does not know the partition yet.
     """
     for attempt in range(attempts):
         try:
             return consumer.get_watermark_offsets(partition, timeout=10, cached=False)
         except KafkaException as exc:
-            if exc.args[0].code() not in _LEADER_MOVING or attempt == attempts - 1:
+            if exc.args[0].code() not in _NOT_YET_KNOWN or attempt == attempts - 1:
                 raise
             time.sleep(0.1)
     raise AssertionError("unreachable")
