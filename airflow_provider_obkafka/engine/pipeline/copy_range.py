@@ -237,4 +237,6 @@ def _stream(
         elif isinstance(item, SchemaChange):
             on_schema_change(item)
             slices.boundary(item.position, False)
-    return produced
+    # a blocking dump ends only when the server ends it, maybe inside a transaction: what is open is not
+    # committed (the caller aborts), and the stream is started again from its checkpoint (transient)
+    raise ConnectionError("the change log's dump ended before the stream went idle")

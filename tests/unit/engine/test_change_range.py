@@ -164,7 +164,7 @@ def test_an_open_range_commits_at_each_idle_heartbeat_and_ends_after_idle_s_with
 
 def test_an_open_range_flushes_at_a_transaction_end_once_its_kafka_transaction_is_flush_s_old():
     txns = [_txn(_pos(100 * n), _pos(100 * n + 100), 1) for n in range(1, 6)]
-    items = [step for txn in txns for step in (*txn, 0.1)] + [2.0, _idle(600)]
+    items = [step for txn in txns for step in (*txn, 0.1)] + [2.0, _idle(600), 1.0, _idle(600)]
     count, batches, _, _ = _stream(items, {"flush_s": 0.25, "idle_s": 1.0}, batch_size=100)
     assert count == 5
     # the Kafka transaction opened at 0 (its first change); the commits ending at 200, 300 and 400 come at 0,
@@ -180,3 +180,10 @@ def test_an_open_range_ends_in_a_busy_log_without_changes_of_its_tables():
     assert batches == [(210, 0.5)], "the changes' Kafka transaction, closed at the next commit"
     assert now == 2.5, "it ends at the first commit 2 s after that, though no heartbeat came"
     assert quiet == [(t, 0) for t in (0.5, 1.0, 1.5, 2.0, 2.5)], "behind by the commits read, once per flush_s"
+
+
+def test_an_open_range_whose_dump_ends_raises_a_connection_error_not_a_partial_commit():
+    """The server ended the dump inside a transaction: its changes must not be committed with the checkpoint."""
+    open_txn = [*LOG[:4], 0.1, *LOG[4:6]]  # the second transaction's changes, no commit
+    with pytest.raises(ConnectionError, match="dump ended"):
+        _stream(open_txn, {"flush_s": 0.05, "idle_s": 5.0})
