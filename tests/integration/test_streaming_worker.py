@@ -11,7 +11,6 @@ import threading
 import time
 
 import pytest
-
 from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_obkafka.engine.binlog import reader as reader_module
@@ -27,16 +26,22 @@ from tests.integration.incremental_helpers import incremental_project, next_seco
 TRANSACTIONS, ROWS_EACH = 40, 5
 
 
-@pytest.mark.parametrize("source", ["mariadb", "obbinlog"], indirect=True)
-def test_a_streaming_worker_sends_each_change_once_from_one_dump_through_one_producer(
-    airflow_conn_env, source, mariadb_database, mariadb_conn, monkeypatch
-):
-    db, conn = mariadb_database
+def _orders_project(db: str, conn, source):
+    """A table `orders`, its incremental project with topics and checkpoint topic made; (project, Kafka)."""
     conn.cursor().execute(f"CREATE TABLE {db}.orders (id INT PRIMARY KEY, status VARCHAR(10))")
     project = incremental_project(db, ["orders"], conn_id=source.conn_id)
     SchemaSyncOperator(task_id="schema_sync", project=project).execute({})
     kafka = KafkaHook(kafka_config_id=project.destination.conn_id)
     ensure_checkpoint_topic(project, kafka)
+    return project, kafka
+
+
+@pytest.mark.parametrize("source", ["mariadb", "obbinlog"], indirect=True)
+def test_a_streaming_worker_sends_each_change_once_from_one_dump_through_one_producer(
+    airflow_conn_env, source, mariadb_database, mariadb_conn, monkeypatch
+):
+    db, conn = mariadb_database
+    project, kafka = _orders_project(db, conn, source)
     start = source.position().model_dump(mode="json")
 
     dumps: list[BinlogPosition] = []
@@ -77,7 +82,7 @@ def test_a_streaming_worker_sends_each_change_once_from_one_dump_through_one_pro
     assert len(dumps) == 1, f"one dump for the whole stream, not one per range: {dumps}"
     resume = BinlogPosition(**deferred.value.trigger.serialize()[1]["position"])
     committed = BinlogPosition(**checkpoint_state(project, kafka)[checkpoints.INCREMENTAL_KEY])
-    assert (resume.file, resume.position) == (committed.file, committed.position), "the trigger waits from the checkpoint"
+    assert (resume.file, resume.position) == (committed.file, committed.position), "it waits from the checkpoint"
     assert resume.sort_key() > BinlogPosition(**start).sort_key()
 
 
@@ -90,11 +95,7 @@ def test_a_continuous_task_streams_a_waiting_backlog_before_it_first_defers(
     the scheduler's view of the deferral (`IncrementalSyncTrigger(not_before=...)`). It streams them first.
     """
     db, conn = mariadb_database
-    conn.cursor().execute(f"CREATE TABLE {db}.orders (id INT PRIMARY KEY, status VARCHAR(10))")
-    project = incremental_project(db, ["orders"], conn_id=source.conn_id)
-    SchemaSyncOperator(task_id="schema_sync", project=project).execute({})
-    kafka = KafkaHook(kafka_config_id=project.destination.conn_id)
-    ensure_checkpoint_topic(project, kafka)
+    project, kafka = _orders_project(db, conn, source)
     since = next_second()
     conn.cursor().executemany(f"INSERT INTO {db}.orders VALUES (%s, 'NEW')", [(i,) for i in range(50)])
 

@@ -20,7 +20,7 @@ ends once no change was sent for `idle_s`.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from airflow_provider_obkafka.engine.binlog.transactions import Commit, Resume, SchemaChange, StreamItem
@@ -95,7 +95,7 @@ class Pace:
     clock: Callable[[], float] = time.monotonic
     on_quiet: Callable[[int | None], None] = lambda _commit_us: None
     opened: float = 0.0  # when the open Kafka transaction got its first change
-    active: float = field(default=0.0)  # when a change was last committed (or the range began)
+    active: float = 0.0  # when a change was last committed (or the range began)
     reported: float = float("-inf")  # when `on_quiet` was last called
 
     def start(self) -> None:
