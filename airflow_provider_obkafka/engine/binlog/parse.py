@@ -13,14 +13,17 @@ from airflow_provider_obkafka.engine.binlog.events import ob_commit_ts_us
 from airflow_provider_obkafka.engine.changes.change import RecordType
 
 __all__ = [
-    "ARTIFICIAL", "IN_USE", "COMPRESSED_QUERY", "COMPRESSED_ROWS", "FORMAT_DESCRIPTION", "GTID", "HEADER", "HEARTBEATS",
-    "MARIADB_GTID", "PARTIAL_UPDATE", "QUERY", "ROTATE",
+    "ARTIFICIAL", "IN_USE", "COMPRESSED_QUERY", "COMPRESSED_ROWS", "FILE_START", "FORMAT_DESCRIPTION", "GTID", "HEADER",
+    "HEARTBEATS", "MARIADB_GTID", "PARTIAL_UPDATE", "QUERY", "ROTATE",
     "ROWS", "ROWS_V2", "TABLE_MAP", "TRANSACTION_PAYLOAD", "XID", "gtid", "mariadb_gtid", "packed_int", "query",
     "rotate_file", "table_id", "table_names", "unreadable",
 ]  # fmt: skip
 
 QUERY, ROTATE, FORMAT_DESCRIPTION, XID, TABLE_MAP, GTID, PARTIAL_UPDATE = 2, 4, 15, 16, 19, 33, 39
 MARIADB_GTID = 162
+# A file's first events: FORMAT_DESCRIPTION, PREVIOUS_GTIDS (MySQL, obbinlog), BINLOG_CHECKPOINT, GTID_LIST and
+# START_ENCRYPTION (MariaDB). Past them, with no transaction open, the reader stands where the next one starts.
+FILE_START = frozenset((FORMAT_DESCRIPTION, 35, 161, 163, 164))
 ARTIFICIAL = 0x20  # LOG_EVENT_ARTIFICIAL_F: an event the server made up for the dump (the first ROTATE)
 IN_USE = 0x01  # LOG_EVENT_BINLOG_IN_USE_F: set on the FORMAT_DESCRIPTION of a file still being written
 HEARTBEATS = frozenset((27, 41))  # HEARTBEAT_LOG_EVENT, and its v2 (MySQL 8.0.26+)

@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_obkafka.engine.binlog.decoders import CRC32_RESIDUE, StreamDecoders, in_use_crc
 from airflow_provider_obkafka.engine.binlog.events import ChangeGrouper, LogBegin, LogCommit, LogEvent, LogQuery, Scope
 from airflow_provider_obkafka.engine.binlog.parse import (
-    ARTIFICIAL, COMPRESSED_QUERY, COMPRESSED_ROWS, FORMAT_DESCRIPTION, GTID, HEADER, HEARTBEATS, MARIADB_GTID,
-    QUERY, ROTATE, ROWS, TABLE_MAP, XID, gtid, mariadb_gtid, query, rotate_file, table_id, unreadable,
+    ARTIFICIAL, COMPRESSED_QUERY, COMPRESSED_ROWS, FILE_START, FORMAT_DESCRIPTION, GTID, HEADER, HEARTBEATS,
+    MARIADB_GTID, QUERY, ROTATE, ROWS, TABLE_MAP, XID, gtid, mariadb_gtid, query, rotate_file, table_id, unreadable,
 )  # fmt: skip
 from airflow_provider_obkafka.engine.binlog.positions import LogPositions
 from airflow_provider_obkafka.engine.binlog.transactions import (
@@ -119,15 +119,18 @@ class BinlogReader:
 
     @property
     def position(self) -> BinlogPosition:
-        """The last resume point passed: after the last commit or standalone statement read."""
+        """
+        The last resume point passed: after the last commit or standalone statement read, or past a rotation
+        and the next file's first events read after it.
+        """
         return self._grouper.position
 
     @property
     def read_to(self) -> BinlogPosition:
         """
-        How far the log is read with no transaction open: `position`, or past it the end of a later file's
-        first events (ROTATE, FORMAT_DESCRIPTION, PREVIOUS_GTIDS ...) read after it. A range whose end is such a
-        point (SHOW MASTER STATUS just after a rotation) is complete once the reader is there.
+        How far the log is read with no transaction open: `position`, or past it the end of the last other event
+        read between transactions (an ANONYMOUS_GTID ...: no transaction starts after it). A range whose end is
+        such a point is complete once the reader is there.
         """
         between, position = self._between, self._grouper.position
         return between if between is not None and between.sort_key() > position.sort_key() else position
@@ -266,12 +269,15 @@ class BinlogReader:
                 if real and not grouper.in_transaction:
                     at = where.at(int.from_bytes(data[20:28], "little"))
                     self._between = at
+                    self._pass_file_start(at)
                     if self.markers:
                         yield Resume(at, idle=False)
             else:
                 self._other(kind, data, where.file)
                 if log_pos and not grouper.in_transaction:  # between transactions (a file's first events ...)
                     self._between = where.at(log_pos)
+                    if kind in FILE_START:
+                        self._pass_file_start(self._between)
 
     def _feed(self, event: LogEvent) -> Iterator[StreamItem]:
         """The items of a commit or a statement; a DDL makes the reader forget the table's TABLE_MAPs."""
@@ -281,6 +287,15 @@ class BinlogReader:
                 if item.renamed_to is not None:
                     self._decoders.forget(*item.renamed_to)
             yield item
+
+    def _pass_file_start(self, at: BinlogPosition) -> None:
+        """
+        Past a ROTATE or a file's first events with no transaction open, the next transaction starts at `at`,
+        not at the last commit in the file before: a range may end there (SHOW MASTER STATUS just after a
+        rotation), and a transaction's start (its checkpoint) is the same whichever side a read resumed from.
+        """
+        if at.sort_key() > self._grouper.position.sort_key():
+            self._grouper.position = at
 
     def _begin(self, text: str, event_start: int) -> None:
         """A transaction's GTID: where a GTID start really begins, and the GTID counted as executed."""
