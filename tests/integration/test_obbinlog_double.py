@@ -187,6 +187,8 @@ def test_gtid_dump_starts_in_the_older_file(workload, obbinlog_service):
         oh.previous_gtids_end(obbinlog_service.port, workload["start"][0]),
     )
     have = _gno(workload["start"][2]) + 5
+    while have + 1 in ends.values():  # one short of a file's set: the off-by-one case, the next test's
+        have += 1
     expected_file = max(name for name, end in ends.items() if end <= have)
     assert expected_file < workload["end"][0], "the set ends in an older file than the newest"
     assert oh.first_of_gtid_dump(obbinlog_service.port, uuid, have) == (expected_file, have + 1)
