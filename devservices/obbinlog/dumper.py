@@ -202,7 +202,11 @@ class Dumper:
                     size = self._wait_idle(file, pos)
                     continue
                 fh.seek(pos)
-                pos, rotated = self._send_range(fh.read(min(size - pos, BATCH_BYTES)), pos)
+                data = fh.read(min(size - pos, BATCH_BYTES))
+                first = ev.header(data, 0)[3] if len(data) >= ev.HEADER_LEN else 0
+                if first > len(data):  # an event bigger than a batch (a 1 MB row's two images): all of it
+                    data += fh.read(first - len(data))
+                pos, rotated = self._send_range(data, pos)
                 self._heartbeat(file, pos)  # conn_liveness
                 if rotated:
                     return

@@ -4,7 +4,9 @@ default `message.max.bytes` of 1,000,000) among small rows, in full sync (seekdb
 (MariaDB). `fail`: the task fails for good naming table, key, size and limit, and nothing of its unit is
 visible; a re-run with `skip` then delivers every other row once. `dead_letter`: every other row once and one
 record naming the big row in the project's dead-letter topic. Before, librdkafka refused the message with an
-error naming neither row nor limit, retried by the task as an outage.
+error naming neither row nor limit, retried by the task as an outage. An UPDATE whose two images add up past
+the limit, on both sources: on the obbinlog double, whose dumps sent events in batches of 1 MiB, that 1.2 MB
+event stalled the dump until the double read an event bigger than a batch whole.
 """
 
 from __future__ import annotations
@@ -151,3 +153,32 @@ def test_incremental_dead_letters_the_big_row_in_the_same_transaction(airflow_co
     record = json.loads(letter.value())
     assert (record["project"], record["table"], record["key"]) == (db, f"{db}.blobs", str(BIG_ID))
     assert record["size"] > BIG and record["limit"] == 1_000_000 and record["position"].startswith("binlog ")
+
+
+@pytest.mark.timeout(300)
+def test_an_update_whose_two_images_add_up_past_the_limit_is_dead_lettered(airflow_conn_env, source, mariadb_database):
+    """
+    A 600 kB text fits in a message, but its UPDATE to another 600 kB text carries both images (Default:
+    `prevStruct` and `postStruct`): over the producer's 1,000,000 bytes. On each source, the obbinlog double
+    too (one row per rows event, files of 64 KiB): the INSERT goes out, the UPDATE is dead-lettered, the
+    small change after it goes out in the same range.
+    """
+    db, conn = mariadb_database
+    cur = conn.cursor()
+    cur.execute(f"CREATE TABLE {db}.texts (id INT PRIMARY KEY, body MEDIUMTEXT)")
+    project = incremental_project(db, ["texts"], conn_id=source.conn_id, options={"oversize_rows": "dead_letter"})
+    SchemaSyncOperator(task_id="schema", project=project).execute({})
+    start = source.position()
+    cur.execute(f"INSERT INTO {db}.texts VALUES (9, %s)", ("a" * 600_000,))
+    cur.execute(f"UPDATE {db}.texts SET body = %s WHERE id = 9", ("b" * 600_000,))
+    cur.execute(f"INSERT INTO {db}.texts VALUES (1, 'small')")
+    end = source.position()
+    event = {"status": "ready", "start": start.model_dump(mode="json"), "end": end.model_dump(mode="json"),
+             "changes": 3, "reached_end": True}  # fmt: skip
+    result = IncrementalSyncOperator(task_id="incremental_sync", project=project).execute_complete({}, event)
+    assert result["changes"] == 2
+    assert _keys(f"{db}.texts") == [(1, "INSERT"), (9, "INSERT")]
+    [letter] = KafkaHook().read_committed(project.dead_letter_topic, timeout=120, idle=10)
+    record = json.loads(letter.value())
+    assert (record["table"], record["key"], record["limit"]) == (f"{db}.texts", "9", 1_000_000)
+    assert record["size"] > 1_200_000, "both images are in the message"
