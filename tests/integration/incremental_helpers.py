@@ -1,4 +1,7 @@
-"""What the incremental-sync integration tests share: their one-database project and a whole-second clock."""
+"""
+What the incremental-sync integration tests share: their one-database project, the trigger's event for a range
+and one range produced as a fresh worker does, and a whole-second clock.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +11,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_obkafka.models.loader import parse_project
+from airflow_provider_obkafka.operators.incremental_sync import IncrementalSyncOperator
+from airflow_provider_obkafka.operators.schema_sync import SchemaSyncOperator
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from airflow_provider_obkafka.models.position import BinlogPosition
     from airflow_provider_obkafka.models.project import SyncProject
 
 
@@ -31,6 +37,28 @@ def incremental_project(
                      for table in tables],
          **({"incremental": incremental} if incremental else {}), **({"options": options} if options else {})}
     )  # fmt: skip
+
+
+def synced_table(db: str, conn: Any, conn_id: str) -> tuple[Any, SyncProject]:
+    """Table `t` (id, a VARCHAR(10)) in `db`, its incremental project, its topics made; (cursor, project)."""
+    cur = conn.cursor()
+    cur.execute(f"CREATE TABLE {db}.t (id INT PRIMARY KEY, a VARCHAR(10))")
+    project = incremental_project(db, conn_id=conn_id)
+    SchemaSyncOperator(task_id="schema_sync", project=project).execute({})
+    return cur, project
+
+
+def ready_event(start: BinlogPosition, end: BinlogPosition, changes: int = 0) -> dict[str, Any]:
+    """The trigger's event for the range [start, end), the log's end reached."""
+    return {"status": "ready", "start": start.model_dump(mode="json"), "end": end.model_dump(mode="json"),
+            "changes": changes, "reached_end": True}  # fmt: skip
+
+
+def produce(project: SyncProject, start: BinlogPosition, end: BinlogPosition) -> dict[str, Any]:
+    """The range [start, end) through a fresh operator, as after a restart: its only state is the checkpoint."""
+    return IncrementalSyncOperator(task_id="incremental_sync", project=project).execute_complete(
+        {}, ready_event(start, end)
+    )
 
 
 def next_second() -> datetime:

@@ -23,16 +23,9 @@ from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
 from airflow_provider_obkafka.models.loader import parse_project
 from airflow_provider_obkafka.operators._incremental import skip_to_position
 from airflow_provider_obkafka.operators._project import checkpoint_state
-from airflow_provider_obkafka.operators.incremental_sync import IncrementalSyncOperator
 from airflow_provider_obkafka.operators.schema_sync import SchemaSyncOperator
 from airflow_provider_obkafka.sensors.precheck import run_precheck
-from tests.integration.incremental_helpers import incremental_project
-
-
-def _produce(project: Any, start: Any, end: Any) -> dict[str, Any]:
-    event = {"status": "ready", "start": start.model_dump(mode="json"), "end": end.model_dump(mode="json"),
-             "changes": 0, "reached_end": True}  # fmt: skip
-    return IncrementalSyncOperator(task_id="incremental_sync", project=project).execute_complete({}, event)
+from tests.integration.incremental_helpers import incremental_project, produce, synced_table
 
 
 def _position() -> Any:
@@ -60,10 +53,10 @@ def _run(
     start = source.position()
     cur.execute(f"INSERT INTO {db}.t VALUES (1, 'one', 1)")
     middle = source.position()
-    _produce(project, start, middle)
+    produce(project, start, middle)
     for statement in [*before, *changes, *after]:
         cur.execute(statement.format(db=db))
-    _produce(project, middle, source.position())
+    produce(project, middle, source.position())
     return project
 
 
@@ -206,12 +199,12 @@ def test_table_gone_is_a_warning_and_the_rest_runs_on(how, airflow_conn_env, mar
     cur.execute(f"INSERT INTO {db}.t VALUES (1, 'one')")
     cur.execute(f"INSERT INTO {db}.u VALUES (1, 'one')")
     middle = _position()
-    _produce(project, start, middle)
+    produce(project, start, middle)
     cur.execute(f"INSERT INTO {db}.t VALUES (2, 'two')")
     cur.execute(how.format(db=db))
     cur.execute(f"INSERT INTO {db}.u VALUES (2, 'two')")
     end = _position()
-    _produce(project, middle, end)
+    produce(project, middle, end)
     report = run_precheck(data)
     tables = [f for f in report.findings if f.check is Check.TABLES]
     assert not report.failures, [str(f) for f in report.failures]
@@ -219,7 +212,7 @@ def test_table_gone_is_a_warning_and_the_rest_runs_on(how, airflow_conn_env, mar
     assert len(gone) == 1 and f"table {db}.t was dropped or renamed at {end.file}:" in gone[0].found
     SchemaSyncOperator(task_id="schema_sync", project=project).execute({})
     cur.execute(f"INSERT INTO {db}.u VALUES (3, 'three')")
-    _produce(project, end, _position())
+    produce(project, end, _position())
     assert [row["id"] for row in _rows(f"{db}.t", 2)] == [1, 2]
     assert [row["id"] for row in _rows(f"{db}.u", 3)] == [1, 2, 3]
 
@@ -241,10 +234,10 @@ def test_new_table_of_a_batch_pattern_gets_its_topic_before_its_first_row(airflo
     start = _position()
     cur.execute(f"INSERT INTO {db}.o_a VALUES (1)")
     middle = _position()
-    _produce(project, start, middle)
+    produce(project, start, middle)
     cur.execute(f"CREATE TABLE {db}.o_b (id INT PRIMARY KEY, v INT)")
     cur.execute(f"INSERT INTO {db}.o_b VALUES (1, 10), (2, 20)")
-    _produce(project, middle, _position())
+    produce(project, middle, _position())
     topic = project.topic_for(db, "o_b")
     assert KafkaHook().describe_topics([topic])[topic].partitions == 2, "created by the project, as configured"
     assert sorted(row["id"] for row in _rows(topic, 2)) == [1, 2]
@@ -259,10 +252,7 @@ def test_a_change_that_cannot_be_processed_names_the_way_out(airflow_conn_env, s
     `incremental_skip_to` way out moves past it (recorded in the checkpoint topic) and the stream goes on.
     """
     db, conn = mariadb_database
-    cur = conn.cursor()
-    cur.execute(f"CREATE TABLE {db}.t (id INT PRIMARY KEY, a VARCHAR(10))")
-    project = incremental_project(db, conn_id=source.conn_id)
-    SchemaSyncOperator(task_id="schema_sync", project=project).execute({})
+    cur, project = synced_table(db, conn, source.conn_id)
     start = source.position()
     cur.execute(f"INSERT INTO {db}.t VALUES (1, 'one')")
     skip_to = source.position()
@@ -270,11 +260,11 @@ def test_a_change_that_cannot_be_processed_names_the_way_out(airflow_conn_env, s
     cur.execute(f"INSERT INTO {db}.t VALUES (2, 'two', 22)")
     end = source.position()
     if not source.is_obbinlog:
-        _produce(project, start, end)
+        produce(project, start, end)
         assert _rows(f"{db}.t", 2)[0] == {"id": 1, "a": "one"}, "the binlog's column names win"
         return
     with pytest.raises(AirflowFailException) as failed:
-        _produce(project, start, end)
+        produce(project, start, end)
     message = str(failed.value)
     for part in (f"table {db}.t", f"{start.file}:{start.position}", "has 2 columns, the table has 3",
                  "incremental_skip_to", "docs/ddl.md"):  # fmt: skip
@@ -282,7 +272,7 @@ def test_a_change_that_cannot_be_processed_names_the_way_out(airflow_conn_env, s
     skip = f"{skip_to.file}:{skip_to.position}"
     skip_to_position(project, skip, logging.getLogger("test"))
     skip_to_position(project, skip, logging.getLogger("test"))  # a retried run: recorded once, nothing more
-    _produce(project, start, end)
+    produce(project, start, end)
     assert _rows(f"{db}.t", 1) == [{"id": 2, "a": "two", "note2": 22}]
     state = checkpoint_state(project, KafkaHook())
     assert state[f"incremental/skip/{skip}"]["to"]["position"] == skip_to.position

@@ -26,7 +26,7 @@ from airflow_provider_obkafka.operators.full_sync import FullSyncOperator
 from airflow_provider_obkafka.operators.full_sync_plan import FullSyncPlanOperator
 from airflow_provider_obkafka.operators.incremental_sync import IncrementalSyncOperator
 from airflow_provider_obkafka.operators.schema_sync import SchemaSyncOperator
-from tests.integration.incremental_helpers import incremental_project
+from tests.integration.incremental_helpers import incremental_project, ready_event
 
 BIG = 5 * 1024 * 1024
 BIG_ID = 5
@@ -109,8 +109,7 @@ def _incremental_range(source, cur, db: str, project) -> dict[str, Any]:
     cur.execute(f"INSERT INTO {db}.blobs VALUES (3, 'small')")
     cur.execute(f"UPDATE {db}.blobs SET data = 'changed' WHERE id = 1")
     end = source.position()
-    return {"status": "ready", "start": start.model_dump(mode="json"), "end": end.model_dump(mode="json"),
-            "changes": 5, "reached_end": True}  # fmt: skip
+    return ready_event(start, end, 5)
 
 
 def _keys(topic: str) -> list[tuple[int, str]]:
@@ -173,9 +172,9 @@ def test_an_update_whose_two_images_add_up_past_the_limit_is_dead_lettered(airfl
     cur.execute(f"UPDATE {db}.texts SET body = %s WHERE id = 9", ("b" * 600_000,))
     cur.execute(f"INSERT INTO {db}.texts VALUES (1, 'small')")
     end = source.position()
-    event = {"status": "ready", "start": start.model_dump(mode="json"), "end": end.model_dump(mode="json"),
-             "changes": 3, "reached_end": True}  # fmt: skip
-    result = IncrementalSyncOperator(task_id="incremental_sync", project=project).execute_complete({}, event)
+    result = IncrementalSyncOperator(task_id="incremental_sync", project=project).execute_complete(
+        {}, ready_event(start, end, 3)
+    )
     assert result["changes"] == 2
     assert _keys(f"{db}.texts") == [(1, "INSERT"), (9, "INSERT")]
     [letter] = KafkaHook().read_committed(project.dead_letter_topic, timeout=120, idle=10)

@@ -17,19 +17,11 @@ from typing import Any
 import pytest
 
 from airflow_provider_obkafka.hooks.kafka import KafkaHook
-from airflow_provider_obkafka.operators.incremental_sync import IncrementalSyncOperator
-from airflow_provider_obkafka.operators.schema_sync import SchemaSyncOperator
 from devservices.obbinlog.service import max_binlog_size
-from tests.integration.incremental_helpers import incremental_project
+from tests.integration.incremental_helpers import produce, synced_table
 
 PAD = 8000  # the most bytes a padding row holds: the double's 64 KiB files rotate after a few of them
 HEADER_MAX = 400  # a file's first events end before this: FORMAT_DESCRIPTION and PREVIOUS_GTIDS (GTID_LIST ...)
-
-
-def _produce(project: Any, start: Any, end: Any) -> dict[str, Any]:
-    event = {"status": "ready", "start": start.model_dump(mode="json"), "end": end.model_dump(mode="json"),
-             "changes": 0, "reached_end": True}  # fmt: skip
-    return IncrementalSyncOperator(task_id="incremental_sync", project=project).execute_complete({}, event)
 
 
 def _rotate(source: Any, cur: Any, db: str) -> Any:
@@ -76,10 +68,7 @@ def _fill_to_rotation(source: Any, cur: Any, db: str) -> Any:
 @pytest.mark.timeout(300)
 def test_a_range_may_end_at_a_fresh_files_first_events(airflow_conn_env, source, mariadb_database):
     db, conn = mariadb_database
-    cur = conn.cursor()
-    cur.execute(f"CREATE TABLE {db}.t (id INT PRIMARY KEY, a VARCHAR(10))")
-    project = incremental_project(db, conn_id=source.conn_id)
-    SchemaSyncOperator(task_id="schema_sync", project=project).execute({})
+    cur, project = synced_table(db, conn, source.conn_id)
     start = source.position()
     cur.execute(f"INSERT INTO {db}.t VALUES (1, 'one')")
     end = _rotate(source, cur, db)
@@ -88,8 +77,8 @@ def test_a_range_may_end_at_a_fresh_files_first_events(airflow_conn_env, source,
     cur.execute(f"INSERT INTO {db}.t VALUES (2, 'two')")  # starts at `end`: the next range's
     last = source.position()
 
-    _produce(project, start, end)
-    _produce(project, end, last)
+    produce(project, start, end)
+    produce(project, end, last)
 
     messages = KafkaHook().read_committed(f"{db}.t", timeout=60)
     ids = sorted(json.loads(m.value())["postStruct"]["id"] for m in messages)
