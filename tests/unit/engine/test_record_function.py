@@ -132,15 +132,15 @@ def test_default_unusual_types_and_rejected_values() -> None:
 
 
 def test_default_any_column_name_is_safe() -> None:
-    names = ["id", "a'b", 'q"uote', "new\nline", "back\\slash", "{brace}"]
+    names = ["id", "a'b%s", 'q"uote', "new\nline", "back\\slash", "{brace}%%"]
     columns = tuple(
         Column(name=name, position=i, data_type="int" if i == 1 else "varchar", column_type="x",
                nullable=i != 1, charset="utf8mb4")
         for i, name in enumerate(names, start=1)
     )  # fmt: skip
-    schema = TableSchema(database="d'b", table='t"1', columns=columns, primary_key=("id", "a'b"))
+    schema = TableSchema(database="d'b%d", table='t"1%', columns=columns, primary_key=("id", "a'b%s"))
     ctx = build_table_context(schema, shard_columns=["new\nline"])
-    row_change = RowChange("d'b", 't"1', INSERT, ctx.image_columns, None, (1, "x", "y", "z", "w", "v"),
+    row_change = RowChange("d'b%d", 't"1%', INSERT, ctx.image_columns, None, (1, "x", "y", "z", "w", "v"),
                            ctx.key_columns, COMMIT_US, "f:4", "tx", 2)  # fmt: skip
     record = DefaultSerializer().compile_record(ctx, _refusing)
     assert record(row_change) == _both("Default", ctx, row_change)
