@@ -210,16 +210,23 @@ class BinlogReader:
         header, tables, rows_kinds, rows = HEADER.unpack_from, decoders.tables, ROWS, decoders.rows
         assert rows is not None  # set by _open
         from_bytes, crc32 = int.from_bytes, zlib.crc32
+        last, last_id = None, b""  # the last TABLE_MAP's table and id: its rows events follow it
         for data in stream.packets():
             kind = data[5]  # the event type (the header follows the OK byte)
             if kind == TABLE_MAP:  # the same bytes as one read (and verified) before: the same table
+                if last is not None and len(data) - tail - 20 == len(last.body) and data.startswith(last.body, 20):
+                    continue
                 known = tables.get(from_bytes(data[20:26], "little"))  # its table id
                 if known is not None and len(data) - tail - 20 == len(known.body) and data.startswith(known.body, 20):
+                    last, last_id = known, data[20:26]
                     continue
             elif kind in rows_kinds:  # rows of a table out of scope (or unknown): neither checked nor decoded
-                info = tables.get(from_bytes(data[20:26], "little"))
+                info = last if last is not None and data.startswith(last_id, 20) else None
+                info = info or tables.get(from_bytes(data[20:26], "little"))
                 if info is None or not info.in_scope:
                     continue
+            else:  # between tables' rows: a table map may be forgotten (DDL, rotation) or the checksum change
+                last = None
             timestamp, kind, server_id, size, log_pos, flags = header(data, 1)
             if kind in HEARTBEATS:  # obbinlog also sends one after each batch: idle is two at one place
                 self.heartbeats += 1
@@ -243,6 +250,7 @@ class BinlogReader:
                 yield from grouper.changes(*rows.parse(data, end, kind, info, timestamp, where.file, log_pos))
             elif kind == TABLE_MAP:
                 decoders.table_map(data, end)
+                last, last_id = tables[from_bytes(data[20:26], "little")], data[20:26]
             elif kind == XID:
                 xid = int.from_bytes(data[20:28], "little")
                 yield from feed(LogCommit(xid, timestamp, where.at(log_pos)))
