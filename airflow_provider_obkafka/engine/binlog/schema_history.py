@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_obkafka.engine.binlog.transactions import Commit, Resume, SchemaChange
+from airflow_provider_obkafka.engine.changes.change import RowChange
 from airflow_provider_obkafka.exceptions import SchemaError
 from airflow_provider_obkafka.models.position import BinlogPosition
 from airflow_provider_obkafka.models.schema import TableSchema
@@ -189,6 +190,9 @@ class HistoryCursor:
         """
         try:
             for item in items:
+                if item.__class__ is RowChange:  # most items: passed on as they are
+                    yield item
+                    continue
                 if isinstance(item, SchemaChange):
                     self.history.record(item)
                     self.position = item.position
