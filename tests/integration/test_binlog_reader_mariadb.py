@@ -164,3 +164,23 @@ def test_big_transaction_bounded_memory(db, source):
         tracemalloc.stop()
     assert rows == 100_000 and [c.changes for c in commits if c.changes] == [100_000]
     assert peak < 8 * 1024 * 1024, peak
+
+
+def test_a_statement_on_two_tables_maps_both_before_their_rows(db, source):
+    """One multi-table UPDATE: TABLE_MAP a, TABLE_MAP b, then a's rows and b's rows (on MariaDB). Each row is
+    decoded with its own table's map, not with the last map read (the reader keeps that one for the rows that
+    usually follow it)."""
+    name, conn = db
+    with conn.cursor() as cur:
+        cur.execute(f"INSERT INTO {name}.a (id, v) VALUES (1, 'one'), (2, 'two')")
+        cur.execute(f"INSERT INTO {name}.b VALUES (1, 10), (2, 20)")
+        start = _position(source)
+        cur.execute(f"UPDATE {name}.a JOIN {name}.b ON a.id = b.id SET a.v = CONCAT(a.v, '!'), b.n = b.n + 1")
+        cur.execute(f"INSERT INTO {name}.b VALUES (3, 30)")  # then b alone, after a map of b
+        cur.execute(f"INSERT INTO {name}.a (id, v) VALUES (3, 'three')")
+    changes = [c for t in _read(source, start, {(name, "a"), (name, "b")}) for c in t.changes]
+    assert sorted((c.table, c.before, c.after) for c in changes[:4]) == [
+        ("a", (1, "one", None), (1, "one!", None)), ("a", (2, "two", None), (2, "two!", None)),
+        ("b", (1, 10), (1, 11)), ("b", (2, 20), (2, 21)),
+    ]  # fmt: skip
+    assert [(c.table, c.after) for c in changes[4:]] == [("b", (3, 30)), ("a", (3, "three", None))]
