@@ -225,7 +225,7 @@ class BinlogReader:
                 info = info or tables.get(from_bytes(data[20:26], "little"))
                 if info is None or not info.in_scope:
                     continue
-            else:  # between tables' rows: a table map may be forgotten (DDL, rotation) or the checksum change
+            else:  # the kept map is dropped: a DDL or a rotation may forget it, a FORMAT_DESCRIPTION change the tail
                 last = None
             timestamp, kind, server_id, size, log_pos, flags = header(data, 1)
             if kind in HEARTBEATS:  # obbinlog also sends one after each batch: idle is two at one place
