@@ -51,9 +51,12 @@ class StreamDecoders:
         self.mapper: TableMapper | None = None
         self.rows: RowsParser | None = None
         self.described_file: str | None = None  # the file of the last FORMAT_DESCRIPTION read
+        self._decoded_before = 0  # rows events the library decoded in the earlier streams of this read
 
     def open(self, charset: str, *, is_mariadb: bool, checksum: bool, count_only: bool, fast_rows: bool) -> None:
         """The parsers of one stream: the library's, the TABLE_MAP mapper and the rows parser."""
+        if self.rows is not None:  # an earlier dump of the same read (obbinlog: a dump per file)
+            self._decoded_before += self.rows.library_decoded
         self.library = LibraryEvents(charset, is_mariadb=is_mariadb, checksum=checksum)
         self.mapper = TableMapper(self.describe, self.library)
         self.rows = RowsParser(self.library, count_only=count_only, fast_rows=fast_rows)
@@ -61,7 +64,7 @@ class StreamDecoders:
     @property
     def library_decoded(self) -> int:
         """How many rows events the library decoded (types or images the compiled decoder does not cover)."""
-        return self.rows.library_decoded if self.rows is not None else 0
+        return self._decoded_before + (self.rows.library_decoded if self.rows is not None else 0)
 
     def forget(self, database: str, table: str) -> None:
         """After a DDL: drop the table's described schema and TABLE_MAPs (parsed again when sent)."""
