@@ -29,7 +29,7 @@ from tests.integration.private_services import Private, _state_root
 from tests.integration.sources import Source
 from tests.integration.test_incremental_faults import _exactly_once, _wait_written
 
-ROWS = 50_000
+ROWS = 150_000  # a range the worker cannot finish before the double is down (50,000 took it 1 s in CI)
 CONN_ID = "obbinlog"
 
 
@@ -110,7 +110,7 @@ def test_restart_while_the_worker_reads_a_range_is_retried_exactly_once(private,
     project = incremental_project(db, conn_id=CONN_ID)
     SchemaSyncOperator(task_id="schema_sync", project=project).execute({})
     start = source.position().model_dump(mode="json")
-    for lo in range(1, ROWS, 10_000):  # five transactions, 10,000 rows events each: five Kafka transactions
+    for lo in range(1, ROWS, 10_000):  # transactions of 10,000 rows events each: a Kafka transaction each
         _run(source, f"INSERT INTO {db}.t SELECT seq, CONCAT(seq, REPEAT('x', 200)) FROM {db}.seq_{lo}_to_{lo + 9_999}")
     end = source.position().model_dump(mode="json")
     event = {"status": "ready", "start": start, "end": end, "changes": ROWS, "reached_end": True}
