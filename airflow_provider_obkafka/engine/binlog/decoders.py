@@ -88,13 +88,17 @@ class StreamDecoders:
         self.library.checksum = tail > 0
         return tail
 
-    def table_map(self, data: bytes, end: int) -> None:
-        """A TABLE_MAP not seen before (a repeated one is skipped in the loop): its table, parsed if in scope."""
+    def table_map(self, data: bytes, end: int) -> TableInfo:
+        """
+        A TABLE_MAP not seen before (a repeated one is skipped in the loop): its table, parsed if in scope, kept
+        by table id and returned.
+        """
         number = table_id(data)
         body = data[20:end]
         database, table = table_names(data)
         if not self.scope(database, table):
-            self.tables[number] = TableInfo(database, table, body, False)
-            return
+            info = self.tables[number] = TableInfo(database, table, body, False)
+            return info
         assert self.mapper is not None
-        self.tables[number] = self.mapper.info(data, body, database, table)
+        info = self.tables[number] = self.mapper.info(data, body, database, table)
+        return info

@@ -249,8 +249,7 @@ class BinlogReader:
                 assert info is not None  # checked above: only in-scope tables' rows get here
                 yield from grouper.changes(*rows.parse(data, end, kind, info, timestamp, where.file, log_pos))
             elif kind == TABLE_MAP:
-                decoders.table_map(data, end)
-                last, last_id = tables[from_bytes(data[20:26], "little")], data[20:26]
+                last, last_id = decoders.table_map(data, end), data[20:26]
             elif kind == XID:
                 xid = int.from_bytes(data[20:28], "little")
                 yield from feed(LogCommit(xid, timestamp, where.at(log_pos)))
