@@ -107,11 +107,11 @@ class DumpStream:
             self.is_mariadb = "mariadb" in self.server_info.lower()
             request = self._dump_request(start, server_id, blocking, by_gtid)
             # every reply is read: a bigger buffer for the stream (a system call per READ_BUFFER bytes)
-            conn: Any = self.conn  # its private reader and socket, not in pymysql's stubs
+            conn: Any = self.conn  # its private reader, socket and sequence number: not in pymysql's stubs
             conn._rfile.close()
             conn._rfile = conn._sock.makefile("rb", buffering=READ_BUFFER)
-            self.conn._next_seq_id = 0  # type: ignore[attr-defined]  # private: not in pymysql's stubs
-            self.conn.write_packet(request)
+            conn._next_seq_id = 0
+            conn.write_packet(request)
         except BaseException:
             self.conn.close()
             raise
