@@ -7,6 +7,7 @@ import pytest
 from airflow_provider_obkafka.engine.binlog.reader import BinlogReader
 from airflow_provider_obkafka.engine.changes.change import RowChange
 from airflow_provider_obkafka.models.position import BinlogPosition
+from tests.integration.test_range_at_rotation import _rotate
 
 COLUMNS = (
     "id INT PRIMARY KEY, t TINYINT, tu TINYINT UNSIGNED, s SMALLINT, su SMALLINT UNSIGNED, m MEDIUMINT, "
@@ -43,20 +44,6 @@ def _read(source, start: BinlogPosition, tables: set, **kwargs) -> tuple[list[Ro
         return [item for item in reader.iter_changes() if isinstance(item, RowChange)], reader.library_decoded
 
 
-def _rotate_after(source, cur, name) -> None:
-    """Write rows of another table until the change log has moved to a new file (MariaDB: flush)."""
-    first = source.position().file
-    if not source.is_obbinlog:
-        cur.execute("FLUSH BINARY LOGS")
-        return
-    cur.execute(f"CREATE TABLE {name}.pad (id INT AUTO_INCREMENT PRIMARY KEY, b BLOB)")
-    for _ in range(64):
-        cur.execute(f"INSERT INTO {name}.pad (b) VALUES (%s)", (b"x" * 8000,))
-        if source.position().file != first:
-            return
-    raise AssertionError("the double did not rotate after 64 rows of 8,000 bytes")
-
-
 @pytest.mark.parametrize("many", [False, True], ids=["row-per-statement", "multi-row-events"])
 def test_fast_decoder_equals_library_decoder(mariadb_database, source, many):
     name, conn = mariadb_database
@@ -72,7 +59,7 @@ def test_fast_decoder_equals_library_decoder(mariadb_database, source, many):
                         f"lb, e, st FROM {name}.all_types")  # fmt: skip
         cur.execute(f"UPDATE {name}.all_types SET vc = CONCAT(vc, '!'), d2 = -d2, tm = '-00:00:01'")
         cur.execute(f"DELETE FROM {name}.all_types WHERE id IN (2, 3, 12)")
-        _rotate_after(source, cur, name)  # the counts cover every dump of the read (the double: one per file)
+        _rotate(source, cur, name)  # the counts cover every dump of the read (the double: one per file)
     tables = {(name, "all_types")}
     source.caught_up()
     fast, fast_library = _read(source, start, tables)
