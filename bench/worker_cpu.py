@@ -33,12 +33,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from incremental import COLUMNS_SQL  # bench/incremental.py's table (this folder is on the path)
+
 ROOT = Path(__file__).resolve().parents[1]
 CAPTURE = ROOT / ".services" / "bench-worker-cpu"
-COLUMNS_SQL = (
-    "id BIGINT PRIMARY KEY, customer VARCHAR(32) NOT NULL, status VARCHAR(12), total DECIMAL(12,2), qty INT, "
-    "created DATETIME(3), written_us BIGINT NOT NULL, note VARCHAR(64)"
-)  # bench/incremental.py's table
 
 
 def capture(rows: int) -> Path:
