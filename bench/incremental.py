@@ -4,6 +4,7 @@
     .venv/bin/python bench/incremental.py --part throughput --rows 500000 --profile 25
     .venv/bin/python bench/incremental.py --part lag --rate 5000 --seconds 30
     .venv/bin/python bench/incremental.py --source both --single-row   # MariaDB, then the obbinlog double
+    .venv/bin/python bench/incremental.py --part throughput --source both --single-row --pin
 
 `--source`: `mariadb` reads MariaDB's binlog (connection `mariadb_binlog`); `obbinlog` reads the obbinlog test
 double (`devservices/obbinlog`, connection `obbinlog`), which re-encodes MariaDB's transactions as the OceanBase
@@ -19,7 +20,9 @@ the checkpoint, `BinlogReader` → router → `TransactionalSink`, commit with t
 range; rows/s is counted to the committed (acknowledged) Kafka transaction. `main_thread_cpu_s` is the CPU
 time of the thread that reads, serializes and produces (librdkafka's threads are in `cpu_s` only): on a
 shared host it shows whether a slow run did more work or got less of the CPU. `--profile N` runs it under
-cProfile and prints the N most expensive functions (cumulative and own time).
+cProfile and prints the N most expensive functions (cumulative and own time). `--pin` times the worker on a
+CPU of its own, the local services (broker, MariaDB, the double) on the others, as a worker process runs in
+production; unpinned, on a 2-core host, the broker and the database preempt it (`pinned` in the figures).
 
 Lag: a writer process commits transactions of `--txn-rows-lag` rows at `--rate` rows/s for `--seconds`,
 each row carrying the wall time (µs) just before its COMMIT; the sync loop is driven as Airflow drives it,
@@ -37,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import gc
 import io
@@ -48,7 +52,10 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -70,14 +77,74 @@ CONN_IDS = {"mariadb": "mariadb_binlog", "obbinlog": "obbinlog"}
 
 
 def _caught_up(source_kind: str) -> float:
-    """On the double: wait until it holds every transaction MariaDB committed; the seconds waited."""
+    """
+    Wait until the double holds every transaction MariaDB committed; the seconds waited. Also when MariaDB is
+    the source and the double runs: converting the bench's rows, it would take CPU from the timed worker.
+    """
     import devservices
     from tests.integration.sources import Source
 
     started = time.perf_counter()
-    if source_kind == "obbinlog":
-        Source("obbinlog", devservices.info("mariadb"), devservices.info("obbinlog")).caught_up(timeout=600)
+    double = devservices.info("obbinlog")
+    if source_kind == "obbinlog" or double is not None:
+        Source("obbinlog", devservices.info("mariadb"), double).caught_up(timeout=600)
     return round(time.perf_counter() - started, 2)
+
+
+def _threads(pid: int) -> list[int]:
+    """The thread ids of a process and of its child processes (recursively); none when it is gone."""
+    found: list[int] = []
+    try:
+        found += [int(tid) for tid in os.listdir(f"/proc/{pid}/task")]
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return found
+    for child in children:
+        found += _threads(int(child))
+    return found
+
+
+@contextlib.contextmanager
+def _pinned(enabled: bool) -> Iterator[dict[str, list[int]] | None]:
+    """
+    With `enabled`: the worker (this process's threads, and the librdkafka threads it starts, which inherit
+    it) on the last CPU, the local services (Kafka, MariaDB, the obbinlog double, seekdb: every thread) on
+    the others, as in production, where the broker and the database are not on the worker's machine. On a
+    2-core host left free they preempt the worker: it then loses up to a third of its wall time while its
+    own CPU time per row is the same (docs/benchmarks.md). The affinities are restored afterwards.
+    """
+    if not enabled:
+        yield None
+        return
+    import devservices
+
+    every = sorted(os.sched_getaffinity(0))
+    if len(every) < 2:
+        raise SystemExit(f"--pin needs 2 CPUs or more; this process may use {every}")
+    worker, services = every[-1:], every[:-1]
+    saved: dict[int, set[int]] = {}
+
+    def pin(tids: list[int], cpus: list[int]) -> None:
+        for tid in tids:
+            try:
+                saved.setdefault(tid, os.sched_getaffinity(tid))
+                os.sched_setaffinity(tid, cpus)
+            except OSError:  # a thread that ended meanwhile
+                pass
+
+    for name in ("kafka", "mariadb", "obbinlog", "seekdb"):
+        found = devservices.info(name)
+        if found is not None and found.pid:
+            pin(_threads(found.pid), services)
+    pin(_threads(os.getpid()), worker)
+    try:
+        yield {"worker_cpus": worker, "service_cpus": services}
+    finally:
+        for tid, cpus in saved.items():
+            try:
+                os.sched_setaffinity(tid, cpus)
+            except OSError:
+                pass
 
 
 def _project(db: str, source_kind: str, partitions: int = 3) -> Any:
@@ -136,7 +203,9 @@ class _GcTimer:
         gc.callbacks.remove(self._callback)
 
 
-def throughput(rows: int, txn_rows: int, profile: int, single: bool, source_kind: str) -> dict[str, Any]:
+def throughput(
+    rows: int, txn_rows: int, profile: int, single: bool, source_kind: str, pin: bool = False
+) -> dict[str, Any]:
     """Write `rows` rows (`single`: one INSERT statement per row), then produce them with one
     execute_complete; the figures."""
     from airflow_provider_obkafka.hooks.oceanbase import OceanBaseHook
@@ -165,21 +234,22 @@ def throughput(rows: int, txn_rows: int, profile: int, single: bool, source_kind
     operator = IncrementalSyncOperator(task_id="incremental_sync", project=project)
     profiler = cProfile.Profile() if profile else None
     gc_time = _GcTimer()
-    started_cpu, started_main, started = time.process_time(), time.thread_time(), time.perf_counter()
-    if profiler is not None:
-        profiler.enable()
-    with gc_time:
-        result = operator.execute_complete({}, _event(start, end, rows))
-    if profiler is not None:
-        profiler.disable()
-    elapsed, cpu = time.perf_counter() - started, time.process_time() - started_cpu
-    main_cpu = time.thread_time() - started_main
+    with _pinned(pin) as pinned:
+        started_cpu, started_main, started = time.process_time(), time.thread_time(), time.perf_counter()
+        if profiler is not None:
+            profiler.enable()
+        with gc_time:
+            result = operator.execute_complete({}, _event(start, end, rows))
+        if profiler is not None:
+            profiler.disable()
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - started_cpu
+        main_cpu = time.thread_time() - started_main
     cur.execute(f"DROP DATABASE {db}")
     figures = {"source": source_kind, "double_convert_s": convert_s, "single_row_statements": single, "rows": result["changes"], "transactions": -(-rows // txn_rows), "seconds": round(elapsed, 2),
                "rows_per_s": round(result["changes"] / elapsed), "cpu_s": round(cpu, 2),
                "rows_per_cpu_s": round(result["changes"] / cpu), "main_thread_cpu_s": round(main_cpu, 2),
                "gc_s": round(gc_time.seconds, 2),
-               "gc_collections": gc_time.collections, "reader_alone": reader_figures}  # fmt: skip
+               "gc_collections": gc_time.collections, "pinned": pinned, "reader_alone": reader_figures}  # fmt: skip
     if profiler is not None:
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out)
@@ -376,6 +446,8 @@ def main() -> None:
     parser.add_argument(
         "--warmup", type=float, default=3.0, help="seconds of rows left out of the lag figures"
     )
+    parser.add_argument("--pin", action="store_true",
+                        help="throughput: the worker on the last CPU, the local services on the others")  # fmt: skip
     parser.add_argument("--stream-idle", type=float, nargs="*", default=[0.0],
                         help="lag: 0 defers after each range; S > 0 streams until idle for S s (each in turn)")
     args = parser.parse_args()
@@ -391,7 +463,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     for source_kind in sources:
         if args.part in ("throughput", "both"):
-            figures = throughput(args.rows, args.txn_rows, args.profile, args.single_row, source_kind)
+            figures = throughput(args.rows, args.txn_rows, args.profile, args.single_row, source_kind, args.pin)
             profile = figures.pop("profile", None)
             print("throughput:", json.dumps(figures), flush=True)
             if profile:
