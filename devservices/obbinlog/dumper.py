@@ -177,10 +177,10 @@ class Dumper:
 
     def _next_file(self, file: str) -> str:
         """The file after ``file`` in the index (``seek_next_binlog``)."""
-        names = [f.name for f in self.store.listing()]
-        if file not in names or names.index(file) + 1 >= len(names):
+        after = self.store.next_name(file)
+        if after is None:
             raise DumpError("could not find next log.")
-        return names[names.index(file) + 1]
+        return after
 
     def _send_file(self, file: str, start: int) -> None:
         """``send_binlog``: FORMAT_DESCRIPTION, then events up to the ROTATE (or the end, non-blocking)."""
@@ -250,7 +250,7 @@ class Dumper:
             if raws[0][4] == ev.FORMAT_DESCRIPTION:
                 self.checksum = raws[0][-5] == 1
                 self.last_ts = ev.header(raws[0])[0]
-            self.conn.send(*(b"\x00" + raw for raw in raws))
+            self.conn.send_events(raws)
 
     def _heartbeat(self, file: str, pos: int) -> None:
         """A HEARTBEAT stamped with the last event's time."""

@@ -84,6 +84,18 @@ class Conn:
         """Send packets in one write."""
         self.sock.sendall(b"".join(self.frame(p) for p in payloads))
 
+    def send_events(self, raws: Iterable[bytes]) -> None:
+        """Binlog events, each as one packet behind the OK byte, in one write (`send`, with fewer copies)."""
+        parts: list[bytes] = []
+        for raw in raws:
+            size = len(raw) + 1
+            if size < MAX_PACKET:
+                parts += ((size | self.seq << 24).to_bytes(4, "little"), b"\x00", raw)
+                self.seq = (self.seq + 1) & 0xFF
+            else:
+                parts.append(self.frame(b"\x00" + raw))
+        self.sock.sendall(b"".join(parts))
+
     def ok(self) -> None:
         """OK packet (autocommit status)."""
         self.send(b"\x00\x00\x00\x02\x00\x00\x00")

@@ -30,7 +30,7 @@ import threading
 import time
 import uuid as uuid_mod
 import zlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from devservices.obbinlog import events as ev
@@ -82,6 +82,8 @@ class BinlogStore:
         self.source: dict = state.get("source", {})
         self.ddl_count: dict[str, int] = state.get("ddl_count", {})
         self.files = [FileInfo(**f) if isinstance(f, dict) else FileInfo(*f) for f in state.get("files", [])]
+        # name -> file: every dump looks its files up, and a long test run leaves thousands of them
+        self._by_name = {f.name: f for f in self.files}
         self._fh = None
         self._saved_at, self._dirty = 0.0, False
         self._recover()
@@ -155,6 +157,7 @@ class BinlogStore:
         self._fh.write(data)
         self._fh.flush()
         self.files.append(info)
+        self._by_name[info.name] = info
 
     def commit_ts(self, seconds: int) -> int:
         """A strictly increasing µs commit time: the source's second, or 1 µs after the previous one."""
@@ -222,12 +225,20 @@ class BinlogStore:
     def listing(self) -> list[FileInfo]:
         """A copy of the file list, oldest first."""
         with self.cond:
-            return [replace(f) for f in self.files]
+            return [FileInfo(f.index, f.size, f.first_gno, f.checkpoint) for f in self.files]
 
     def find(self, name: str) -> FileInfo | None:
         """The file called ``name``, or None when it is not in the index (never written, or purged)."""
         with self.cond:
-            return next((replace(f) for f in self.files if f.name == name), None)
+            f = self._by_name.get(name)
+            return None if f is None else FileInfo(f.index, f.size, f.first_gno, f.checkpoint)
+
+    def next_name(self, name: str) -> str | None:
+        """The file after ``name`` in the index, or None when ``name`` is the last or not in it."""
+        with self.cond:
+            f = self._by_name.get(name)
+            after = None if f is None else f"{PREFIX}.{f.index + 1:06d}"
+            return after if after in self._by_name else None
 
     def is_active(self, name: str) -> bool:
         """Whether ``name`` is the file being written."""
@@ -237,7 +248,7 @@ class BinlogStore:
     def wait(self, name: str, pos: int, timeout: float) -> int:
         """Wait up to ``timeout`` s for ``name`` to grow past ``pos``; return its committed size."""
         with self.cond:
-            info = next((f for f in self.files if f.name == name), None)
+            info = self._by_name.get(name)
             if info is not None and info.size <= pos and self.files[-1] is info:
                 self.cond.wait(timeout)
             return info.size if info is not None else pos
@@ -245,7 +256,8 @@ class BinlogStore:
     def size(self, name: str, default: int) -> int:
         """The committed size of ``name`` (``default`` when it is not in the index)."""
         with self.cond:
-            return next((f.size for f in self.files if f.name == name), default)
+            info = self._by_name.get(name)
+            return default if info is None else info.size
 
     def gtid_executed(self) -> str:
         """``uuid:1-N`` of every transaction written, empty before the first."""
@@ -278,6 +290,7 @@ class BinlogStore:
         for f in victims:
             self.purged_gno = max(self.purged_gno, self._last_gno(f))
         self.files = [f for f in self.files if f not in victims]
+        self._by_name = {f.name: f for f in self.files}
         self._write_index()
         self._save()
         for f in victims:
