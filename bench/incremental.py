@@ -22,7 +22,7 @@ time of the thread that reads, serializes and produces (librdkafka's threads are
 shared host it shows whether a slow run did more work or got less of the CPU. `--profile N` runs it under
 cProfile and prints the N most expensive functions (cumulative and own time). `--pin` times the worker on a
 CPU of its own, the local services (broker, MariaDB, the double) on the others, as a worker process runs in
-production; unpinned, on a 2-core host, the broker and the database preempt it (`pinned` in the figures).
+production, away from the broker and the database (`pinned` in the figures; docs/benchmarks.md compares).
 
 Lag: a writer process commits transactions of `--txn-rows-lag` rows at `--rate` rows/s for `--seconds`,
 each row carrying the wall time (µs) just before its COMMIT; the sync loop is driven as Airflow drives it,
@@ -109,9 +109,8 @@ def _pinned(enabled: bool) -> Iterator[dict[str, list[int]] | None]:
     """
     With `enabled`: the worker (this process's threads, and the librdkafka threads it starts, which inherit
     it) on the last CPU, the local services (Kafka, MariaDB, the obbinlog double, seekdb: every thread) on
-    the others, as in production, where the broker and the database are not on the worker's machine. On a
-    2-core host left free they preempt the worker: it then loses up to a third of its wall time while its
-    own CPU time per row is the same (docs/benchmarks.md). The affinities are restored afterwards.
+    the others, as in production, where the broker and the database are not on the worker's machine: they
+    cannot preempt the worker, whose wall time then shows its own work. The affinities are restored afterwards.
     """
     if not enabled:
         yield None

@@ -218,8 +218,8 @@ class BinlogStore:
 
     def _last_gno(self, f: FileInfo) -> int:
         """The last GTID number written to ``f`` (``first_gno - 1`` when it has none)."""
-        later = [g.first_gno for g in self.files if g.index == f.index + 1]
-        return (later[0] if later else self.next_gno) - 1
+        later = self._by_name.get(f"{PREFIX}.{f.index + 1:06d}")
+        return (later.first_gno if later is not None else self.next_gno) - 1
 
     # ---- reading ------------------------------------------------------------------------------
     def listing(self) -> list[FileInfo]:
@@ -234,7 +234,8 @@ class BinlogStore:
             return None if f is None else FileInfo(f.index, f.size, f.first_gno, f.checkpoint)
 
     def next_name(self, name: str) -> str | None:
-        """The file after ``name`` in the index, or None when ``name`` is the last or not in it."""
+        """The file after ``name`` in the index, or None when ``name`` is the last or not in it (files are
+        numbered one after the other: ``_rotate``)."""
         with self.cond:
             f = self._by_name.get(name)
             after = None if f is None else f"{PREFIX}.{f.index + 1:06d}"
@@ -289,7 +290,8 @@ class BinlogStore:
         victims = [f for f in victims if f is not self.files[-1]]
         for f in victims:
             self.purged_gno = max(self.purged_gno, self._last_gno(f))
-        self.files = [f for f in self.files if f not in victims]
+        gone = {id(f) for f in victims}
+        self.files = [f for f in self.files if id(f) not in gone]
         self._by_name = {f.name: f for f in self.files}
         self._write_index()
         self._save()

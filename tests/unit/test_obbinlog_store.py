@@ -54,6 +54,12 @@ def test_lookups_follow_rotations_a_purge_and_a_restart(tmp_path):
     reopened = BinlogStore(tmp_path, server_id=1, max_size=1_000)
     assert reopened.listing() == listing
     _check_lookups(reopened)
+
+    oldest = listing[0]
+    reopened.purge_before(oldest.checkpoint + 1)
+    assert [f.name for f in reopened.listing()] == [f.name for f in listing[1:]]
+    assert reopened.gtid_purged() == f"{reopened.uuid}:1-{listing[1].first_gno - 1}"
+    _check_lookups(reopened)
     reopened.close()
 
 
