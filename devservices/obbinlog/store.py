@@ -57,6 +57,10 @@ class FileInfo:
         """Return ``mysql-bin.NNNNNN``."""
         return f"{PREFIX}.{self.index:06d}"
 
+    def copy(self) -> FileInfo:
+        """A copy, for readers outside the store's lock."""
+        return FileInfo(self.index, self.size, self.first_gno, self.checkpoint)
+
 
 class BinlogStore:
     """
@@ -216,30 +220,33 @@ class BinlogStore:
         tmp.write_text("".join(lines))
         os.replace(tmp, self.dir / f"{PREFIX}.index")
 
+    def _following(self, f: FileInfo) -> FileInfo | None:
+        """The file after ``f`` in the index, if any (files are numbered one after the other: ``_rotate``)."""
+        return self._by_name.get(FileInfo(f.index + 1, 0, 0).name)
+
     def _last_gno(self, f: FileInfo) -> int:
         """The last GTID number written to ``f`` (``first_gno - 1`` when it has none)."""
-        later = self._by_name.get(f"{PREFIX}.{f.index + 1:06d}")
+        later = self._following(f)
         return (later.first_gno if later is not None else self.next_gno) - 1
 
     # ---- reading ------------------------------------------------------------------------------
     def listing(self) -> list[FileInfo]:
         """A copy of the file list, oldest first."""
         with self.cond:
-            return [FileInfo(f.index, f.size, f.first_gno, f.checkpoint) for f in self.files]
+            return [f.copy() for f in self.files]
 
     def find(self, name: str) -> FileInfo | None:
         """The file called ``name``, or None when it is not in the index (never written, or purged)."""
         with self.cond:
             f = self._by_name.get(name)
-            return None if f is None else FileInfo(f.index, f.size, f.first_gno, f.checkpoint)
+            return None if f is None else f.copy()
 
     def next_name(self, name: str) -> str | None:
-        """The file after ``name`` in the index, or None when ``name`` is the last or not in it (files are
-        numbered one after the other: ``_rotate``)."""
+        """The file after ``name`` in the index, or None when ``name`` is the last or not in it."""
         with self.cond:
             f = self._by_name.get(name)
-            after = None if f is None else f"{PREFIX}.{f.index + 1:06d}"
-            return after if after in self._by_name else None
+            after = None if f is None else self._following(f)
+            return None if after is None else after.name
 
     def is_active(self, name: str) -> bool:
         """Whether ``name`` is the file being written."""
