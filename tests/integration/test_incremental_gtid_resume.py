@@ -108,13 +108,13 @@ def _files(port: int) -> list[str]:
     return names
 
 
-def _rotated_by_single_inserts(cur, db: str, port: int) -> tuple[int, int]:
+def _rotated_by_single_inserts(cur, db: str, port: int, first: int = 1) -> tuple[int, int]:
     """
-    One-row transactions into `db.t` (ids 1, 2, ...) until the double rotates: how many were written, and the
-    PREVIOUS_GTIDS end of the file the rotation opened (the number of the last transaction before it).
+    One-row transactions into `db.t` (ids first, first + 1, ...) until the double rotates: the last id written,
+    and the PREVIOUS_GTIDS end of the file the rotation opened (the number of the last transaction before it).
     """
     files = len(_files(port))
-    for i in range(1, 1000):
+    for i in range(first, first + 1000):
         cur.execute(f"INSERT INTO {db}.t VALUES ({i}, REPEAT('x', 3000))")
         if i % 5 == 0 and len(names := _files(port)) > files:  # 15 KB a check: one rotation at most
             return i, oh.previous_gtids_end(port, names[-1])[names[-1]]
@@ -147,9 +147,13 @@ def test_a_gtid_set_one_short_of_a_files_previous_gtids_loses_nothing(
     SchemaSyncOperator(task_id="schema_sync", project=project).execute({})
     before = source.position()
     uuid = before.gtid_set.rpartition(":")[0]
-    written, last = _rotated_by_single_inserts(cur, db, obbinlog_service.port)
-    source.caught_up()
-    gno_of = _gnos(source, before, db)  # other tests may write to the shared MariaDB meanwhile
+    written = 0
+    for _ in range(3):  # other tests may write to the shared MariaDB meanwhile: their transaction may rotate
+        written, last = _rotated_by_single_inserts(cur, db, obbinlog_service.port, written + 1)
+        source.caught_up()
+        gno_of = _gnos(source, before, db)
+        if last <= max(gno_of.values()):  # the rotation came after one of the inserts: the case to test
+            break
     assert sorted(gno_of) == list(range(1, written + 1))
     assert min(gno_of.values()) < last <= max(gno_of.values()), "the rotation came after one of the inserts"
     one_short = {"file": "rebuilt-bin.000042", "position": 4, "gtid_set": f"{uuid}:1-{last - 1}",
